@@ -1,0 +1,54 @@
+"""Typed access to environment variables that fails loudly on a bad value."""
+
+import os
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+_MISSING: Any = object()
+
+
+class Env:
+    def __init__(self, environ: dict[str, str] | None = None) -> None:
+        self.environ = os.environ if environ is None else environ
+
+    def _raw(self, name: str, default: Any) -> Any:
+        if name in self.environ:
+            return self.environ[name]
+        if default is _MISSING:
+            raise ImproperlyConfigured(f"Environment variable {name} is required.")
+        return default
+
+    def str(self, name: str, default: Any = _MISSING) -> Any:
+        return self._raw(name, default)
+
+    def bool(self, name: str, default: Any = _MISSING) -> Any:
+        value = self._raw(name, default)
+        if isinstance(value, bool) or value is None:
+            return value
+        lowered = value.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use true or false).")
+
+    def int(self, name: str, default: Any = _MISSING) -> Any:
+        value = self._raw(name, default)
+        if isinstance(value, int) or value is None:
+            return value
+        try:
+            number = int(value.strip())
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
+        if number < 0:
+            raise ImproperlyConfigured(f"{name}={value!r} must not be negative.")
+        return number
+
+    def list(self, name: str, default: Any = _MISSING) -> Any:
+        value = self._raw(name, default)
+        if isinstance(value, list):
+            return value
+        return [item.strip() for item in value.split(",") if item.strip()]

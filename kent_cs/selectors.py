@@ -1,0 +1,124 @@
+"""Reads for the shared pages: home dashboard, activity (audit trail), object timelines."""
+
+from datetime import datetime, time, timedelta
+
+import pghistory.models
+from django import forms
+from django.apps import apps
+from django.contrib.auth import get_user_model
+from django.core.paginator import Page, Paginator
+from django.db.models import Model
+from django.utils import timezone
+
+ACTIVITY_PAGE_SIZE = 50
+
+
+def tracked_models() -> list[type[Model]]:
+    """Every model whose changes are kept by pghistory, in app order."""
+    return [
+        model
+        for model in apps.get_models()
+        if getattr(model, "pgh_event_models", None) and not hasattr(model, "pgh_obj_model")
+    ]
+
+
+def _event_models() -> list[type[Model]]:
+    event_models = []
+    for model in tracked_models():
+        event_models.extend(model.pgh_event_models.values())
+    return event_models
+
+
+class ActivityFilterForm(forms.Form):
+    user = forms.ModelChoiceField(
+        queryset=get_user_model().objects.order_by("username"), required=False
+    )
+    date_from = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        required=False, label="To", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    model = forms.ChoiceField(required=False, label="Record type")
+    object_id = forms.CharField(required=False, label="Record id", max_length=40)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["model"].choices = [("", "All record types")] + [
+            (m._meta.label, m._meta.verbose_name.capitalize()) for m in tracked_models()
+        ]
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and end < start:
+            self.add_error("date_to", "The end date is before the start date.")
+        if cleaned.get("object_id") and not cleaned.get("model"):
+            self.add_error("model", "Choose the record type the id belongs to.")
+        return cleaned
+
+
+def activity_page(params) -> tuple[ActivityFilterForm, Page | None]:
+    form = ActivityFilterForm(params or None)
+    if params and not form.is_valid():
+        return form, None
+    data = form.cleaned_data if params else {}
+    event_models = _event_models()
+    if data.get("model"):
+        tracked = apps.get_model(data["model"])
+        event_models = list(tracked.pgh_event_models.values())
+    events = pghistory.models.Events.objects.across(*event_models)
+    if data.get("user"):
+        events = events.filter(pgh_context__user=data["user"].pk)
+    zone = timezone.get_current_timezone()
+    if data.get("date_from"):
+        events = events.filter(
+            pgh_created_at__gte=datetime.combine(data["date_from"], time.min, tzinfo=zone)
+        )
+    if data.get("date_to"):
+        end = datetime.combine(data["date_to"] + timedelta(days=1), time.min, tzinfo=zone)
+        events = events.filter(pgh_created_at__lt=end)
+    if data.get("object_id"):
+        events = events.filter(pgh_obj_id=data["object_id"])
+    events = events.order_by("-pgh_created_at", "-pgh_id")
+    page = Paginator(events, ACTIVITY_PAGE_SIZE).get_page(params.get("page") if params else 1)
+    _attach_users(page.object_list)
+    return form, page
+
+
+def _attach_users(events) -> None:
+    ids = {e.pgh_context.get("user") for e in events if e.pgh_context}
+    ids.discard(None)
+    users = {u.pk: u for u in get_user_model().objects.filter(pk__in=ids)}
+    for event in events:
+        context = event.pgh_context or {}
+        event.actor = users.get(context.get("user"))
+        event.model_name = _model_verbose(event.pgh_obj_model)
+
+
+def _model_verbose(label: str) -> str:
+    try:
+        return str(apps.get_model(label)._meta.verbose_name).capitalize()
+    except (LookupError, ValueError):
+        return label
+
+
+def object_timeline(obj: Model, limit: int = 200) -> list:
+    """Every recorded change of `obj`, newest first, with who made it and why."""
+    if not getattr(type(obj), "pgh_event_models", None):
+        return []
+    events = list(
+        pghistory.models.Events.objects.tracks(obj).order_by("-pgh_created_at", "-pgh_id")[:limit]
+    )
+    _attach_users(events)
+    return events
+
+
+def dashboard_for(user) -> dict:
+    """Figures for the home page cards; each app contributes through `dashboard_cards`."""
+    cards = []
+    for config in apps.get_app_configs():
+        provider = getattr(config, "dashboard_cards", None)
+        if provider is not None:
+            cards.extend(provider(user))
+    return {"cards": cards}

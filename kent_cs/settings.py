@@ -1,0 +1,233 @@
+"""Settings for Kent Customer Services, read from the environment.
+
+Every variable is documented in `.env.example`. A bad value stops the process at start
+with a message naming the variable; nothing else in the code reads the environment.
+"""
+
+from pathlib import Path
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+
+from kent_cs.env import Env
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+env = Env()
+
+DEBUG = env.bool("DJANGO_DEBUG", default=False)
+DEMO_MODE = env.bool("KENT_DEMO_MODE", default=False)
+SECRET_KEY = env.str("DJANGO_SECRET_KEY", default=None)
+if not SECRET_KEY:
+    raise ImproperlyConfigured("DJANGO_SECRET_KEY must be set (see .env.example).")
+if not DEBUG and (len(SECRET_KEY) < 50 or SECRET_KEY.startswith("local-development")):
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY must be a random value of at least 50 characters in production."
+    )
+if DEMO_MODE and not DEBUG and not env.bool("KENT_ALLOW_DEMO_IN_PRODUCTION", default=False):
+    raise ImproperlyConfigured(
+        "KENT_DEMO_MODE creates users with published passwords; it is refused when "
+        "DJANGO_DEBUG is off unless KENT_ALLOW_DEMO_IN_PRODUCTION=true."
+    )
+
+ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "django.contrib.postgres",
+    "django_htmx",
+    "crispy_forms",
+    "crispy_bootstrap5",
+    "pgtrigger",
+    "pghistory",
+    "pghistory.admin",
+    "django_tasks_db",
+    "kent_cs",
+    "ledger",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+    "kent_cs.audit.AuditContextMiddleware",
+]
+
+ROOT_URLCONF = "kent_cs.urls"
+WSGI_APPLICATION = "kent_cs.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "kent_cs.context_processors.navigation",
+            ],
+        },
+    },
+]
+
+# Database: DATABASE_URL, with psycopg's connection pool (CONN_MAX_AGE must stay 0 with it).
+DATABASE_URL = env.str("DATABASE_URL", default=None)
+if not DATABASE_URL:
+    raise ImproperlyConfigured(
+        "DATABASE_URL must be set, e.g. postgres://user:password@host:5432/kent_cs "
+        "(bin/run and bin/test set it for the project-local cluster)."
+    )
+_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
+if _db["ENGINE"] != "django.db.backends.postgresql":
+    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL.")
+_db["OPTIONS"] = {
+    "pool": {
+        "min_size": env.int("KENT_DB_POOL_MIN", default=2),
+        "max_size": env.int("KENT_DB_POOL_MAX", default=20),
+        "timeout": env.int("KENT_DB_POOL_TIMEOUT", default=10),
+    },
+}
+_db["TEST"] = {"NAME": env.str("KENT_TEST_DB_NAME", default=None)}
+DATABASES = {"default": _db}
+# Reports may read from a replica; unset means the primary serves them.
+REPORTS_DATABASE_URL = env.str("KENT_REPORTS_DATABASE_URL", default=None)
+if REPORTS_DATABASE_URL:
+    _replica = dj_database_url.parse(REPORTS_DATABASE_URL, conn_max_age=0)
+    _replica["TEST"] = {"MIRROR": "default"}
+    DATABASES["reports"] = _replica
+DATABASE_ROUTERS = ["kent_cs.dbrouters.ReportsRouter"]
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+AUTHENTICATION_BACKENDS = ["kent_cs.auth.ThrottledModelBackend"]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+# Failed logins: after LOGIN_FAILURE_LIMIT failures within LOGIN_LOCKOUT_MINUTES, the
+# username and the client address are refused until the window passes.
+LOGIN_FAILURE_LIMIT = env.int("KENT_LOGIN_FAILURE_LIMIT", default=5)
+LOGIN_LOCKOUT_MINUTES = env.int("KENT_LOGIN_LOCKOUT_MINUTES", default=15)
+
+# Sessions end after SESSION_IDLE_MINUTES without a request.
+SESSION_IDLE_MINUTES = env.int("KENT_SESSION_IDLE_MINUTES", default=30)
+SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "America/Los_Angeles"
+USE_I18N = False
+USE_TZ = True
+USE_THOUSAND_SEPARATOR = False
+
+STATIC_URL = "/static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [
+    BASE_DIR / "static",
+    ("vendor/bootstrap", BASE_DIR / "node_modules" / "bootstrap" / "dist"),
+]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+MEDIA_ROOT = Path(env.str("KENT_MEDIA_ROOT", default=str(BASE_DIR / "media")))
+MEDIA_URL = "/media/"
+
+CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
+CRISPY_TEMPLATE_PACK = "bootstrap5"
+
+# Content Security Policy with per-request nonces: no inline script or style anywhere.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF, CSP.NONCE],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "object-src": [CSP.NONE],
+}
+
+# Production hardening; all on whenever DEBUG is off.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("KENT_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+SECURE_HSTS_SECONDS = 0 if DEBUG else env.int("KENT_HSTS_SECONDS", default=31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = not DEBUG
+SECURE_HSTS_PRELOAD = not DEBUG
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+# Uploads: the shared helper enforces these on every import.
+UPLOAD_MAX_BYTES = env.int("KENT_UPLOAD_MAX_BYTES", default=10 * 1024 * 1024)
+UPLOAD_XLSX_MAX_UNPACKED_BYTES = env.int("KENT_XLSX_MAX_UNPACKED_BYTES", default=100 * 1024 * 1024)
+UPLOAD_XLSX_MAX_MEMBERS = env.int("KENT_XLSX_MAX_MEMBERS", default=200)
+UPLOAD_MAX_ROWS = env.int("KENT_UPLOAD_MAX_ROWS", default=200_000)
+DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES + 1024 * 1024
+FILE_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES
+
+# Background tasks: django.tasks with the database backend; `manage.py run_worker` runs them.
+TASKS = {
+    "default": {
+        "BACKEND": env.str("KENT_TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
+    }
+}
+# /healthz reports the worker unhealthy when its heartbeat is older than this.
+WORKER_HEARTBEAT_STALE_SECONDS = env.int("KENT_WORKER_STALE_SECONDS", default=60)
+
+# Audit trail: every tracked model's event table refuses UPDATE and DELETE.
+PGHISTORY_APPEND_ONLY = True
+PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"
+
+CITY_NAME = env.str("KENT_CITY_NAME", default="City of Kent")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env.str("KENT_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        "fontTools": {"level": "WARNING"},
+        "weasyprint": {"level": "ERROR"},
+    },
+}

@@ -1,0 +1,193 @@
+"""Ledger writes: posting and reversing journal entries, opening and closing periods."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from kent_cs.audit import audit_reason
+from kent_cs.money import ZERO, to_money
+from kent_cs.numbering import next_number
+from ledger.models import AccountingPeriod, GLAccount, JournalEntry, JournalLine
+
+JOURNAL_SERIES = "journal-entry"
+
+
+class LedgerError(ValidationError):
+    """A posting that breaks a ledger rule; the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class LineSpec:
+    account: GLAccount
+    debit: Decimal = ZERO
+    credit: Decimal = ZERO
+    memo: str = ""
+
+
+def period_for_date(day: date) -> AccountingPeriod:
+    period = AccountingPeriod.objects.filter(start_date__lte=day, end_date__gte=day).first()
+    if period is None:
+        raise LedgerError(f"There is no accounting period for {day:%B %d, %Y}.")
+    return period
+
+
+def _clean_lines(lines: Sequence[LineSpec]) -> list[LineSpec]:
+    cleaned = []
+    for index, line in enumerate(lines, start=1):
+        debit, credit = to_money(line.debit), to_money(line.credit)
+        if debit < 0 or credit < 0:
+            raise LedgerError(f"Line {index}: amounts must not be negative.")
+        if (debit > 0) == (credit > 0):
+            raise LedgerError(f"Line {index}: enter either a debit or a credit.")
+        if not line.account.is_active:
+            raise LedgerError(f"Line {index}: account {line.account.full_code} is inactive.")
+        cleaned.append(LineSpec(line.account, debit, credit, line.memo[:200]))
+    if len(cleaned) < 2:
+        raise LedgerError("A journal entry needs at least two lines.")
+    debits = sum((line.debit for line in cleaned), ZERO)
+    credits = sum((line.credit for line in cleaned), ZERO)
+    if debits != credits:
+        raise LedgerError(f"Debits ({debits}) and credits ({credits}) do not balance.")
+    return cleaned
+
+
+def net_lines(lines: Sequence[LineSpec]) -> list[LineSpec]:
+    """Combine lines per account into one net debit or credit, dropping zero nets.
+
+    Posting services build entries from many small parts (a receipt's lines, a fee code's
+    distribution); netting keeps the ledger readable and the entry short.
+    """
+    totals: dict[int, tuple[GLAccount, Decimal]] = {}
+    for line in lines:
+        account, amount = totals.get(line.account.pk, (line.account, ZERO))
+        totals[line.account.pk] = (account, amount + to_money(line.debit) - to_money(line.credit))
+    result = []
+    for account, amount in totals.values():
+        if amount > 0:
+            result.append(LineSpec(account, debit=amount))
+        elif amount < 0:
+            result.append(LineSpec(account, credit=-amount))
+    return result
+
+
+def journal_entry_post(
+    *,
+    entry_date: date,
+    memo: str,
+    lines: Sequence[LineSpec],
+    user,
+    source: str = "manual",
+    source_ref: str = "",
+    reverses: JournalEntry | None = None,
+) -> JournalEntry:
+    """Post a balanced entry into the open period holding `entry_date`.
+
+    Runs in the caller's transaction when there is one (a receipt posts its entry together
+    with the receipt), otherwise in its own.
+    """
+    cleaned = _clean_lines(lines)
+    if not memo.strip():
+        raise LedgerError("Enter a memo saying what the entry is for.")
+    with transaction.atomic():
+        period = period_for_date(entry_date)
+        if not period.is_open:
+            raise LedgerError(f"The {period} accounting period is closed.")
+        entry = JournalEntry.objects.create(
+            number=next_number(JOURNAL_SERIES),
+            period=period,
+            entry_date=entry_date,
+            memo=memo.strip()[:300],
+            source=source,
+            source_ref=source_ref,
+            reverses=reverses,
+            posted_by=user,
+        )
+        JournalLine.objects.bulk_create(
+            JournalLine(
+                entry=entry,
+                line_no=number,
+                account=line.account,
+                debit=line.debit,
+                credit=line.credit,
+                memo=line.memo,
+            )
+            for number, line in enumerate(cleaned, start=1)
+        )
+    return entry
+
+
+def journal_entry_reverse(
+    *, entry: JournalEntry, user, reason: str, entry_date: date | None = None
+) -> JournalEntry:
+    """Post the mirror image of `entry`: every debit becomes a credit and vice versa."""
+    if not reason.strip():
+        raise LedgerError("Enter the reason for the reversal.")
+    with transaction.atomic(), audit_reason(reason.strip()):
+        # Lock the original so two reversals of it cannot both pass the check below; the
+        # one-to-one constraint on `reverses` backs this up.
+        original = JournalEntry.objects.select_for_update().get(pk=entry.pk)
+        if original.reverses_id is not None:
+            raise LedgerError(f"{original} is itself a reversal; post a new entry instead.")
+        if JournalEntry.objects.filter(reverses=original).exists():
+            raise LedgerError(f"{original} has already been reversed.")
+        lines = [
+            LineSpec(line.account, debit=line.credit, credit=line.debit, memo=line.memo)
+            for line in original.lines.select_related("account__fund")
+        ]
+        return journal_entry_post(
+            entry_date=entry_date or timezone.localdate(),
+            memo=f"Reversal of JE {original.number}: {reason.strip()}",
+            lines=lines,
+            user=user,
+            source="reversal",
+            source_ref=f"JE {original.number}",
+            reverses=original,
+        )
+
+
+def period_close(*, period: AccountingPeriod, user, reason: str = "") -> AccountingPeriod:
+    with transaction.atomic(), audit_reason(reason or "Period closed"):
+        # FOR UPDATE waits for postings in flight (they hold FOR SHARE on the period).
+        locked = AccountingPeriod.objects.select_for_update().get(pk=period.pk)
+        if not locked.is_open:
+            raise LedgerError(f"{locked} is already closed.")
+        locked.status = AccountingPeriod.Status.CLOSED
+        locked.status_changed_at = timezone.now()
+        locked.status_changed_by = user
+        locked.save(update_fields=["status", "status_changed_at", "status_changed_by"])
+    return locked
+
+
+def period_reopen(*, period: AccountingPeriod, user, reason: str) -> AccountingPeriod:
+    if not reason.strip():
+        raise LedgerError("Enter the reason for reopening the period.")
+    with transaction.atomic(), audit_reason(reason.strip()):
+        locked = AccountingPeriod.objects.select_for_update().get(pk=period.pk)
+        if locked.is_open:
+            raise LedgerError(f"{locked} is already open.")
+        locked.status = AccountingPeriod.Status.OPEN
+        locked.status_changed_at = timezone.now()
+        locked.status_changed_by = user
+        locked.save(update_fields=["status", "status_changed_at", "status_changed_by"])
+    return locked
+
+
+def periods_ensure_year(*, year: int) -> list[AccountingPeriod]:
+    """Create the twelve monthly periods of `year` that do not exist yet."""
+    import calendar
+
+    periods = []
+    for month in range(1, 13):
+        last = calendar.monthrange(year, month)[1]
+        period, _ = AccountingPeriod.objects.get_or_create(
+            year=year,
+            month=month,
+            defaults={"start_date": date(year, month, 1), "end_date": date(year, month, last)},
+        )
+        periods.append(period)
+    return periods

@@ -1,0 +1,23 @@
+// Kent Customer Services: small behaviours shared by every page. No inline script anywhere
+// (the Content Security Policy forbids it); pages opt in with data- attributes.
+(function () {
+  "use strict";
+  // <button data-print> opens the print dialog.
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest("[data-print]");
+    if (button) { event.preventDefault(); window.print(); }
+  });
+  // <form data-confirm="Are you sure?"> asks before submitting.
+  document.addEventListener("submit", function (event) {
+    var message = event.target.getAttribute("data-confirm");
+    if (message && !window.confirm(message)) { event.preventDefault(); }
+  });
+  // htmx progress bars set their width from data-percent (no inline styles under CSP).
+  function applyWidths(root) {
+    root.querySelectorAll("[data-percent]").forEach(function (bar) {
+      bar.style.width = bar.getAttribute("data-percent") + "%";
+    });
+  }
+  document.addEventListener("DOMContentLoaded", function () { applyWidths(document); });
+  document.addEventListener("htmx:afterSwap", function (event) { applyWidths(event.target); });
+})();
