@@ -1,9 +1,12 @@
 from django.apps import AppConfig
 
+from kent_cs.navigation import NavItem
+
 
 class KentCsConfig(AppConfig):
     name = "kent_cs"
     verbose_name = "Kent Customer Services core"
+    nav_items = (NavItem("Audit", "Activity", "activity", "kent_cs.view_activity"),)
 
     def ready(self) -> None:
         from kent_cs import auth  # noqa: F401 - connects the sign-in audit receivers

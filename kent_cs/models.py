@@ -117,3 +117,6 @@ class AuditPermissions(models.Model):
             ("view_activity", "Can review the audit trail of every user"),
             ("view_reports", "Can run financial reports"),
         ]
+
+    def __str__(self) -> str:
+        return "Core permissions"

@@ -58,7 +58,7 @@ def split_by_weights(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
     return parts
 
 
-def MoneyField(**kwargs) -> models.DecimalField:  # noqa: N802 - reads like a field class
+def MoneyField(**kwargs) -> models.DecimalField:
     """A DecimalField sized for money: 14 digits, 2 places."""
     kwargs.setdefault("max_digits", 14)
     kwargs.setdefault("decimal_places", 2)

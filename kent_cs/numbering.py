@@ -35,4 +35,3 @@ def peek_number(series: str) -> int:
     """The number the next call would take (for display only; never reserve with it)."""
     row = NumberSeries.objects.filter(key=series).values_list("next_value", flat=True).first()
     return int(row or 1)
-

@@ -1,6 +1,22 @@
 from django.apps import AppConfig
 
+from kent_cs.navigation import NavItem
+
 
 class LedgerConfig(AppConfig):
     name = "ledger"
     verbose_name = "General ledger"
+    nav_items = (
+        NavItem("Ledger", "Chart of accounts", "ledger:chart", "ledger.view_glaccount"),
+        NavItem("Ledger", "Trial balance", "ledger:trial-balance", "kent_cs.view_reports"),
+    )
+
+    def seed_demo(self, stdout) -> None:
+        from ledger.demo import seed
+
+        seed(stdout)
+
+    def dashboard_cards(self, user) -> list[dict]:
+        from ledger.selectors import dashboard_cards
+
+        return dashboard_cards(user)

@@ -8,124 +8,257 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('pghistory', '0007_auto_20250421_0444'),
+        ("pghistory", "0007_auto_20250421_0444"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditPermissions',
+            name="AuditPermissions",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
             ],
             options={
-                'permissions': [('view_activity', 'Can review the audit trail of every user'), ('view_reports', 'Can run financial reports')],
-                'managed': False,
-                'default_permissions': (),
+                "permissions": [
+                    ("view_activity", "Can review the audit trail of every user"),
+                    ("view_reports", "Can run financial reports"),
+                ],
+                "managed": False,
+                "default_permissions": (),
             },
         ),
         migrations.CreateModel(
-            name='NumberSeries',
+            name="NumberSeries",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=50, unique=True)),
-                ('next_value', models.PositiveBigIntegerField(default=1)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("key", models.CharField(max_length=50, unique=True)),
+                ("next_value", models.PositiveBigIntegerField(default=1)),
             ],
             options={
-                'verbose_name_plural': 'number series',
+                "verbose_name_plural": "number series",
             },
         ),
         migrations.CreateModel(
-            name='WorkerHeartbeat',
+            name="WorkerHeartbeat",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('worker_id', models.CharField(max_length=100, unique=True)),
-                ('hostname', models.CharField(max_length=200)),
-                ('pid', models.PositiveIntegerField()),
-                ('started_at', models.DateTimeField()),
-                ('last_seen', models.DateTimeField()),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("worker_id", models.CharField(max_length=100, unique=True)),
+                ("hostname", models.CharField(max_length=200)),
+                ("pid", models.PositiveIntegerField()),
+                ("started_at", models.DateTimeField()),
+                ("last_seen", models.DateTimeField()),
             ],
         ),
         migrations.CreateModel(
-            name='AuthEvent',
+            name="AuthEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('login', 'Signed in'), ('logout', 'Signed out'), ('failed', 'Sign-in failed'), ('locked', 'Sign-in refused: locked out')], max_length=6)),
-                ('username', models.CharField(max_length=150)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('user', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("login", "Signed in"),
+                            ("logout", "Signed out"),
+                            ("failed", "Sign-in failed"),
+                            ("locked", "Sign-in refused: locked out"),
+                        ],
+                        max_length=6,
+                    ),
+                ),
+                ("username", models.CharField(max_length=150)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='AuthEventEvent',
+            name="AuthEventEvent",
             fields=[
-                ('pgh_id', models.AutoField(primary_key=True, serialize=False)),
-                ('pgh_created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_label', models.TextField(help_text='The event label.')),
-                ('id', models.BigIntegerField()),
-                ('kind', models.CharField(choices=[('login', 'Signed in'), ('logout', 'Signed out'), ('failed', 'Sign-in failed'), ('locked', 'Sign-in refused: locked out')], max_length=6)),
-                ('username', models.CharField(max_length=150)),
-                ('ip_address', models.GenericIPAddressField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('pgh_context', models.ForeignKey(db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='pghistory.context')),
-                ('pgh_obj', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='events', to='kent_cs.authevent')),
-                ('user', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', related_query_name='+', to=settings.AUTH_USER_MODEL)),
+                ("pgh_id", models.AutoField(primary_key=True, serialize=False)),
+                ("pgh_created_at", models.DateTimeField(auto_now_add=True)),
+                ("pgh_label", models.TextField(help_text="The event label.")),
+                ("id", models.BigIntegerField()),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("login", "Signed in"),
+                            ("logout", "Signed out"),
+                            ("failed", "Sign-in failed"),
+                            ("locked", "Sign-in refused: locked out"),
+                        ],
+                        max_length=6,
+                    ),
+                ),
+                ("username", models.CharField(max_length=150)),
+                ("ip_address", models.GenericIPAddressField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "pgh_context",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="pghistory.context",
+                    ),
+                ),
+                (
+                    "pgh_obj",
+                    models.ForeignKey(
+                        db_constraint=False,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="events",
+                        to="kent_cs.authevent",
+                    ),
+                ),
+                (
+                    "user",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        related_query_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='Job',
+            name="Job",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(max_length=60)),
-                ('title', models.CharField(max_length=200)),
-                ('status', models.CharField(choices=[('queued', 'Queued'), ('running', 'Running'), ('succeeded', 'Finished'), ('failed', 'Failed')], default='queued', max_length=10)),
-                ('progress_done', models.PositiveIntegerField(default=0)),
-                ('progress_total', models.PositiveIntegerField(default=0)),
-                ('message', models.CharField(blank=True, max_length=300)),
-                ('params', models.JSONField(default=dict)),
-                ('result_name', models.CharField(blank=True, max_length=200)),
-                ('result_content_type', models.CharField(blank=True, max_length=100)),
-                ('result_data', models.BinaryField(null=True)),
-                ('task_id', models.CharField(blank=True, max_length=64)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('started_at', models.DateTimeField(null=True)),
-                ('finished_at', models.DateTimeField(null=True)),
-                ('created_by', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("kind", models.CharField(max_length=60)),
+                ("title", models.CharField(max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("queued", "Queued"),
+                            ("running", "Running"),
+                            ("succeeded", "Finished"),
+                            ("failed", "Failed"),
+                        ],
+                        default="queued",
+                        max_length=10,
+                    ),
+                ),
+                ("progress_done", models.PositiveIntegerField(default=0)),
+                ("progress_total", models.PositiveIntegerField(default=0)),
+                ("message", models.CharField(blank=True, max_length=300)),
+                ("params", models.JSONField(default=dict)),
+                ("result_name", models.CharField(blank=True, max_length=200)),
+                ("result_content_type", models.CharField(blank=True, max_length=100)),
+                ("result_data", models.BinaryField(null=True)),
+                ("task_id", models.CharField(blank=True, max_length=64)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("started_at", models.DateTimeField(null=True)),
+                ("finished_at", models.DateTimeField(null=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, to=settings.AUTH_USER_MODEL
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at'],
-                'permissions': [('view_all_jobs', "Can see every user's background jobs")],
+                "ordering": ["-created_at"],
+                "permissions": [("view_all_jobs", "Can see every user's background jobs")],
             },
         ),
         migrations.AddIndex(
-            model_name='authevent',
-            index=models.Index(fields=['username', 'created_at'], name='authevent_username'),
+            model_name="authevent",
+            index=models.Index(fields=["username", "created_at"], name="authevent_username"),
         ),
         migrations.AddIndex(
-            model_name='authevent',
-            index=models.Index(fields=['ip_address', 'created_at'], name='authevent_ip'),
+            model_name="authevent",
+            index=models.Index(fields=["ip_address", "created_at"], name="authevent_ip"),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='authevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='cd984d1aedf626c5e0b8a8ae38ade42902fce566', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_6a66d', table='kent_cs_authevent', when='BEFORE')),
+            model_name="authevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
+                    hash="cd984d1aedf626c5e0b8a8ae38ade42902fce566",
+                    operation="UPDATE OR DELETE",
+                    pgid="pgtrigger_append_only_6a66d",
+                    table="kent_cs_authevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='authevent',
-            trigger=pgtrigger.compiler.Trigger(name='insert_insert', sql=pgtrigger.compiler.UpsertTriggerSql(func='INSERT INTO "kent_cs_autheventevent" ("created_at", "id", "ip_address", "kind", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "user_id", "username") VALUES (NEW."created_at", NEW."id", NEW."ip_address", NEW."kind", _pgh_attach_context(), NOW(), \'insert\', NEW."id", NEW."user_id", NEW."username"); RETURN NULL;', hash='5ecb35ff07af21ff6313c6c08993a1e6aafcce96', operation='INSERT', pgid='pgtrigger_insert_insert_ca385', table='kent_cs_authevent', when='AFTER')),
+            model_name="authevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="insert_insert",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func='INSERT INTO "kent_cs_autheventevent" ("created_at", "id", "ip_address", "kind", "pgh_context_id", "pgh_created_at", "pgh_label", "pgh_obj_id", "user_id", "username") VALUES (NEW."created_at", NEW."id", NEW."ip_address", NEW."kind", _pgh_attach_context(), NOW(), \'insert\', NEW."id", NEW."user_id", NEW."username"); RETURN NULL;',
+                    hash="5ecb35ff07af21ff6313c6c08993a1e6aafcce96",
+                    operation="INSERT",
+                    pgid="pgtrigger_insert_insert_ca385",
+                    table="kent_cs_authevent",
+                    when="AFTER",
+                ),
+            ),
         ),
         pgtrigger.migrations.AddTrigger(
-            model_name='autheventevent',
-            trigger=pgtrigger.compiler.Trigger(name='append_only', sql=pgtrigger.compiler.UpsertTriggerSql(func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;", hash='cbf20683e1bcaee2f59db9f454f6261838f3140a', operation='UPDATE OR DELETE', pgid='pgtrigger_append_only_73050', table='kent_cs_autheventevent', when='BEFORE')),
+            model_name="autheventevent",
+            trigger=pgtrigger.compiler.Trigger(
+                name="append_only",
+                sql=pgtrigger.compiler.UpsertTriggerSql(
+                    func="RAISE EXCEPTION 'pgtrigger: Cannot update or delete rows from % table', TG_TABLE_NAME;",
+                    hash="cbf20683e1bcaee2f59db9f454f6261838f3140a",
+                    operation="UPDATE OR DELETE",
+                    pgid="pgtrigger_append_only_73050",
+                    table="kent_cs_autheventevent",
+                    when="BEFORE",
+                ),
+            ),
         ),
     ]
