@@ -1,0 +1,717 @@
+"""Cashiering writes: sessions, receipt posting, corrections (voids and reversals), notes."""
+
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from cashiering.denominations import count_total
+from cashiering.models import (
+    CashierSession,
+    CorrectionRequest,
+    Drawer,
+    PayerNote,
+    Receipt,
+    ReceiptLine,
+    ReceiptPrint,
+    Tender,
+    TenderType,
+)
+from cashiering.targets import TargetError, TargetItem, get_target_type
+from cashiering.validators import CARD_NUMBER_MESSAGE, contains_card_number
+from kent_cs.audit import audit_reason
+from kent_cs.money import ZERO, to_money
+from kent_cs.numbering import next_number
+from ledger.models import FeeCode
+from ledger.services import LineSpec, journal_entry_post, journal_entry_reverse, net_lines
+
+LIVE_SERIES = "R"
+TRAINING_SERIES = "T"
+MAX_LINES = 50
+MAX_TENDERS = 10
+
+
+class CashieringError(ValidationError):
+    """A rule of the counter was broken; the message (and field, if any) is for the user."""
+
+
+class IdempotencyConflict(CashieringError):
+    pass
+
+
+def _number_series(series: str) -> str:
+    return f"receipt-{series}"
+
+
+# --- sessions -------------------------------------------------------------------------
+
+
+def session_open(
+    *,
+    cashier,
+    drawer: Drawer,
+    business_date: date,
+    opening_count: dict[str, int],
+    is_training: bool = False,
+) -> CashierSession:
+    """Open `drawer` for `cashier` with a float counted by denomination."""
+    if not drawer.is_active:
+        raise CashieringError(f"Drawer {drawer.code} is out of service.")
+    opening_float, normalized = count_total(opening_count)
+    with transaction.atomic():
+        if CashierSession.objects.filter(
+            cashier=cashier, status=CashierSession.Status.OPEN
+        ).exists():
+            raise CashieringError("You already have an open session; close it first.")
+        if CashierSession.objects.filter(drawer=drawer, status=CashierSession.Status.OPEN).exists():
+            raise CashieringError(f"Drawer {drawer.code} is already open for another cashier.")
+        # The partial unique constraints settle a race between two openings.
+        return CashierSession.objects.create(
+            cashier=cashier,
+            drawer=drawer,
+            business_date=business_date,
+            opening_float=opening_float,
+            opening_count=normalized,
+            is_training=is_training,
+        )
+
+
+def session_close(*, session: CashierSession, user) -> CashierSession:
+    """End taking payments on the session (the blind count comes next)."""
+    with transaction.atomic():
+        locked = CashierSession.objects.select_for_update().get(pk=session.pk)
+        if locked.status != CashierSession.Status.OPEN:
+            raise CashieringError("This session is not open.")
+        if locked.cashier_id != user.pk and not user.has_perm("cashiering.view_all_sessions"):
+            raise CashieringError("Only the session's cashier can close it.")
+        locked.status = CashierSession.Status.CLOSED
+        locked.closed_at = timezone.now()
+        locked.save(update_fields=["status", "closed_at"])
+    return locked
+
+
+# --- receipt posting ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LineInput:
+    kind: str
+    ref: str
+    amount: Decimal | None = None  # balance targets: the amount paid
+    quantity: Decimal = Decimal(1)  # fee items: quantity x unit price
+    unit_price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class TenderInput:
+    tender_type: TenderType
+    amount: Decimal
+    check_number: str = ""
+    check_payer: str = ""
+    account_last4: str = ""
+    card_brand: str = ""
+    card_last4: str = ""
+    auth_code: str = ""
+    reference: str = ""
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    item: TargetItem
+    quantity: Decimal
+    unit_price: Decimal
+    amount: Decimal
+
+
+def _field_error(field: str, message: str) -> CashieringError:
+    return CashieringError({field: [message]})
+
+
+def _check_text(field: str, value: str) -> None:
+    if contains_card_number(value):
+        raise _field_error(field, CARD_NUMBER_MESSAGE)
+
+
+def _validate_tenders(tenders: Sequence[TenderInput]) -> list[TenderInput]:
+    if not tenders:
+        raise _field_error("tenders", "Add at least one tender.")
+    if len(tenders) > MAX_TENDERS:
+        raise _field_error("tenders", f"A receipt takes at most {MAX_TENDERS} tenders.")
+    cleaned = []
+    for index, tender in enumerate(tenders, start=1):
+        prefix = f"tender {index}"
+        kind = tender.tender_type.kind
+        amount = to_money(tender.amount)
+        if amount <= 0:
+            raise _field_error(f"{prefix} amount", "Enter an amount greater than zero.")
+        if not tender.tender_type.is_active:
+            raise _field_error(f"{prefix} type", f"{tender.tender_type} is not accepted.")
+        for name in (
+            "check_number",
+            "check_payer",
+            "account_last4",
+            "card_brand",
+            "card_last4",
+            "auth_code",
+            "reference",
+        ):
+            _check_text(f"{prefix} {name.replace('_', ' ')}", getattr(tender, name))
+        if kind == TenderType.Kind.CHECK:
+            if not tender.check_number.strip():
+                raise _field_error(f"{prefix} check number", "Enter the check number.")
+            if not tender.check_payer.strip():
+                raise _field_error(f"{prefix} check payer", "Enter the name printed on the check.")
+            if tender.account_last4 and not (
+                len(tender.account_last4) == 4 and tender.account_last4.isdigit()
+            ):
+                raise _field_error(
+                    f"{prefix} account last4",
+                    "Enter only the last 4 digits of the account number, or leave it blank.",
+                )
+        if kind == TenderType.Kind.CARD:
+            if not tender.card_brand.strip():
+                raise _field_error(f"{prefix} card brand", "Choose the card brand.")
+            if not (len(tender.card_last4) == 4 and tender.card_last4.isdigit()):
+                raise _field_error(f"{prefix} card last4", "Enter the last 4 digits of the card.")
+            if not tender.auth_code.strip() or len(tender.auth_code.strip()) > 12:
+                raise _field_error(f"{prefix} auth code", "Enter the authorization code.")
+        needs_reference = kind in (TenderType.Kind.MONEY_ORDER, TenderType.Kind.ACH)
+        if (
+            needs_reference
+            and tender.tender_type.requires_reference
+            and not tender.reference.strip()
+        ):
+            raise _field_error(f"{prefix} reference", "Enter the money order or trace number.")
+        cleaned.append(
+            TenderInput(
+                tender_type=tender.tender_type,
+                amount=amount,
+                check_number=tender.check_number.strip()[:20] if kind == "check" else "",
+                check_payer=tender.check_payer.strip()[:120] if kind == "check" else "",
+                account_last4=tender.account_last4.strip() if kind == "check" else "",
+                card_brand=tender.card_brand.strip()[:20] if kind == "card" else "",
+                card_last4=tender.card_last4.strip() if kind == "card" else "",
+                auth_code=tender.auth_code.strip()[:12] if kind == "card" else "",
+                reference=tender.reference.strip()[:40],
+            )
+        )
+    return cleaned
+
+
+def compute_change(total: Decimal, tenders: Sequence[TenderInput]) -> Decimal:
+    """Change due, given only from cash: non-cash tenders may not exceed the total."""
+    tendered = sum((t.amount for t in tenders), ZERO)
+    if tendered < total:
+        raise _field_error("tenders", f"Tenders ({tendered}) are less than the total ({total}).")
+    change = tendered - total
+    cash = sum((t.amount for t in tenders if t.tender_type.gives_change), ZERO)
+    if change > cash:
+        raise _field_error(
+            "tenders",
+            "Change can only be given from cash: checks, cards and other tenders may not be "
+            "for more than the amount due.",
+        )
+    return change
+
+
+def request_fingerprint(
+    *, session_id: int, payer_name: str, lines: Sequence[LineInput], tenders: Sequence[TenderInput]
+) -> str:
+    payload = {
+        "session": session_id,
+        "payer": payer_name.strip(),
+        "lines": [
+            [
+                line.kind,
+                line.ref,
+                str(to_money(line.amount)) if line.amount is not None else None,
+                str(line.quantity),
+                str(to_money(line.unit_price)) if line.unit_price is not None else None,
+            ]
+            for line in lines
+        ],
+        "tenders": [
+            [
+                t.tender_type.pk,
+                str(to_money(t.amount)),
+                t.check_number.strip(),
+                t.check_payer.strip(),
+                t.account_last4.strip(),
+                t.card_brand.strip(),
+                t.card_last4.strip(),
+                t.auth_code.strip(),
+                t.reference.strip(),
+            ]
+            for t in tenders
+        ],
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def _price_lines(
+    lines: Sequence[LineInput], items: dict[tuple[str, str], TargetItem]
+) -> list[PricedLine]:
+    priced = []
+    for index, line in enumerate(lines, start=1):
+        prefix = f"line {index}"
+        item = items.get((line.kind, line.ref))
+        if item is None:
+            raise _field_error(prefix, f"{line.ref} was not found; search again.")
+        target_type = get_target_type(line.kind)
+        if target_type.priced_by_quantity:
+            quantity = Decimal(line.quantity)
+            if quantity <= 0 or quantity != quantity.quantize(Decimal("0.001")):
+                raise _field_error(f"{prefix} quantity", "Enter a quantity greater than zero.")
+            unit_price = line.unit_price if line.unit_price is not None else item.default_amount
+            if unit_price is None:
+                raise _field_error(f"{prefix} unit price", "Enter the price.")
+            unit_price = to_money(unit_price)
+            if unit_price <= 0:
+                raise _field_error(f"{prefix} unit price", "Enter a price greater than zero.")
+            amount = to_money(quantity * unit_price)
+        else:
+            quantity, unit_price = (
+                Decimal(1),
+                to_money(line.amount if line.amount is not None else 0),
+            )
+            amount = unit_price
+        if amount <= 0:
+            raise _field_error(f"{prefix} amount", "Enter an amount greater than zero.")
+        if not item.allow_overpay and amount > item.amount_due:
+            raise _field_error(
+                f"{prefix} amount",
+                f"{item.description} has {item.amount_due} due; it cannot be overpaid.",
+            )
+        priced.append(
+            PricedLine(item=item, quantity=quantity, unit_price=unit_price, amount=amount)
+        )
+    return priced
+
+
+def _lock_idempotency_key(key: uuid.UUID) -> None:
+    """Serialize requests carrying the same key: the second waits for the first to commit
+    and then finds its receipt, instead of failing on the unique constraint."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", [str(key)])
+
+
+def receipt_post(
+    *,
+    session: CashierSession,
+    payer_name: str,
+    lines: Sequence[LineInput],
+    tenders: Sequence[TenderInput],
+    idempotency_key: uuid.UUID | str,
+    user,
+    memo: str = "",
+) -> Receipt:
+    """Post a receipt: number, lines, tenders, journal entry and target balances at once.
+
+    The same idempotency key returns the receipt it first posted (a double submit); the
+    same key with different contents is refused.
+    """
+    key = uuid.UUID(str(idempotency_key))
+    payer_name = payer_name.strip()
+    _check_text("payer name", payer_name)
+    _check_text("memo", memo)
+    if not payer_name:
+        raise _field_error("payer name", "Enter the payer's name.")
+    if not lines:
+        raise _field_error("lines", "Add at least one item to pay.")
+    if len(lines) > MAX_LINES:
+        raise _field_error("lines", f"A receipt takes at most {MAX_LINES} items.")
+    clean_tenders = _validate_tenders(tenders)
+    fingerprint = request_fingerprint(
+        session_id=session.pk, payer_name=payer_name, lines=lines, tenders=tenders
+    )
+
+    with transaction.atomic():
+        _lock_idempotency_key(key)
+        existing = Receipt.objects.filter(idempotency_key=key).first()
+        if existing is not None:
+            if existing.request_hash != fingerprint:
+                raise IdempotencyConflict(
+                    "This form was already used for a different payment. Start a new receipt."
+                )
+            return existing
+        # Lock the session against a concurrent close; a cashier posts one receipt at a time.
+        locked_session = CashierSession.objects.select_for_update(no_key=True).get(pk=session.pk)
+        if not locked_session.is_open:
+            raise CashieringError("This session is closed; open a new session to take payments.")
+        if locked_session.cashier_id != user.pk:
+            raise CashieringError("Only the session's cashier can take payments in it.")
+        items = _load_items(lines, for_update=True)
+        priced = _price_lines(lines, items)
+        total = sum((p.amount for p in priced), ZERO)
+        change = compute_change(total, clean_tenders)
+        tendered = total + change
+        series = TRAINING_SERIES if locked_session.is_training else LIVE_SERIES
+        fee_codes = {
+            f.code: f for f in FeeCode.objects.filter(code__in={p.item.fee_code for p in priced})
+        }
+        entry = None
+        number = next_number(_number_series(series))
+        if not locked_session.is_training:
+            entry = journal_entry_post(
+                entry_date=locked_session.business_date,
+                memo=f"Receipt {series}-{number} {payer_name}"[:300],
+                lines=_receipt_entry_lines(priced, clean_tenders, change, fee_codes),
+                user=user,
+                source="receipt",
+                source_ref=f"{series}-{number}",
+            )
+        receipt = Receipt.objects.create(
+            series=series,
+            number=number,
+            session=locked_session,
+            business_date=locked_session.business_date,
+            payer_name=payer_name[:120],
+            total=total,
+            tendered=tendered,
+            change_given=change,
+            is_training=locked_session.is_training,
+            idempotency_key=key,
+            request_hash=fingerprint,
+            journal_entry=entry,
+            memo=memo.strip()[:200],
+            posted_by=user,
+        )
+        receipt_lines = ReceiptLine.objects.bulk_create(
+            ReceiptLine(
+                receipt=receipt,
+                line_no=index,
+                target_kind=p.item.kind,
+                target_ref=p.item.ref,
+                description=p.item.description[:200],
+                fee_code=fee_codes[p.item.fee_code],
+                quantity=p.quantity,
+                unit_price=p.unit_price,
+                amount=p.amount,
+                balance_before=p.item.balance,
+            )
+            for index, p in enumerate(priced, start=1)
+        )
+        Tender.objects.bulk_create(
+            Tender(receipt=receipt, line_no=index, **_tender_fields(t))
+            for index, t in enumerate(clean_tenders, start=1)
+        )
+        if not locked_session.is_training:
+            for p, line in zip(priced, receipt_lines, strict=True):
+                try:
+                    get_target_type(p.item.kind).apply_payment(
+                        ref=p.item.ref, amount=p.amount, receipt=receipt, line=line
+                    )
+                except TargetError as exc:
+                    raise _field_error(f"line {line.line_no}", str(exc)) from None
+    return receipt
+
+
+def _load_items(
+    lines: Sequence[LineInput], *, for_update: bool
+) -> dict[tuple[str, str], TargetItem]:
+    by_kind: dict[str, set[str]] = {}
+    for line in lines:
+        by_kind.setdefault(line.kind, set()).add(line.ref)
+    items: dict[tuple[str, str], TargetItem] = {}
+    for kind in sorted(by_kind):  # a fixed order, so concurrent receipts lock without deadlock
+        try:
+            target_type = get_target_type(kind)
+        except TargetError as exc:
+            raise _field_error("lines", str(exc)) from None
+        for ref, item in target_type.load(sorted(by_kind[kind]), for_update=for_update).items():
+            items[(kind, ref)] = item
+    return items
+
+
+def _tender_fields(t: TenderInput) -> dict:
+    return {
+        "tender_type": t.tender_type,
+        "amount": t.amount,
+        "check_number": t.check_number,
+        "check_payer": t.check_payer,
+        "account_last4": t.account_last4,
+        "card_brand": t.card_brand,
+        "card_last4": t.card_last4,
+        "auth_code": t.auth_code,
+        "reference": t.reference,
+    }
+
+
+def _receipt_entry_lines(
+    priced: Sequence[PricedLine], tenders: Sequence[TenderInput], change: Decimal, fee_codes
+) -> list[LineSpec]:
+    """Dr each tender's clearing account (cash net of change), Cr each fee code's GL split."""
+    specs: list[LineSpec] = []
+    change_left = change
+    for tender in tenders:
+        amount = tender.amount
+        if tender.tender_type.gives_change and change_left:
+            taken = min(change_left, amount)
+            amount -= taken
+            change_left -= taken
+        if amount:
+            specs.append(LineSpec(tender.tender_type.clearing_account, debit=amount))
+    for p in priced:
+        for account, part in fee_codes[p.item.fee_code].distribute(p.amount):
+            specs.append(LineSpec(account, credit=part))
+    return net_lines(specs)
+
+
+# --- printing -------------------------------------------------------------------------
+
+
+def receipt_record_print(*, receipt: Receipt, user, format: str = "thermal") -> ReceiptPrint:
+    """Record a print; every print after the first is a reprint (marked on the copy)."""
+    with transaction.atomic():
+        Receipt.objects.select_for_update().filter(pk=receipt.pk).first()
+        is_reprint = ReceiptPrint.objects.filter(receipt=receipt).exists()
+        return ReceiptPrint.objects.create(
+            receipt=receipt, printed_by=user, is_reprint=is_reprint, format=format
+        )
+
+
+# --- corrections: voids and reversals -------------------------------------------------
+
+
+def correction_request(
+    *,
+    receipt: Receipt,
+    kind: str,
+    reason: str,
+    user,
+    target_session: CashierSession | None = None,
+) -> CorrectionRequest:
+    reason = reason.strip()
+    if not reason:
+        raise _field_error("reason", "Enter the reason.")
+    _check_text("reason", reason)
+    with transaction.atomic():
+        locked = Receipt.objects.select_for_update().select_related("session").get(pk=receipt.pk)
+        if locked.status != Receipt.Status.POSTED:
+            raise CashieringError(f"Receipt {locked} is already void.")
+        if locked.reverses_id is not None:
+            raise CashieringError(f"{locked} is itself a reversal; it cannot be corrected again.")
+        if hasattr(locked, "reversed_by"):
+            raise CashieringError(f"Receipt {locked} has already been reversed.")
+        if CorrectionRequest.objects.filter(receipt=locked, status="pending").exists():
+            raise CashieringError(f"A correction of {locked} is already waiting for approval.")
+        if kind == CorrectionRequest.Kind.VOID:
+            if not locked.session.is_open:
+                raise CashieringError(
+                    "The session has closed, so the receipt can no longer be voided; "
+                    "request a reversal instead."
+                )
+            if locked.session.cashier_id != user.pk and not user.has_perm(
+                "cashiering.view_all_receipts"
+            ):
+                raise CashieringError("You can only request a void of your own receipts.")
+            target_session = None
+        elif kind == CorrectionRequest.Kind.REVERSAL:
+            if locked.session.is_open:
+                raise CashieringError("The session is still open: request a void instead.")
+            if target_session is None or not target_session.is_open:
+                raise _field_error("session", "Open a session first: the reversal posts into it.")
+            if target_session.cashier_id != user.pk:
+                raise _field_error("session", "The reversal posts into your own open session.")
+            if target_session.is_training != locked.is_training:
+                raise _field_error(
+                    "session", "Training receipts are reversed only in a training session."
+                )
+        else:
+            raise CashieringError(f"Unknown correction kind {kind!r}.")
+        with audit_reason(reason):
+            return CorrectionRequest.objects.create(
+                receipt=locked,
+                kind=kind,
+                reason=reason[:300],
+                requested_by=user,
+                target_session=target_session,
+            )
+
+
+def _lock_pending(correction: CorrectionRequest, user) -> CorrectionRequest:
+    locked = (
+        CorrectionRequest.objects.select_for_update()
+        .select_related("receipt__session", "target_session")
+        .get(pk=correction.pk)
+    )
+    if locked.status != CorrectionRequest.Status.PENDING:
+        raise CashieringError(f"This request was already {locked.get_status_display().lower()}.")
+    if locked.requested_by_id == user.pk:
+        raise CashieringError("You cannot approve or reject your own request.")
+    if not user.has_perm("cashiering.approve_correction"):
+        raise CashieringError("Only a supervisor can decide corrections.")
+    return locked
+
+
+def correction_reject(*, correction: CorrectionRequest, user, note: str) -> CorrectionRequest:
+    note = note.strip()
+    if not note:
+        raise _field_error("note", "Say why the request is rejected.")
+    with transaction.atomic(), audit_reason(f"Rejected: {note}"):
+        locked = _lock_pending(correction, user)
+        locked.status = CorrectionRequest.Status.REJECTED
+        locked.decided_by = user
+        locked.decided_at = timezone.now()
+        locked.decision_note = note[:300]
+        locked.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    return locked
+
+
+def correction_approve(*, correction: CorrectionRequest, user, note: str = "") -> CorrectionRequest:
+    with transaction.atomic():
+        locked = _lock_pending(correction, user)
+        with audit_reason(f"{locked.get_kind_display()} approved: {locked.reason}"):
+            if locked.kind == CorrectionRequest.Kind.VOID:
+                _void(locked.receipt, user=user, reason=locked.reason)
+            else:
+                locked.reversal_receipt = _reverse(
+                    locked.receipt, session=locked.target_session, user=user, reason=locked.reason
+                )
+            locked.status = CorrectionRequest.Status.APPROVED
+            locked.decided_by = user
+            locked.decided_at = timezone.now()
+            locked.decision_note = note.strip()[:300]
+            locked.save(
+                update_fields=[
+                    "status",
+                    "decided_by",
+                    "decided_at",
+                    "decision_note",
+                    "reversal_receipt",
+                ]
+            )
+    return locked
+
+
+def _unapply_targets(receipt: Receipt) -> None:
+    lines = list(receipt.lines.all())
+    refs = [LineInput(kind=line.target_kind, ref=line.target_ref) for line in lines]
+    _load_items(refs, for_update=True)  # lock in the same order as posting does
+    for line in lines:
+        get_target_type(line.target_kind).apply_payment(
+            ref=line.target_ref, amount=-line.amount, receipt=receipt, line=line
+        )
+
+
+def _void(receipt: Receipt, *, user, reason: str) -> None:
+    locked = Receipt.objects.select_for_update().select_related("session").get(pk=receipt.pk)
+    session = CashierSession.objects.select_for_update(no_key=True).get(pk=locked.session_id)
+    if not session.is_open:
+        raise CashieringError(
+            "The session closed before the void was approved; reject it and request a reversal."
+        )
+    if locked.status != Receipt.Status.POSTED:
+        raise CashieringError(f"Receipt {locked} is already void.")
+    if not locked.is_training:
+        _unapply_targets(locked)
+        locked.void_entry = journal_entry_reverse(
+            entry=locked.journal_entry,
+            user=user,
+            reason=f"Void of receipt {locked}: {reason}",
+            entry_date=session.business_date,
+        )
+    locked.status = Receipt.Status.VOIDED
+    locked.voided_at = timezone.now()
+    locked.save(update_fields=["status", "void_entry", "voided_at"])
+
+
+def _reverse(receipt: Receipt, *, session: CashierSession, user, reason: str) -> Receipt:
+    """A new, negative receipt in an open session that undoes `receipt`."""
+    original = Receipt.objects.select_for_update().get(pk=receipt.pk)
+    target = CashierSession.objects.select_for_update(no_key=True).get(pk=session.pk)
+    if not target.is_open:
+        raise CashieringError("The session chosen for the reversal has closed; ask again.")
+    if original.status != Receipt.Status.POSTED or hasattr(original, "reversed_by"):
+        raise CashieringError(f"Receipt {original} was already voided or reversed.")
+    lines = list(original.lines.select_related("fee_code"))
+    tenders = list(original.tenders.select_related("tender_type__clearing_account__fund"))
+    if not original.is_training:
+        _unapply_targets(original)
+    series = original.series
+    number = next_number(_number_series(series))
+    entry = None
+    if not original.is_training:
+        entry = journal_entry_reverse(
+            entry=original.journal_entry,
+            user=user,
+            reason=f"Reversal of receipt {original} as {series}-{number}: {reason}",
+            entry_date=target.business_date,
+        )
+    reversal = Receipt.objects.create(
+        series=series,
+        number=number,
+        session=target,
+        business_date=target.business_date,
+        payer_name=original.payer_name,
+        total=-original.total,
+        tendered=-original.total,
+        change_given=ZERO,
+        is_training=original.is_training,
+        idempotency_key=uuid.uuid4(),
+        request_hash="reversal",
+        journal_entry=entry,
+        reverses=original,
+        memo=f"Reversal of {original}: {reason}"[:200],
+        posted_by=user,
+    )
+    ReceiptLine.objects.bulk_create(
+        ReceiptLine(
+            receipt=reversal,
+            line_no=line.line_no,
+            target_kind=line.target_kind,
+            target_ref=line.target_ref,
+            description=line.description,
+            fee_code=line.fee_code,
+            quantity=-line.quantity,
+            unit_price=line.unit_price,
+            amount=-line.amount,
+        )
+        for line in lines
+    )
+    # Money goes back out the way it came in: cash tenders net of the change given.
+    change_left = original.change_given
+    reversed_tenders = []
+    for tender in tenders:
+        amount = tender.amount
+        if tender.tender_type.gives_change and change_left:
+            taken = min(change_left, amount)
+            amount -= taken
+            change_left -= taken
+        if amount:
+            reversed_tenders.append(
+                Tender(
+                    receipt=reversal,
+                    line_no=len(reversed_tenders) + 1,
+                    tender_type=tender.tender_type,
+                    amount=-amount,
+                    check_number=tender.check_number,
+                    check_payer=tender.check_payer,
+                    account_last4=tender.account_last4,
+                    card_brand=tender.card_brand,
+                    card_last4=tender.card_last4,
+                    auth_code=tender.auth_code,
+                    reference=tender.reference,
+                )
+            )
+    Tender.objects.bulk_create(reversed_tenders)
+    return reversal
+
+
+# --- notes ----------------------------------------------------------------------------
+
+
+def payer_note_add(*, kind: str, ref: str, text: str, user) -> PayerNote:
+    text = text.strip()
+    if not text:
+        raise _field_error("text", "Write the note.")
+    _check_text("text", text)
+    get_target_type(kind)
+    return PayerNote.objects.create(kind=kind, ref=ref, text=text[:500], author=user)

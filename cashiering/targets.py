@@ -1,0 +1,148 @@
+"""The payment-target registry: how every subsystem offers payable items to the counter.
+
+Cashiering never imports another app's models. An app that has something to pay
+(utility accounts, AR invoices, license invoices, merchandise) registers a
+`PaymentTargetType` in its AppConfig.ready() and keeps its rows in the shared payer
+index with `index_upsert`/`index_bulk_upsert`, so the counter's one search box finds them.
+
+`apply_payment` runs inside the receipt's posting transaction, after `load(...,
+for_update=True)` locked the rows: a target may do more there (licensing issues the
+license when its invoice is paid in full) and everything commits or rolls back together.
+A void or reversal calls `apply_payment` with the negative amount.
+"""
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db import connection
+
+from kent_cs.money import ZERO
+
+
+class TargetError(Exception):
+    """A payment a target refuses (e.g. overpaying an invoice); the message is for users."""
+
+
+@dataclass(frozen=True)
+class TargetItem:
+    kind: str
+    ref: str
+    number: str
+    name: str
+    description: str
+    fee_code: str
+    balance: Decimal | None = None  # amount owed now; None: nothing is owed (a fee item)
+    address: str = ""
+    allow_overpay: bool = False
+    default_amount: Decimal | None = None
+    warnings: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def amount_due(self) -> Decimal:
+        return max(self.balance or ZERO, ZERO)
+
+
+class PaymentTargetType:
+    """What a subsystem implements to be payable at the counter."""
+
+    kind: str = ""
+    label: str = ""
+    #: True when the counter enters quantity x unit price (fee items) instead of an amount.
+    priced_by_quantity: bool = False
+
+    def load(self, refs: Iterable[str], *, for_update: bool = False) -> dict[str, TargetItem]:
+        raise NotImplementedError
+
+    def apply_payment(self, *, ref: str, amount: Decimal, receipt, line) -> None:
+        """Record `amount` (negative to undo) against the target, in the caller's transaction."""
+        raise NotImplementedError
+
+    def inquiry_url(self, ref: str) -> str | None:
+        return None
+
+
+_registry: dict[str, PaymentTargetType] = {}
+
+
+def register(target_type: PaymentTargetType) -> None:
+    if not target_type.kind:
+        raise ValueError("A payment target type needs a kind.")
+    _registry[target_type.kind] = target_type
+
+
+def get_target_type(kind: str) -> PaymentTargetType:
+    try:
+        return _registry[kind]
+    except KeyError:
+        raise TargetError(f"Unknown kind of payable item: {kind!r}.") from None
+
+
+def target_types() -> list[PaymentTargetType]:
+    return list(_registry.values())
+
+
+@dataclass(frozen=True)
+class IndexRow:
+    kind: str
+    ref: str
+    number: str
+    name: str
+    address: str = ""
+    detail: str = ""
+    is_active: bool = True
+
+
+def _search_text(row: IndexRow) -> str:
+    return " ".join(
+        part for part in (row.number, row.name, row.address, row.detail) if part
+    ).lower()
+
+
+def index_bulk_upsert(rows: Iterable[IndexRow], *, batch_size: int = 2000) -> int:
+    """Insert or update payer-index rows by (kind, ref). Returns the number written."""
+    written = 0
+    batch: list[IndexRow] = []
+
+    def flush() -> None:
+        nonlocal written
+        if not batch:
+            return
+        values_sql = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(batch))
+        params: list = []
+        for row in batch:
+            params.extend(
+                [
+                    row.kind,
+                    row.ref,
+                    row.number[:40],
+                    row.name[:200],
+                    row.address[:200],
+                    row.detail[:200],
+                    _search_text(row),
+                    row.is_active,
+                ]
+            )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO cashiering_payerindex "
+                "(kind, ref, number, name, address, detail, search_text, is_active) "
+                f"VALUES {values_sql} "
+                "ON CONFLICT (kind, ref) DO UPDATE SET number = EXCLUDED.number, "
+                "name = EXCLUDED.name, address = EXCLUDED.address, detail = EXCLUDED.detail, "
+                "search_text = EXCLUDED.search_text, is_active = EXCLUDED.is_active",
+                params,
+            )
+        written += len(batch)
+        batch.clear()
+
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= batch_size:
+            flush()
+    flush()
+    return written
+
+
+def index_upsert(**fields) -> None:
+    index_bulk_upsert([IndexRow(**fields)])
