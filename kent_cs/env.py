@@ -1,5 +1,6 @@
 """Typed access to environment variables that fails loudly on a bad value."""
 
+import builtins
 import os
 from typing import Any
 
@@ -14,17 +15,17 @@ class Env:
     def __init__(self, environ: dict[str, str] | None = None) -> None:
         self.environ = os.environ if environ is None else environ
 
-    def _raw(self, name: str, default: Any) -> Any:
+    def _raw(self, name: builtins.str, default: Any) -> Any:
         if name in self.environ:
             return self.environ[name]
         if default is _MISSING:
             raise ImproperlyConfigured(f"Environment variable {name} is required.")
         return default
 
-    def str(self, name: str, default: Any = _MISSING) -> Any:
+    def str(self, name: builtins.str, default: Any = _MISSING) -> Any:
         return self._raw(name, default)
 
-    def bool(self, name: str, default: Any = _MISSING) -> Any:
+    def bool(self, name: builtins.str, default: Any = _MISSING) -> Any:
         value = self._raw(name, default)
         if isinstance(value, bool) or value is None:
             return value
@@ -35,7 +36,7 @@ class Env:
             return False
         raise ImproperlyConfigured(f"{name}={value!r} is not a boolean (use true or false).")
 
-    def int(self, name: str, default: Any = _MISSING) -> Any:
+    def int(self, name: builtins.str, default: Any = _MISSING, *, minimum: int = 0) -> Any:
         value = self._raw(name, default)
         if isinstance(value, int) or value is None:
             return value
@@ -43,11 +44,13 @@ class Env:
             number = int(value.strip())
         except ValueError:
             raise ImproperlyConfigured(f"{name}={value!r} is not a whole number.") from None
-        if number < 0:
-            raise ImproperlyConfigured(f"{name}={value!r} must not be negative.")
+        if number < minimum:
+            if minimum == 0:
+                raise ImproperlyConfigured(f"{name}={value!r} must not be negative.")
+            raise ImproperlyConfigured(f"{name}={value!r} must be at least {minimum}.")
         return number
 
-    def list(self, name: str, default: Any = _MISSING) -> Any:
+    def list(self, name: builtins.str, default: Any = _MISSING) -> Any:
         value = self._raw(name, default)
         if isinstance(value, list):
             return value

@@ -42,20 +42,31 @@ def parse_money(text: str) -> Decimal:
 def split_by_weights(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
     """Split `total` in proportion to `weights` so that the parts add up to the cent.
 
-    Each part is rounded half-up; the rounding difference goes to the largest part, so
-    a split never creates or loses a cent.
+    Largest-remainder method: every part starts at its exact share cut down to the cent,
+    and the cents left over go one each to the parts that were cut the most (ties: the
+    larger weight, then the earlier part). So the parts add up to `total` rounded to the
+    cent, each part is within a cent of its exact share (never negative for a positive
+    total), and a negative total splits as the mirror image of the positive one.
+    Rounding every part half-up and pushing the whole difference onto one part instead
+    can drive that part below zero (0.02 split four ways gave -0.01).
     """
     if not weights:
         raise MoneyError("Nothing to split between.")
+    if any(w < 0 for w in weights):
+        raise MoneyError("Weights must not be negative.")
     weight_sum = sum(weights, Decimal(0))
     if weight_sum <= 0:
         raise MoneyError("Weights must add up to more than zero.")
-    parts = [to_money(total * w / weight_sum) for w in weights]
-    difference = to_money(total) - sum(parts, ZERO)
-    if difference:
-        largest = max(range(len(parts)), key=lambda i: weights[i])
-        parts[largest] += difference
-    return parts
+    amount = to_money(total)
+    sign = -1 if amount < 0 else 1
+    cents = int(abs(amount) / CENT)
+    exact = [Decimal(cents) * w / weight_sum for w in weights]
+    floors = [int(share) for share in exact]  # share >= 0, so int() rounds down
+    left_over = cents - sum(floors)
+    order = sorted(range(len(weights)), key=lambda i: (-(exact[i] - floors[i]), -weights[i], i))
+    for index in order[:left_over]:
+        floors[index] += 1
+    return [Decimal(sign * part) * CENT for part in floors]
 
 
 def MoneyField(**kwargs) -> models.DecimalField:

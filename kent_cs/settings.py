@@ -96,13 +96,25 @@ if not DATABASE_URL:
         "DATABASE_URL must be set, e.g. postgres://user:password@host:5432/kent_cs "
         "(bin/run and bin/test set it for the project-local cluster)."
     )
-_db = dj_database_url.parse(DATABASE_URL, conn_max_age=0)
-if _db["ENGINE"] != "django.db.backends.postgresql":
-    raise ImproperlyConfigured("DATABASE_URL must point at PostgreSQL.")
+
+
+def _postgres_url(name: str, url: str) -> dj_database_url.DBConfig:
+    try:
+        config = dj_database_url.parse(url, conn_max_age=0)
+    except ValueError:  # the message may quote the URL, password included: leave it out
+        raise ImproperlyConfigured(
+            f"{name} is not a database URL (postgres://user:password@host:5432/name)."
+        ) from None
+    if config["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured(f"{name} must point at PostgreSQL.")
+    return config
+
+
+_db = _postgres_url("DATABASE_URL", DATABASE_URL)
 _db["OPTIONS"] = {
     "pool": {
         "min_size": env.int("KENT_DB_POOL_MIN", default=2),
-        "max_size": env.int("KENT_DB_POOL_MAX", default=20),
+        "max_size": env.int("KENT_DB_POOL_MAX", default=20, minimum=1),
         "timeout": env.int("KENT_DB_POOL_TIMEOUT", default=10),
     },
 }
@@ -111,7 +123,7 @@ DATABASES = {"default": _db}
 # Reports may read from a replica; unset means the primary serves them.
 REPORTS_DATABASE_URL = env.str("KENT_REPORTS_DATABASE_URL", default=None)
 if REPORTS_DATABASE_URL:
-    _replica = dj_database_url.parse(REPORTS_DATABASE_URL, conn_max_age=0)
+    _replica = _postgres_url("KENT_REPORTS_DATABASE_URL", REPORTS_DATABASE_URL)
     _replica["TEST"] = {"MIRROR": "default"}
     DATABASES["reports"] = _replica
 DATABASE_ROUTERS = ["kent_cs.dbrouters.ReportsRouter"]
@@ -132,11 +144,11 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 # Failed logins: after LOGIN_FAILURE_LIMIT failures within LOGIN_LOCKOUT_MINUTES, the
 # username and the client address are refused until the window passes.
-LOGIN_FAILURE_LIMIT = env.int("KENT_LOGIN_FAILURE_LIMIT", default=5)
-LOGIN_LOCKOUT_MINUTES = env.int("KENT_LOGIN_LOCKOUT_MINUTES", default=15)
+LOGIN_FAILURE_LIMIT = env.int("KENT_LOGIN_FAILURE_LIMIT", default=5, minimum=1)
+LOGIN_LOCKOUT_MINUTES = env.int("KENT_LOGIN_LOCKOUT_MINUTES", default=15, minimum=1)
 
 # Sessions end after SESSION_IDLE_MINUTES without a request.
-SESSION_IDLE_MINUTES = env.int("KENT_SESSION_IDLE_MINUTES", default=30)
+SESSION_IDLE_MINUTES = env.int("KENT_SESSION_IDLE_MINUTES", default=30, minimum=1)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
 SESSION_SAVE_EVERY_REQUEST = True
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
@@ -212,7 +224,7 @@ TASKS = {
     }
 }
 # /healthz reports the worker unhealthy when its heartbeat is older than this.
-WORKER_HEARTBEAT_STALE_SECONDS = env.int("KENT_WORKER_STALE_SECONDS", default=60)
+WORKER_HEARTBEAT_STALE_SECONDS = env.int("KENT_WORKER_STALE_SECONDS", default=60, minimum=1)
 
 # Audit trail: every tracked model's event table refuses UPDATE and DELETE.
 PGHISTORY_APPEND_ONLY = True

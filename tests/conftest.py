@@ -1,9 +1,65 @@
 """Personas and shared fixtures. Every test runs on real PostgreSQL."""
 
+import sys
+
 import pytest
+from django.contrib.auth.models import Group
+from django.db import connection
+from django.db.migrations.loader import MigrationLoader
+from django.db.migrations.operations import RunPython
 
 from kent_cs.roles import Role
 from tests.factories import make_user, seed_chart
+
+
+def pytest_configure(config):
+    # The production hasher takes seconds per password on a busy test machine; every
+    # persona sets one. Tests check who may sign in, not how strong the hash is.
+    from django.conf import settings
+
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+def _restore_roles() -> None:
+    """Re-run the data migrations that create the role groups (they are idempotent).
+
+    A `transaction=True` test ends by truncating every table, the groups made by data
+    migrations included; the next such test, and the next run with --reuse-db, would
+    find no roles. Migrations that grant roles define ROLE_PERMISSIONS.
+    """
+    loader = MigrationLoader(connection)
+    state_apps = loader.project_state().apps
+    plan = []
+    for leaf in loader.graph.leaf_nodes():
+        plan.extend(key for key in loader.graph.forwards_plan(leaf) if key not in plan)
+    for key in plan:
+        migration = loader.graph.nodes[key]
+        for operation in migration.operations:
+            if isinstance(operation, RunPython) and hasattr(
+                sys.modules[operation.code.__module__], "ROLE_PERMISSIONS"
+            ):
+                operation.code(state_apps, None)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        if not Group.objects.exists():
+            _restore_roles()
+
+
+@pytest.fixture(autouse=True)
+def _roles_after_truncation(request):
+    """Give `transaction=True` tests the roles a previous one truncated away."""
+    marker = request.node.get_closest_marker("django_db")
+    transactional = (marker is not None and marker.kwargs.get("transaction")) or bool(
+        {"transactional_db", "live_server"} & set(request.fixturenames)
+    )
+    if not transactional:
+        return
+    request.getfixturevalue("transactional_db")
+    if not Group.objects.exists():
+        _restore_roles()
 
 
 @pytest.fixture
