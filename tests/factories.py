@@ -27,7 +27,7 @@ def make_user(username: str, role: Role | None = None, **extra):
 
 def seed_chart() -> dict:
     """The demo chart of accounts, fee codes and the 2025-2026 periods."""
-    from cashiering.demo import seed as seed_tenders
+    from cashiering.demo import seed_reference as seed_tenders
     from ledger.demo import seed as seed_ledger
     from ledger.models import GLAccount
 
