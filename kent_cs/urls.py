@@ -17,6 +17,7 @@ urlpatterns = [
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
     path("jobs/<int:pk>/download/", views.job_download, name="job-download"),
     path("ledger/", include("ledger.urls")),
+    path("counter/", include("cashiering.urls")),
     path("admin/", admin.site.urls),
 ]
 
