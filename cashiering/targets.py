@@ -37,6 +37,11 @@ class TargetItem:
     allow_overpay: bool = False
     default_amount: Decimal | None = None
     warnings: tuple[str, ...] = field(default_factory=tuple)
+    #: For items owed in parts credited to different fee codes (a license invoice: license
+    #: fee, fire inspection, technology fee, penalty): ((fee code, amount due), ...) in the
+    #: order a partial payment is applied. The receipt gets one line per part paid, each
+    #: passed to apply_payment with its own fee code; `fee_code` is then the first part's.
+    components: tuple[tuple[str, Decimal], ...] = ()
 
     @property
     def amount_due(self) -> Decimal:
