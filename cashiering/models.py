@@ -185,6 +185,21 @@ class Receipt(models.Model):
                 | Q(is_training=False, journal_entry__isnull=False),
                 name="receipt_live_has_entry",
             ),
+            # A void is the status, its time and (live receipts) its reversing entry, all
+            # together: never a receipt marked void whose entry still stands in the ledger.
+            models.CheckConstraint(
+                condition=Q(status="posted", voided_at__isnull=True, void_entry__isnull=True)
+                | Q(status="voided", voided_at__isnull=False, is_training=True)
+                & Q(void_entry__isnull=True)
+                | Q(status="voided", voided_at__isnull=False, is_training=False)
+                & Q(void_entry__isnull=False),
+                name="receipt_void_fields_match_status",
+            ),
+            models.CheckConstraint(
+                condition=Q(reverses__isnull=True, total__gt=0)
+                | Q(reverses__isnull=False, total__lt=0),
+                name="receipt_total_sign",
+            ),
         ]
         indexes = [
             models.Index(fields=["session", "number"], name="receipt_session"),
@@ -195,10 +210,16 @@ class Receipt(models.Model):
             pgtrigger.FSM(
                 name="receipt_void_once", field="status", transitions=[("posted", "voided")]
             ),
-            # Only the void fields and the print counter may change after posting.
+            # Only the void fields may change after posting, and only once: a voided
+            # receipt is final.
             pgtrigger.ReadOnly(
                 name="receipt_posted_readonly",
                 exclude=["status", "void_entry", "voided_at"],
+            ),
+            pgtrigger.Protect(
+                name="receipt_void_is_final",
+                operation=pgtrigger.Update,
+                condition=pgtrigger.Q(old__status="voided"),
             ),
         ]
         permissions = [

@@ -3,7 +3,8 @@
 import hashlib
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -30,7 +31,13 @@ from kent_cs.audit import audit_reason
 from kent_cs.money import ZERO, to_money
 from kent_cs.numbering import next_number
 from ledger.models import FeeCode
-from ledger.services import LineSpec, journal_entry_post, journal_entry_reverse, net_lines
+from ledger.services import (
+    LedgerError,
+    LineSpec,
+    journal_entry_post,
+    journal_entry_reverse,
+    net_lines,
+)
 
 LIVE_SERIES = "R"
 TRAINING_SERIES = "T"
@@ -128,6 +135,7 @@ class PricedLine:
     quantity: Decimal
     unit_price: Decimal
     amount: Decimal
+    balance_before: Decimal | None = None  # what the item owed before this line
 
 
 def _field_error(field: str, message: str) -> CashieringError:
@@ -137,6 +145,11 @@ def _field_error(field: str, message: str) -> CashieringError:
 def _check_text(field: str, value: str) -> None:
     if contains_card_number(value):
         raise _field_error(field, CARD_NUMBER_MESSAGE)
+
+
+def _is_last4(value: str) -> bool:
+    # ASCII digits only: str.isdigit() also accepts "²" or "٤", which the database refuses.
+    return len(value) == 4 and all("0" <= char <= "9" for char in value)
 
 
 def _validate_tenders(tenders: Sequence[TenderInput]) -> list[TenderInput]:
@@ -168,9 +181,7 @@ def _validate_tenders(tenders: Sequence[TenderInput]) -> list[TenderInput]:
                 raise _field_error(f"{prefix} check number", "Enter the check number.")
             if not tender.check_payer.strip():
                 raise _field_error(f"{prefix} check payer", "Enter the name printed on the check.")
-            if tender.account_last4 and not (
-                len(tender.account_last4) == 4 and tender.account_last4.isdigit()
-            ):
+            if tender.account_last4.strip() and not _is_last4(tender.account_last4.strip()):
                 raise _field_error(
                     f"{prefix} account last4",
                     "Enter only the last 4 digits of the account number, or leave it blank.",
@@ -178,7 +189,7 @@ def _validate_tenders(tenders: Sequence[TenderInput]) -> list[TenderInput]:
         if kind == TenderType.Kind.CARD:
             if not tender.card_brand.strip():
                 raise _field_error(f"{prefix} card brand", "Choose the card brand.")
-            if not (len(tender.card_last4) == 4 and tender.card_last4.isdigit()):
+            if not _is_last4(tender.card_last4.strip()):
                 raise _field_error(f"{prefix} card last4", "Enter the last 4 digits of the card.")
             if not tender.auth_code.strip() or len(tender.auth_code.strip()) > 12:
                 raise _field_error(f"{prefix} auth code", "Enter the authorization code.")
@@ -222,11 +233,17 @@ def compute_change(total: Decimal, tenders: Sequence[TenderInput]) -> Decimal:
 
 
 def request_fingerprint(
-    *, session_id: int, payer_name: str, lines: Sequence[LineInput], tenders: Sequence[TenderInput]
+    *,
+    session_id: int,
+    payer_name: str,
+    lines: Sequence[LineInput],
+    tenders: Sequence[TenderInput],
+    memo: str = "",
 ) -> str:
     payload = {
         "session": session_id,
         "payer": payer_name.strip(),
+        "memo": memo.strip(),
         "lines": [
             [
                 line.kind,
@@ -259,6 +276,9 @@ def _price_lines(
     lines: Sequence[LineInput], items: dict[tuple[str, str], TargetItem]
 ) -> list[PricedLine]:
     priced = []
+    # What each item still owes after the lines before: two lines on one invoice must not
+    # overpay it together, and each line records the balance it found.
+    owing: dict[tuple[str, str], Decimal | None] = {}
     for index, line in enumerate(lines, start=1):
         prefix = f"line {index}"
         item = items.get((line.kind, line.ref))
@@ -284,15 +304,35 @@ def _price_lines(
             amount = unit_price
         if amount <= 0:
             raise _field_error(f"{prefix} amount", "Enter an amount greater than zero.")
-        if not item.allow_overpay and amount > item.amount_due:
+        balance = owing.get((line.kind, line.ref), item.balance)
+        due = max(balance or ZERO, ZERO)
+        if not item.allow_overpay and amount > due:
             raise _field_error(
                 f"{prefix} amount",
-                f"{item.description} has {item.amount_due} due; it cannot be overpaid.",
+                f"{item.description} has {due} due; it cannot be overpaid.",
             )
+        if balance is not None:
+            owing[(line.kind, line.ref)] = balance - amount
         priced.append(
-            PricedLine(item=item, quantity=quantity, unit_price=unit_price, amount=amount)
+            PricedLine(
+                item=item,
+                quantity=quantity,
+                unit_price=unit_price,
+                amount=amount,
+                balance_before=balance,
+            )
         )
     return priced
+
+
+@contextmanager
+def _ledger_errors() -> Iterator[None]:
+    """The ledger's refusals (a closed period, no period for the date) as the counter's
+    own error, so a view that catches CashieringError shows them to the user."""
+    try:
+        yield
+    except LedgerError as exc:
+        raise CashieringError(exc.messages) from None
 
 
 def _lock_idempotency_key(key: uuid.UUID) -> None:
@@ -329,7 +369,7 @@ def receipt_post(
         raise _field_error("lines", f"A receipt takes at most {MAX_LINES} items.")
     clean_tenders = _validate_tenders(tenders)
     fingerprint = request_fingerprint(
-        session_id=session.pk, payer_name=payer_name, lines=lines, tenders=tenders
+        session_id=session.pk, payer_name=payer_name, lines=lines, tenders=tenders, memo=memo
     )
 
     with transaction.atomic():
@@ -359,14 +399,15 @@ def receipt_post(
         entry = None
         number = next_number(_number_series(series))
         if not locked_session.is_training:
-            entry = journal_entry_post(
-                entry_date=locked_session.business_date,
-                memo=f"Receipt {series}-{number} {payer_name}"[:300],
-                lines=_receipt_entry_lines(priced, clean_tenders, change, fee_codes),
-                user=user,
-                source="receipt",
-                source_ref=f"{series}-{number}",
-            )
+            with _ledger_errors():
+                entry = journal_entry_post(
+                    entry_date=locked_session.business_date,
+                    memo=f"Receipt {series}-{number} {payer_name}"[:300],
+                    lines=_receipt_entry_lines(priced, clean_tenders, change, fee_codes),
+                    user=user,
+                    source="receipt",
+                    source_ref=f"{series}-{number}",
+                )
         receipt = Receipt.objects.create(
             series=series,
             number=number,
@@ -394,7 +435,7 @@ def receipt_post(
                 quantity=p.quantity,
                 unit_price=p.unit_price,
                 amount=p.amount,
-                balance_before=p.item.balance,
+                balance_before=p.balance_before,
             )
             for index, p in enumerate(priced, start=1)
         )
@@ -502,16 +543,21 @@ def correction_request(
             raise CashieringError(f"Receipt {locked} has already been reversed.")
         if CorrectionRequest.objects.filter(receipt=locked, status="pending").exists():
             raise CashieringError(f"A correction of {locked} is already waiting for approval.")
+        if kind not in CorrectionRequest.Kind.values:
+            raise CashieringError(f"Unknown correction kind {kind!r}.")
+        # A cashier corrects only own receipts (voids and reversals alike); staff who see
+        # every receipt may ask for any.
+        if locked.session.cashier_id != user.pk and not user.has_perm(
+            "cashiering.view_all_receipts"
+        ):
+            label = "void" if kind == CorrectionRequest.Kind.VOID else "reversal"
+            raise CashieringError(f"You can only request a {label} of your own receipts.")
         if kind == CorrectionRequest.Kind.VOID:
             if not locked.session.is_open:
                 raise CashieringError(
                     "The session has closed, so the receipt can no longer be voided; "
                     "request a reversal instead."
                 )
-            if locked.session.cashier_id != user.pk and not user.has_perm(
-                "cashiering.view_all_receipts"
-            ):
-                raise CashieringError("You can only request a void of your own receipts.")
             target_session = None
         elif kind == CorrectionRequest.Kind.REVERSAL:
             if locked.session.is_open:
@@ -524,8 +570,6 @@ def correction_request(
                 raise _field_error(
                     "session", "Training receipts are reversed only in a training session."
                 )
-        else:
-            raise CashieringError(f"Unknown correction kind {kind!r}.")
         with audit_reason(reason):
             return CorrectionRequest.objects.create(
                 receipt=locked,
@@ -537,8 +581,10 @@ def correction_request(
 
 
 def _lock_pending(correction: CorrectionRequest, user) -> CorrectionRequest:
+    # `of=("self",)`: the join to the (nullable) target session is an outer join, which
+    # PostgreSQL cannot lock; the receipt and sessions are locked where they are changed.
     locked = (
-        CorrectionRequest.objects.select_for_update()
+        CorrectionRequest.objects.select_for_update(of=("self",))
         .select_related("receipt__session", "target_session")
         .get(pk=correction.pk)
     )
@@ -612,12 +658,13 @@ def _void(receipt: Receipt, *, user, reason: str) -> None:
         raise CashieringError(f"Receipt {locked} is already void.")
     if not locked.is_training:
         _unapply_targets(locked)
-        locked.void_entry = journal_entry_reverse(
-            entry=locked.journal_entry,
-            user=user,
-            reason=f"Void of receipt {locked}: {reason}",
-            entry_date=session.business_date,
-        )
+        with _ledger_errors():
+            locked.void_entry = journal_entry_reverse(
+                entry=locked.journal_entry,
+                user=user,
+                reason=f"Void of receipt {locked}: {reason}",
+                entry_date=session.business_date,
+            )
     locked.status = Receipt.Status.VOIDED
     locked.voided_at = timezone.now()
     locked.save(update_fields=["status", "void_entry", "voided_at"])
@@ -639,12 +686,13 @@ def _reverse(receipt: Receipt, *, session: CashierSession, user, reason: str) ->
     number = next_number(_number_series(series))
     entry = None
     if not original.is_training:
-        entry = journal_entry_reverse(
-            entry=original.journal_entry,
-            user=user,
-            reason=f"Reversal of receipt {original} as {series}-{number}: {reason}",
-            entry_date=target.business_date,
-        )
+        with _ledger_errors():
+            entry = journal_entry_reverse(
+                entry=original.journal_entry,
+                user=user,
+                reason=f"Reversal of receipt {original} as {series}-{number}: {reason}",
+                entry_date=target.business_date,
+            )
     reversal = Receipt.objects.create(
         series=series,
         number=number,
