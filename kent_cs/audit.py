@@ -6,18 +6,71 @@ and linked from each event. Services wrap their writes in `audit_reason()` when 
 gave a reason; management commands and tasks use `audit_actor()`.
 """
 
+import ipaddress
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pghistory
+import pghistory.runtime
+from django.conf import settings
+from django.db import connection
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(text.strip())
+    except ValueError:
+        return None
+
+
+def _is_trusted_proxy(address) -> bool:
+    return any(address in network for network in settings.TRUSTED_PROXIES)
+
+
 def client_ip(request) -> str | None:
-    """The client's address. Behind a proxy, REMOTE_ADDR is set from X-Forwarded-For by
-    the proxy configuration (docs/operations.md), never trusted from the header here."""
-    return request.META.get("REMOTE_ADDR") or None
+    """The client's address, as sign-in throttling and the audit trail record it.
+
+    gunicorn sets REMOTE_ADDR to the connecting peer: behind nginx that is the proxy, the
+    same for everyone. X-Forwarded-For is believed only when REMOTE_ADDR is one of
+    TRUSTED_PROXIES, and then only up to the first hop (from the right) that is not a
+    trusted proxy: a client can put anything it likes at the left of the header.
+    """
+    remote = _parse_ip(request.META.get("REMOTE_ADDR") or "")
+    if remote is None:
+        return None
+    if _is_trusted_proxy(remote):
+        hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        for hop in reversed(hops):
+            address = _parse_ip(hop)
+            if address is None:
+                break  # a malformed hop: trust nothing further left
+            remote = address
+            if not _is_trusted_proxy(address):
+                break
+    return str(remote)
+
+
+@contextmanager
+def _context(**metadata) -> Iterator[None]:
+    """pghistory.context that does not outlive its block.
+
+    pghistory passes the context to its triggers with set_config(..., is_local => true),
+    which lasts until the end of the transaction, not of the block: a change made later in
+    the same transaction, outside any context, would be attributed to this one. So when the
+    outermost context ends inside a transaction, the settings are cleared.
+    """
+    outermost = not hasattr(pghistory.runtime._tracker, "value")
+    with pghistory.context(**metadata):
+        yield
+    if outermost and connection.in_atomic_block and not connection.needs_rollback:
+        with connection.cursor() as cursor:
+            # An empty id is not a UUID: pghistory's trigger function then attaches none.
+            cursor.execute(
+                "SELECT set_config('pghistory.context_id', '', true), "
+                "set_config('pghistory.context_metadata', '', true)"
+            )
 
 
 class AuditContextMiddleware:
@@ -31,7 +84,7 @@ class AuditContextMiddleware:
             return self.get_response(request)
         user = getattr(request, "user", None)
         authenticated = user is not None and user.is_authenticated
-        with pghistory.context(
+        with _context(
             user=user.pk if authenticated else None,
             username=user.get_username() if authenticated else None,
             ip=client_ip(request),
@@ -44,7 +97,7 @@ class AuditContextMiddleware:
 @contextmanager
 def audit_reason(reason: str) -> Iterator[None]:
     """Record why the changes inside this block were made."""
-    with pghistory.context(reason=reason):
+    with _context(reason=reason):
         yield
 
 
@@ -55,5 +108,5 @@ def audit_actor(user, *, source: str, reason: str | None = None) -> Iterator[Non
     values["source"] = source
     if reason:
         values["reason"] = reason
-    with pghistory.context(**values):
+    with _context(**values):
         yield

@@ -1,6 +1,7 @@
 """Typed access to environment variables that fails loudly on a bad value."""
 
 import builtins
+import ipaddress
 import os
 from typing import Any
 
@@ -55,3 +56,18 @@ class Env:
         if isinstance(value, list):
             return value
         return [item.strip() for item in value.split(",") if item.strip()]
+
+    def networks(self, name: builtins.str, default: Any = _MISSING) -> Any:
+        """Comma-separated addresses or networks: 127.0.0.1, 10.0.0.0/8, ::1."""
+        networks = []
+        for item in self.list(name, default):
+            if not isinstance(item, builtins.str):
+                networks.append(item)
+                continue
+            try:
+                networks.append(ipaddress.ip_network(item, strict=False))
+            except ValueError:
+                raise ImproperlyConfigured(
+                    f"{name}: {item!r} is not an IP address or network."
+                ) from None
+        return networks

@@ -22,11 +22,17 @@ def tracked_models() -> list[type[Model]]:
     ]
 
 
+def _event_models_of(model: type[Model]) -> list[type[Model]]:
+    # pgh_event_models maps each tracker label (insert, update) to its event model, which is
+    # usually one model for all labels; listing it twice would show every event twice.
+    return list(dict.fromkeys(model.pgh_event_models.values()))
+
+
 def _event_models() -> list[type[Model]]:
     event_models = []
     for model in tracked_models():
-        event_models.extend(model.pgh_event_models.values())
-    return event_models
+        event_models.extend(_event_models_of(model))
+    return list(dict.fromkeys(event_models))
 
 
 class ActivityFilterForm(forms.Form):
@@ -65,8 +71,7 @@ def activity_page(params) -> tuple[ActivityFilterForm, Page | None]:
     data = form.cleaned_data if params else {}
     event_models = _event_models()
     if data.get("model"):
-        tracked = apps.get_model(data["model"])
-        event_models = list(tracked.pgh_event_models.values())
+        event_models = _event_models_of(apps.get_model(data["model"]))
     events = pghistory.models.Events.objects.across(*event_models)
     if data.get("user"):
         events = events.filter(pgh_context__user=data["user"].pk)

@@ -197,6 +197,9 @@ SECURE_CSP = {
 
 # Production hardening; all on whenever DEBUG is off.
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Proxies (addresses or networks) whose X-Forwarded-For names the real client; see
+# kent_cs.audit.client_ip. Empty: REMOTE_ADDR is the client.
+TRUSTED_PROXIES = env.networks("KENT_TRUSTED_PROXIES", default=[])
 SECURE_SSL_REDIRECT = env.bool("KENT_SSL_REDIRECT", default=not DEBUG)
 SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG

@@ -35,16 +35,16 @@ def home(request):
 @require_GET
 def healthz(request):
     """Database reachable, migrations applied, worker alive — as JSON for load balancers."""
-    report: dict = {"database": "ok", "migrations": "ok", "worker": "ok"}
+    report: dict = {"database": "unknown", "migrations": "unknown", "worker": "unknown"}
     healthy = True
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
+        report["database"] = "ok"
         executor = MigrationExecutor(connection)
         pending = executor.migration_plan(executor.loader.graph.leaf_nodes())
-        if pending:
-            report["migrations"] = f"{len(pending)} pending"
-            healthy = False
+        report["migrations"] = f"{len(pending)} pending" if pending else "ok"
+        healthy = not pending
         beat = WorkerHeartbeat.objects.order_by("-last_seen").first()
         if beat is None:
             report["worker"] = "no worker has started"
@@ -55,8 +55,11 @@ def healthz(request):
             if age > settings.WORKER_HEARTBEAT_STALE_SECONDS:
                 report["worker"] = "stale"
                 healthy = False
+            else:
+                report["worker"] = "ok"
     except Exception as exc:  # the report itself must answer when the database is down
-        report["database"] = f"error: {exc.__class__.__name__}"
+        failed = next((k for k, v in report.items() if v == "unknown"), "database")
+        report[failed] = f"error: {exc.__class__.__name__}"
         healthy = False
     report["status"] = "ok" if healthy else "error"
     return JsonResponse(report, status=200 if healthy else 503)

@@ -1,0 +1,369 @@
+"""Signing in: throttling, lockout and its expiry, the sign-in audit trail, idle sessions,
+and login required everywhere else."""
+
+import ipaddress
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.conf import settings
+from django.db import DatabaseError, connection, transaction
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+
+from kent_cs.audit import client_ip
+from kent_cs.models import AuthEvent
+from tests.factories import PASSWORD
+
+LOCKOUT_TEXT = "Too many failed sign-ins. Try again in 15 minutes"
+WRONG_TEXT = "The username or password is not right. Both are case-sensitive."
+OFFICE_IP = "10.20.30.40"
+HOME_IP = "192.0.2.7"
+
+
+def sign_in(client, username, password=PASSWORD, ip=OFFICE_IP):
+    return client.post(
+        reverse("login"), {"username": username, "password": password}, REMOTE_ADDR=ip
+    )
+
+
+def signed_in_as(client):
+    return client.session.get("_auth_user_id")
+
+
+def kinds(**filters) -> list[str]:
+    return list(
+        AuthEvent.objects.filter(**filters)
+        .order_by("created_at", "id")
+        .values_list("kind", flat=True)
+    )
+
+
+@pytest.fixture(autouse=True)
+def _default_limits(settings):
+    settings.LOGIN_FAILURE_LIMIT = 5
+    settings.LOGIN_LOCKOUT_MINUTES = 15
+
+
+def fail(client, username, times, ip=OFFICE_IP):
+    for _ in range(times):
+        response = sign_in(client, username, "not-the-password", ip=ip)
+        assert response.status_code == 200
+        assert WRONG_TEXT in response.content.decode()
+
+
+# ---------------------------------------------------------------------- lockout
+
+
+def test_a_right_password_signs_in_and_is_recorded(client, cashier):
+    response = sign_in(client, "cashier")
+    assert response.status_code == 302
+    assert response["Location"] == reverse("home")
+    assert signed_in_as(client) == str(cashier.pk)
+    event = AuthEvent.objects.get()
+    assert (event.kind, event.username, event.user, event.ip_address) == (
+        "login",
+        "cashier",
+        cashier,
+        OFFICE_IP,
+    )
+
+
+def test_a_wrong_password_is_refused_with_a_plain_message_and_recorded(client, cashier):
+    fail(client, "cashier", 1)
+    assert signed_in_as(client) is None
+    event = AuthEvent.objects.get()
+    assert (event.kind, event.username, event.user, event.ip_address) == (
+        "failed",
+        "cashier",
+        None,
+        OFFICE_IP,
+    )
+
+
+def test_after_the_failure_limit_even_the_right_password_is_refused(client, cashier):
+    fail(client, "cashier", settings.LOGIN_FAILURE_LIMIT)
+    response = sign_in(client, "cashier")  # right password, too late
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert LOCKOUT_TEXT in page
+    assert "ask a supervisor to check your account" in page
+    assert WRONG_TEXT not in page
+    assert signed_in_as(client) is None
+    assert kinds(username="cashier") == ["failed"] * 5 + ["locked"]
+    assert AuthEvent.objects.get(kind="locked").ip_address == OFFICE_IP
+
+
+def test_one_failure_short_of_the_limit_still_signs_in(client, cashier):
+    fail(client, "cashier", settings.LOGIN_FAILURE_LIMIT - 1)
+    assert sign_in(client, "cashier").status_code == 302
+    assert signed_in_as(client) == str(cashier.pk)
+
+
+def test_the_lockout_ignores_the_case_of_the_username(client, cashier):
+    fail(client, "CASHIER", 3)
+    fail(client, "Cashier", 2)
+    response = sign_in(client, "cashier")
+    assert LOCKOUT_TEXT in response.content.decode()
+
+
+def test_a_lockout_does_not_touch_other_users_elsewhere(client, cashier, cashier_b):
+    fail(client, "cashier", settings.LOGIN_FAILURE_LIMIT)
+    response = sign_in(client, "cashier_b", ip=HOME_IP)
+    assert response.status_code == 302
+    assert signed_in_as(client) == str(cashier_b.pk)
+
+
+def test_a_successful_sign_in_starts_the_count_again(client, cashier):
+    fail(client, "cashier", 4)
+    assert sign_in(client, "cashier").status_code == 302
+    client.logout()
+    fail(client, "cashier", 4)
+    assert sign_in(client, "cashier").status_code == 302
+
+
+def test_the_address_is_locked_after_four_times_the_limit(client, cashier, cashier_b):
+    limit = settings.LOGIN_FAILURE_LIMIT
+    # Twenty failures spread over ten usernames: no single username reaches its limit.
+    for n in range(limit * 2):
+        fail(client, f"guess{n}", 2, ip=HOME_IP)
+    response = sign_in(client, "cashier", ip=HOME_IP)
+    assert LOCKOUT_TEXT in response.content.decode()
+    assert signed_in_as(client) is None
+    locked = AuthEvent.objects.get(kind="locked")
+    assert (locked.username, locked.ip_address) == ("cashier", HOME_IP)
+    # The same person from the office is let in: only the address is locked.
+    assert sign_in(client, "cashier", ip=OFFICE_IP).status_code == 302
+
+
+def test_one_short_of_the_address_limit_still_signs_in(client, cashier):
+    for n in range(settings.LOGIN_FAILURE_LIMIT * 4 - 1):
+        fail(client, f"guess{n}", 1, ip=HOME_IP)
+    assert sign_in(client, "cashier", ip=HOME_IP).status_code == 302
+
+
+def test_the_lockout_ends_when_the_window_has_passed(client, cashier):
+    fail(client, "cashier", settings.LOGIN_FAILURE_LIMIT)
+    assert LOCKOUT_TEXT in sign_in(client, "cashier").content.decode()
+
+    almost = timezone.now() + timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES - 1)
+    with mock.patch("django.utils.timezone.now", return_value=almost):
+        assert LOCKOUT_TEXT in sign_in(client, "cashier").content.decode()
+
+    later = timezone.now() + timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES, seconds=5)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        response = sign_in(client, "cashier")
+    assert response.status_code == 302
+    assert signed_in_as(client) == str(cashier.pk)
+    assert kinds(username="cashier") == ["failed"] * 5 + ["locked", "locked", "login"]
+
+
+def test_a_shorter_lockout_setting_is_honoured(client, cashier, settings):
+    settings.LOGIN_LOCKOUT_MINUTES = 2
+    fail(client, "cashier", 5)
+    response = sign_in(client, "cashier")
+    assert "Try again in 2 minutes" in response.content.decode()
+    later = timezone.now() + timedelta(minutes=2, seconds=1)
+    with mock.patch("django.utils.timezone.now", return_value=later):
+        assert sign_in(client, "cashier").status_code == 302
+
+
+def test_the_admin_sign_in_is_throttled_too(client, admin):
+    fail(client, "admin", settings.LOGIN_FAILURE_LIMIT)
+    response = client.post(
+        reverse("admin:login"),
+        {"username": "admin", "password": PASSWORD, "next": "/admin/"},
+        REMOTE_ADDR=OFFICE_IP,
+    )
+    assert response.status_code == 200
+    assert signed_in_as(client) is None
+    assert kinds(kind="locked") == ["locked"]
+
+
+# ------------------------------------------------------------- behind a reverse proxy
+
+PROXY = [ipaddress.ip_network("127.0.0.1"), ipaddress.ip_network("10.0.0.0/8")]
+
+
+@pytest.mark.parametrize(
+    ("remote", "forwarded", "trusted", "expected"),
+    [
+        ("192.0.2.7", "", [], "192.0.2.7"),
+        ("192.0.2.7", "203.0.113.9", [], "192.0.2.7"),  # no proxy trusted: header ignored
+        ("198.51.100.1", "203.0.113.9", PROXY, "198.51.100.1"),  # not from our proxy
+        ("127.0.0.1", "203.0.113.9", PROXY, "203.0.113.9"),
+        ("127.0.0.1", "203.0.113.9, 10.1.2.3", PROXY, "203.0.113.9"),  # two proxies
+        ("127.0.0.1", "6.6.6.6, 203.0.113.9", PROXY, "203.0.113.9"),  # forged left part
+        ("127.0.0.1", "junk, 203.0.113.9", PROXY, "203.0.113.9"),
+        ("127.0.0.1", "203.0.113.9, junk", PROXY, "127.0.0.1"),
+        ("127.0.0.1", "", PROXY, "127.0.0.1"),
+        ("127.0.0.1", "2001:db8::5", PROXY, "2001:db8::5"),
+        ("", "203.0.113.9", PROXY, None),
+        ("not-an-address", "", [], None),
+    ],
+)
+def test_the_client_address_is_taken_from_trusted_proxies_only(
+    rf, settings, remote, forwarded, trusted, expected
+):
+    settings.TRUSTED_PROXIES = trusted
+    request = rf.get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == expected
+
+
+def test_behind_the_proxy_one_clients_failures_do_not_lock_out_the_office(
+    client, cashier, settings
+):
+    settings.TRUSTED_PROXIES = PROXY
+    for n in range(settings.LOGIN_FAILURE_LIMIT * 4):
+        client.post(
+            reverse("login"),
+            {"username": f"guess{n}", "password": "nope"},
+            REMOTE_ADDR="127.0.0.1",
+            HTTP_X_FORWARDED_FOR="203.0.113.66",
+        )
+    response = client.post(
+        reverse("login"),
+        {"username": "cashier", "password": PASSWORD},
+        REMOTE_ADDR="127.0.0.1",
+        HTTP_X_FORWARDED_FOR="198.51.100.20",
+    )
+    assert response.status_code == 302
+    assert AuthEvent.objects.get(kind="login").ip_address == "198.51.100.20"
+    assert set(AuthEvent.objects.filter(kind="failed").values_list("ip_address", flat=True)) == {
+        "203.0.113.66"
+    }
+
+
+# ----------------------------------------------------------------- the audit trail
+
+
+def test_sign_in_events_appear_on_the_supervisors_activity_page(client, cashier, supervisor):
+    fail(client, "cashier", settings.LOGIN_FAILURE_LIMIT)
+    sign_in(client, "cashier")  # locked
+    fail(client, "nobody", 1, ip=HOME_IP)
+    assert sign_in(client, "supervisor", ip=HOME_IP).status_code == 302
+    client.post(reverse("logout"), REMOTE_ADDR=HOME_IP)
+    assert kinds() == ["failed"] * 5 + ["locked", "failed", "login", "logout"]
+    logout = AuthEvent.objects.get(kind="logout")
+    assert (logout.user, logout.ip_address) == (supervisor, HOME_IP)
+
+    sign_in(client, "supervisor", ip=HOME_IP)
+    response = client.get(reverse("activity"), {"model": "kent_cs.AuthEvent"})
+    assert response.status_code == 200
+    page = response.content.decode()
+    for kind in ("failed", "locked", "login", "logout"):
+        assert f"<strong>kind</strong>: {kind}" in page
+    assert "<strong>username</strong>: nobody" in page
+    assert f"<strong>ip_address</strong>: {HOME_IP}" in page
+    rows = response.context["page"].object_list
+    assert len(rows) == AuthEvent.objects.count() == 10
+    assert {row.pgh_obj_model for row in rows} == {"kent_cs.AuthEvent"}
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE kent_cs_authevent SET kind = 'login'",
+        "UPDATE kent_cs_authevent SET created_at = created_at - interval '1 hour'",
+        "DELETE FROM kent_cs_authevent",
+    ],
+)
+def test_sign_in_events_cannot_be_changed_or_deleted(client, cashier, sql):
+    fail(client, "cashier", 2)
+    with (
+        pytest.raises(DatabaseError, match="Cannot update or delete rows"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(sql)
+    assert kinds() == ["failed", "failed"]
+
+
+# ------------------------------------------------------------------------ sessions
+
+
+def test_sessions_end_after_thirty_idle_minutes():
+    assert settings.SESSION_IDLE_MINUTES == 30
+    assert settings.SESSION_COOKIE_AGE == 30 * 60
+    assert settings.SESSION_SAVE_EVERY_REQUEST is True
+
+
+def test_an_idle_session_is_signed_out_and_an_active_one_is_kept(client, cashier):
+    sign_in(client, "cashier")
+    start = timezone.now()
+    # Requests every 20 minutes keep the session alive well past 30 minutes in total.
+    for minutes in (20, 40, 60):
+        with mock.patch(
+            "django.utils.timezone.now", return_value=start + timedelta(minutes=minutes)
+        ):
+            assert client.get(reverse("home")).status_code == 200
+    # 31 idle minutes later it is gone and the next page asks to sign in again.
+    with mock.patch("django.utils.timezone.now", return_value=start + timedelta(minutes=91)):
+        response = client.get(reverse("home"))
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
+
+
+# ------------------------------------------------------------ login required everywhere
+
+
+def _routes(patterns, prefix=""):
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            yield from _routes(pattern.url_patterns, prefix + str(pattern.pattern))
+        elif isinstance(pattern, URLPattern):
+            yield prefix + str(pattern.pattern), pattern
+
+
+def test_only_the_sign_in_pages_and_healthz_are_open_without_login():
+    open_routes = {
+        route
+        for route, pattern in _routes(get_resolver().url_patterns)
+        if getattr(pattern.callback, "login_required", True) is False
+    }
+    assert open_routes == {"login/", "healthz", "admin/login/"}
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/",
+        "/activity/",
+        "/jobs/1/",
+        "/jobs/1/download/",
+        "/password/",
+        "/password/done/",
+        "/ledger/accounts/",
+        "/ledger/trial-balance/",
+        "/admin/ledger/glaccount/",
+    ],
+)
+def test_anonymous_visitors_are_sent_to_sign_in(client, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={url}"
+
+
+@pytest.mark.django_db
+def test_the_admin_index_sends_anonymous_visitors_to_its_sign_in(client):
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('admin:login')}?next=/admin/"
+
+
+@pytest.mark.django_db
+def test_the_sign_in_page_and_healthz_answer_without_login(client):
+    response = client.get(reverse("login"))
+    assert response.status_code == 200
+    assert (
+        '<label class="form-label" for="id_username">Username</label>' in response.content.decode()
+    )
+    assert client.get(reverse("healthz")).status_code in (200, 503)
+
+
+def test_a_signed_in_user_is_sent_home_from_the_sign_in_page(client, cashier):
+    client.force_login(cashier)
+    response = client.get(reverse("login"))
+    assert response.status_code == 302
+    assert response["Location"] == reverse("home")
