@@ -601,6 +601,7 @@ def correction_reject(*, correction: CorrectionRequest, user, note: str) -> Corr
     note = note.strip()
     if not note:
         raise _field_error("note", "Say why the request is rejected.")
+    _check_text("note", note)
     with transaction.atomic(), audit_reason(f"Rejected: {note}"):
         locked = _lock_pending(correction, user)
         locked.status = CorrectionRequest.Status.REJECTED
@@ -612,6 +613,7 @@ def correction_reject(*, correction: CorrectionRequest, user, note: str) -> Corr
 
 
 def correction_approve(*, correction: CorrectionRequest, user, note: str = "") -> CorrectionRequest:
+    _check_text("note", note)
     with transaction.atomic():
         locked = _lock_pending(correction, user)
         with audit_reason(f"{locked.get_kind_display()} approved: {locked.reason}"):

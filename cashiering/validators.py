@@ -4,8 +4,10 @@ import re
 
 from django.core.exceptions import ValidationError
 
-# 13 to 19 digits, optionally grouped by spaces or dashes, as people type card numbers.
-_CANDIDATE = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
+# Digits as people type card numbers: grouped by spaces or dashes (a few at most).
+_DIGIT_RUN = re.compile(r"\d(?:[\s-]{0,3}\d)*")
+_GROUP = re.compile(r"\d+")
+MIN_CARD_DIGITS, MAX_CARD_DIGITS = 13, 19
 CARD_NUMBER_MESSAGE = (
     "This looks like a full card number. Never enter card numbers: record only the card "
     "brand, the last 4 digits and the authorization code."
@@ -25,13 +27,25 @@ def luhn_valid(digits: str) -> bool:
 
 
 def contains_card_number(text: str) -> bool:
-    """True when `text` holds a 13-19 digit sequence that passes the Luhn check."""
+    """True when `text` holds a 13-19 digit number that passes the Luhn check.
+
+    A card number may sit next to other digits ("qty 2 4111 1111 1111 1111", "... 1111 12"):
+    every run of consecutive digit groups is tried, not only the whole run, so neighbours
+    cannot hide it. An unbroken digit string is tried whole only, so a long reference that
+    fails the Luhn check is accepted.
+    """
     if not text:
         return False
-    for match in _CANDIDATE.finditer(text):
-        digits = re.sub(r"[ -]", "", match.group())
-        if 13 <= len(digits) <= 19 and luhn_valid(digits):
-            return True
+    for run in _DIGIT_RUN.finditer(text):
+        groups = _GROUP.findall(run.group())
+        for first in range(len(groups)):
+            digits = ""
+            for group in groups[first:]:
+                digits += group
+                if len(digits) > MAX_CARD_DIGITS:
+                    break
+                if len(digits) >= MIN_CARD_DIGITS and luhn_valid(digits):
+                    return True
     return False
 
 
