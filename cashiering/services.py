@@ -10,7 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from cashiering.denominations import count_total
@@ -72,22 +72,35 @@ def session_open(
     if not drawer.is_active:
         raise CashieringError(f"Drawer {drawer.code} is out of service.")
     opening_float, normalized = count_total(opening_count)
-    with transaction.atomic():
-        if CashierSession.objects.filter(
-            cashier=cashier, status=CashierSession.Status.OPEN
-        ).exists():
-            raise CashieringError("You already have an open session; close it first.")
-        if CashierSession.objects.filter(drawer=drawer, status=CashierSession.Status.OPEN).exists():
-            raise CashieringError(f"Drawer {drawer.code} is already open for another cashier.")
-        # The partial unique constraints settle a race between two openings.
-        return CashierSession.objects.create(
-            cashier=cashier,
-            drawer=drawer,
-            business_date=business_date,
-            opening_float=opening_float,
-            opening_count=normalized,
-            is_training=is_training,
-        )
+    own_session = "You already have an open session; close it first."
+    drawer_taken = f"Drawer {drawer.code} is already open for another cashier."
+    try:
+        with transaction.atomic():
+            if CashierSession.objects.filter(
+                cashier=cashier, status=CashierSession.Status.OPEN
+            ).exists():
+                raise CashieringError(own_session)
+            if CashierSession.objects.filter(
+                drawer=drawer, status=CashierSession.Status.OPEN
+            ).exists():
+                raise CashieringError(drawer_taken)
+            return CashierSession.objects.create(
+                cashier=cashier,
+                drawer=drawer,
+                business_date=business_date,
+                opening_float=opening_float,
+                opening_count=normalized,
+                is_training=is_training,
+            )
+    except IntegrityError as exc:
+        # Two openings at once both pass the checks above; the partial unique constraints
+        # refuse the second (its savepoint is rolled back), which gets the same message.
+        constraint = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+        if constraint == "one_open_session_per_cashier":
+            raise CashieringError(own_session) from None
+        if constraint == "one_open_session_per_drawer":
+            raise CashieringError(drawer_taken) from None
+        raise
 
 
 def session_close(*, session: CashierSession, user) -> CashierSession:
