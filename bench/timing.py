@@ -54,10 +54,10 @@ def run_on_threads(work: Callable[[int], Any], threads: int) -> float:
     return elapsed
 
 
-def split(total: int, parts: int) -> list[range]:
-    """`range(total)` cut into `parts` contiguous, nearly equal ranges."""
-    size, extra = divmod(total, parts)
-    ranges, start = [], 0
+def split(indexes: range, parts: int) -> list[range]:
+    """`indexes` cut into `parts` contiguous, nearly equal ranges."""
+    size, extra = divmod(len(indexes), parts)
+    ranges, start = [], indexes.start
     for index in range(parts):
         end = start + size + (1 if index < extra else 0)
         ranges.append(range(start, end))
