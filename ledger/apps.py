@@ -9,6 +9,7 @@ class LedgerConfig(AppConfig):
     nav_items = (
         NavItem("Ledger", "Chart of accounts", "ledger:chart", "ledger.view_glaccount"),
         NavItem("Ledger", "Trial balance", "ledger:trial-balance", "kent_cs.view_reports"),
+        NavItem("Ledger", "Accounting periods", "ledger:periods", "ledger.view_accountingperiod"),
     )
 
     def seed_demo(self, stdout) -> None:
