@@ -35,3 +35,50 @@ def peek_number(series: str) -> int:
     """The number the next call would take (for display only; never reserve with it)."""
     row = NumberSeries.objects.filter(key=series).values_list("next_value", flat=True).first()
     return int(row or 1)
+
+
+def _ensure_series(cursor, series: str) -> None:
+    cursor.execute(
+        "INSERT INTO kent_cs_numberseries (key, next_value) VALUES (%s, 1) "
+        "ON CONFLICT (key) DO NOTHING",
+        [series],
+    )
+
+
+def lock_series(series: str) -> int:
+    """Lock `series` until the transaction ends and return its next number, taking none.
+
+    For batch writers that must decide what to number only once no one else can take a
+    number of the series (a renewal run selects the licenses still without an invoice
+    after this, so two runs never number the same work).
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("lock_series() must be called inside transaction.atomic().")
+    with connection.cursor() as cursor:
+        _ensure_series(cursor, series)
+        cursor.execute(
+            "SELECT next_value FROM kent_cs_numberseries WHERE key = %s FOR UPDATE", [series]
+        )
+        (value,) = cursor.fetchone()
+    return int(value)
+
+
+def next_numbers(series: str, count: int) -> range:
+    """Take `count` consecutive numbers of `series` in one UPDATE (a batch of invoices).
+
+    Same rules as next_number: inside the transaction that uses them, spent only if it
+    commits. Returns the numbers as a range.
+    """
+    if count < 1:
+        raise ValueError("Take at least one number.")
+    if not connection.in_atomic_block:
+        raise RuntimeError("next_numbers() must be called inside transaction.atomic().")
+    with connection.cursor() as cursor:
+        _ensure_series(cursor, series)
+        cursor.execute(
+            "UPDATE kent_cs_numberseries SET next_value = next_value + %s "
+            "WHERE key = %s RETURNING next_value - %s",
+            [count, series, count],
+        )
+        (first,) = cursor.fetchone()
+    return range(int(first), int(first) + count)

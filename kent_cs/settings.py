@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "kent_cs",
     "ledger",
     "cashiering",
+    "licensing",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,145 @@
+"""License invoices as a payment target at the counter (kind "license", ref = invoice number).
+
+An invoice is owed in components, one per fee code (license fee BL-GEN, fire inspection
+BL-FIRE, technology fee BL-TECH, late penalties BL-PEN ...), in invoice order: the
+receipt gets one line per component paid and calls `apply_payment` per line with that
+line's fee code. Paying the last cent issues or renews the license in the receipt's
+transaction; a void or reversal (a negative amount) undoes exactly what the receipt line
+applied and puts the license back.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import Sum
+from django.utils import timezone
+
+from cashiering.targets import PaymentTargetType, TargetError, TargetItem
+from kent_cs.money import ZERO
+from licensing.models import LicenseInvoice, LicenseInvoiceLine, LicenseStatus
+from licensing.services import (
+    TARGET_KIND,
+    LicensingError,
+    PaymentRef,
+    invoice_apply_payment,
+    invoice_undo_payment,
+)
+
+
+def invoice_components(lines: Iterable[LicenseInvoiceLine]) -> tuple[tuple[str, Decimal], ...]:
+    """((fee code, amount due), ...) in invoice order, one entry per fee code with money due."""
+    due: dict[str, Decimal] = {}
+    for line in sorted(lines, key=lambda line: line.position):
+        due[line.fee_code] = due.get(line.fee_code, ZERO) + line.amount_due
+    return tuple((code, amount) for code, amount in due.items() if amount > 0)
+
+
+def _warnings(invoice: LicenseInvoice, penalties: Decimal) -> tuple[str, ...]:
+    notes = []
+    if invoice.status == LicenseInvoice.Status.CANCELLED:
+        notes.append(f"Cancelled: {invoice.cancelled_reason or 'not payable'}.")
+    elif invoice.status == LicenseInvoice.Status.PAID:
+        notes.append(f"Paid in full on {invoice.paid_on:%b %-d, %Y}.")
+    if penalties:
+        notes.append(f"Includes ${penalties:,.2f} in late penalties.")
+    if invoice.license.status == LicenseStatus.LAPSED:
+        notes.append("The license has lapsed; paying this invoice reinstates it.")
+    elif invoice.license.status in (LicenseStatus.SUSPENDED, LicenseStatus.REVOKED):
+        notes.append(f"The license is {invoice.license.get_status_display().lower()}.")
+    if not invoice.business.is_open:
+        notes.append("The business is closed.")
+    return tuple(notes)
+
+
+def _fee_code_of(line) -> str:
+    code = getattr(line, "fee_code", None)
+    return getattr(code, "code", code) or ""
+
+
+def _payment_ref(receipt, line) -> PaymentRef:
+    business_date = getattr(receipt, "business_date", None)
+    return PaymentRef(
+        receipt_id=getattr(receipt, "pk", None),
+        receipt_number=str(receipt),
+        line_no=getattr(line, "line_no", None),
+        business_date=business_date if isinstance(business_date, date) else timezone.localdate(),
+    )
+
+
+class LicenseInvoiceTarget(PaymentTargetType):
+    kind = TARGET_KIND
+    label = "Business license invoice"
+
+    def load(self, refs: Iterable[str], *, for_update: bool = False) -> dict[str, TargetItem]:
+        invoices = LicenseInvoice.objects.filter(number__in=list(refs)).select_related(
+            "business", "license__license_type"
+        )
+        if for_update:
+            # Invoice rows only; the lines are locked by apply_payment, after the invoice.
+            invoices = invoices.order_by("number").select_for_update(of=("self",))
+        invoices = list(invoices)
+        lines: dict[int, list[LicenseInvoiceLine]] = defaultdict(list)
+        for line in LicenseInvoiceLine.objects.filter(invoice__in=invoices).only(
+            "invoice_id", "position", "fee_code", "amount_due"
+        ):
+            lines[line.invoice_id].append(line)
+        penalties = dict(
+            LicenseInvoiceLine.objects.filter(invoice__in=invoices, kind=LicenseInvoiceLine.PENALTY)
+            .values_list("invoice_id")
+            .annotate(due=Sum("amount_due"))
+        )
+        items = {}
+        for invoice in invoices:
+            components = (
+                invoice_components(lines[invoice.pk])
+                if invoice.status == LicenseInvoice.Status.OPEN
+                else ()
+            )
+            balance = sum((amount for _, amount in components), ZERO)
+            first_code = (
+                components[0][0]
+                if components
+                else (lines[invoice.pk][0].fee_code if lines[invoice.pk] else "BL-GEN")
+            )
+            license = invoice.license
+            items[invoice.number] = TargetItem(
+                kind=self.kind,
+                ref=invoice.number,
+                number=invoice.number,
+                name=invoice.business.display_name,
+                address=invoice.business.location_address,
+                description=(
+                    f"{invoice.description}: {license.license_type.name} {license.display_number}"
+                ),
+                fee_code=first_code,
+                balance=balance,
+                allow_overpay=False,
+                warnings=_warnings(invoice, penalties.get(invoice.pk, ZERO)),
+                components=components,
+            )
+        return items
+
+    def apply_payment(self, *, ref: str, amount: Decimal, receipt, line) -> None:
+        paid_by = _payment_ref(receipt, line)
+        fee_code = _fee_code_of(line)
+        try:
+            if amount > 0:
+                invoice_apply_payment(
+                    number=ref,
+                    fee_code=fee_code,
+                    amount=amount,
+                    paid_by=paid_by,
+                    user=getattr(receipt, "posted_by", None),
+                )
+            elif amount < 0:
+                # The approver of the void is in the request's audit context; the status
+                # change names the receipt.
+                invoice_undo_payment(
+                    number=ref, fee_code=fee_code, amount=-amount, paid_by=paid_by, user=None
+                )
+        except LicenseInvoice.DoesNotExist:
+            raise TargetError(f"License invoice {ref} was not found.") from None
+        except LicensingError as exc:
+            raise TargetError(" ".join(exc.messages)) from None

@@ -1,0 +1,453 @@
+"""Renewal runs: one invoice per license due, for a license year, fast and exactly once.
+
+A license is due for year Y when its license year is Y-1, its status is active, expired
+or suspended, and its type is renewable. A run works in batches, each one transaction:
+
+1. lock the year's invoice number series (so two runs, or a run and a technician
+   renewing one license, take turns batch by batch);
+2. select the next licenses due that have no live invoice for Y yet;
+3. price them in Python from the schedules loaded once for the run;
+4. take the batch's invoice numbers in one UPDATE and insert invoices and lines with
+   INSERT ... ON CONFLICT DO NOTHING on the (license, year) unique constraint.
+
+So running twice creates nothing twice, two concurrent runs split the work between
+them, and a run started after a crash picks up the licenses still without an invoice.
+"""
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db import connection, transaction
+from django.db.models import Exists, F, OuterRef, QuerySet
+from django.utils import timezone
+
+from cashiering.targets import IndexRow, index_bulk_upsert
+from kent_cs.audit import audit_actor
+from kent_cs.jobs import job_start
+from kent_cs.money import ZERO
+from kent_cs.numbering import lock_series, next_numbers
+from licensing.fees import (
+    BusinessFacts,
+    FeeError,
+    ScheduleData,
+    compute_quote,
+    load_schedules,
+    renewal_fee_date,
+)
+from licensing.models import (
+    RENEWAL_DUE_STATUSES,
+    License,
+    LicenseInvoice,
+    LicenseType,
+    RenewalRun,
+    invoice_number,
+    invoice_series,
+    license_display_number,
+)
+from licensing.penalties import penalty_schedule_for_year
+from licensing.services import LicensingError, license_update_for_paid_invoice
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 2000
+RENEWAL_JOB_KIND = "licensing.renewal-run"
+
+
+def licenses_due_for_renewal(year: int) -> QuerySet[License]:
+    return License.objects.filter(
+        license_year=year - 1,
+        status__in=RENEWAL_DUE_STATUSES,
+        license_type__is_renewable=True,
+    )
+
+
+def _live_invoice(year: int) -> Exists:
+    return Exists(
+        LicenseInvoice.objects.filter(license=OuterRef("pk"), year=year).exclude(
+            status=LicenseInvoice.Status.CANCELLED
+        )
+    )
+
+
+@dataclass
+class BatchResult:
+    selected: int = 0
+    last_id: int = 0
+    created: int = 0
+    renewed_without_fee: int = 0
+    skipped: list[str] = field(default_factory=list)
+    amount: Decimal = ZERO
+    invoice_ids: list[int] = field(default_factory=list)
+
+
+_LICENSE_COLUMNS = (
+    "pk",
+    "number",
+    "license_type_id",
+    "units",
+    "business_id",
+    "business__legal_name",
+    "business__trade_name",
+    "business__ownership_type",
+    "business__fte_employees",
+    "business__gross_receipts",
+    "business__inside_city_limits",
+    "business__location_line1",
+    "business__location_line2",
+    "business__location_city",
+    "business__location_state",
+    "business__location_zip",
+)
+
+_INVOICE_INSERT = """
+INSERT INTO licensing_licenseinvoice (
+    number, year, seq, kind, license_id, business_id, schedule_id, issue_date, due_date,
+    status, total, amount_due, paid_on, paid_receipt, license_updated, prior_status,
+    cancelled_reason, renewal_run_id, created_by_id, created_at
+)
+SELECT t.number, %(year)s, t.seq, 'renewal', t.license_id, t.business_id, t.schedule_id,
+       %(issue_date)s, %(due_date)s, t.status, t.total, t.amount_due, t.paid_on, '', false,
+       '', '', %(run)s, %(user)s, now()
+FROM unnest(%(numbers)s::varchar[], %(seqs)s::int[], %(licenses)s::bigint[],
+            %(businesses)s::bigint[], %(schedules)s::bigint[], %(statuses)s::varchar[],
+            %(totals)s::numeric[], %(dues)s::numeric[], %(paid_on)s::date[])
+     AS t(number, seq, license_id, business_id, schedule_id, status, total, amount_due, paid_on)
+ON CONFLICT (license_id, year) WHERE NOT (status = 'cancelled') DO NOTHING
+RETURNING id, license_id
+"""
+
+_LINE_INSERT = """
+INSERT INTO licensing_licenseinvoiceline (
+    invoice_id, position, kind, label, fee_code, amount, amount_due, rule, penalty_base
+)
+SELECT * FROM unnest(%s::bigint[], %s::smallint[], %s::varchar[], %s::varchar[],
+                     %s::varchar[], %s::numeric[], %s::numeric[], %s::varchar[], %s::boolean[])
+"""
+
+
+class _BatchConflict(Exception):
+    """Some invoices of the batch already existed: roll the batch back (its numbers with
+    it) and select again. Cannot happen while every writer locks the series first."""
+
+
+def _address(row: dict) -> str:
+    street = ", ".join(
+        p for p in (row["business__location_line1"], row["business__location_line2"]) if p
+    )
+    return (
+        f"{street}, {row['business__location_city']} {row['business__location_state']} "
+        f"{row['business__location_zip']}"
+    )
+
+
+def _display_name(row: dict) -> str:
+    legal, trade = row["business__legal_name"], row["business__trade_name"]
+    if trade and trade.casefold() != legal.casefold():
+        return f"{legal} (DBA {trade})"
+    return legal
+
+
+def _renewal_batch(
+    *,
+    year: int,
+    after_id: int,
+    limit: int,
+    schedules: dict[int, ScheduleData],
+    due_date: date,
+    issue_date: date,
+    run: RenewalRun | None,
+    user,
+    license_ids: Sequence[int] | None = None,
+) -> BatchResult:
+    """One batch, inside the caller's transaction."""
+    result = BatchResult(last_id=after_id)
+    lock_series(invoice_series(year))
+    due = licenses_due_for_renewal(year).filter(pk__gt=after_id).exclude(_live_invoice(year))
+    if license_ids is not None:
+        due = due.filter(pk__in=list(license_ids))
+    rows = list(due.order_by("pk").values(*_LICENSE_COLUMNS)[:limit])
+    if not rows:
+        return result
+    result.selected = len(rows)
+    result.last_id = rows[-1]["pk"]
+    fee_date = renewal_fee_date(year)
+    priced = []
+    for row in rows:
+        schedule = schedules.get(row["license_type_id"])
+        if schedule is None:
+            result.skipped.append(f"{license_display_number(row['number'])}: no fee schedule")
+            continue
+        facts = BusinessFacts(
+            fte=row["business__fte_employees"],
+            ownership_type=row["business__ownership_type"],
+            inside_city_limits=row["business__inside_city_limits"],
+            gross_receipts=row["business__gross_receipts"],
+        )
+        try:
+            quote = compute_quote(
+                schedule, facts, issue_date=fee_date, is_new=False, units=row["units"]
+            )
+        except FeeError as exc:
+            result.skipped.append(f"{license_display_number(row['number'])}: {exc.messages[0]}")
+            continue
+        priced.append((row, quote))
+    if not priced:
+        return result
+    numbers = next_numbers(invoice_series(year), len(priced))
+    params = {
+        "year": year,
+        "issue_date": issue_date,
+        "due_date": due_date,
+        "run": run.pk if run else None,
+        "user": user.pk if user else None,
+        "numbers": [invoice_number(year, seq) for seq in numbers],
+        "seqs": list(numbers),
+        "licenses": [row["pk"] for row, _ in priced],
+        "businesses": [row["business_id"] for row, _ in priced],
+        "schedules": [quote.schedule_id for _, quote in priced],
+        "statuses": ["open" if quote.total > 0 else "paid" for _, quote in priced],
+        "totals": [quote.total for _, quote in priced],
+        "dues": [quote.total for _, quote in priced],
+        "paid_on": [None if quote.total > 0 else issue_date for _, quote in priced],
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_INVOICE_INSERT, params)
+        inserted = dict((license_id, invoice_id) for invoice_id, license_id in cursor.fetchall())
+        if len(inserted) != len(priced):
+            raise _BatchConflict
+        columns: list[list] = [[] for _ in range(9)]
+        for row, quote in priced:
+            for position, line in enumerate(quote.lines, start=1):
+                for column, value in zip(
+                    columns,
+                    (
+                        inserted[row["pk"]],
+                        position,
+                        line.kind,
+                        line.label,
+                        line.fee_code,
+                        line.amount,
+                        line.amount,
+                        line.rule,
+                        line.penalty_base,
+                    ),
+                    strict=True,
+                ):
+                    column.append(value)
+        if columns[0]:
+            cursor.execute(_LINE_INSERT, columns)
+    index_bulk_upsert(
+        IndexRow(
+            kind="license",
+            ref=invoice_number(year, seq),
+            number=invoice_number(year, seq),
+            name=_display_name(row),
+            address=_address(row),
+            detail=f"Business license {year} renewal ({license_display_number(row['number'])})",
+            is_active=quote.total > 0,
+        )
+        for seq, (row, quote) in zip(numbers, priced, strict=True)
+    )
+    free = [inserted[row["pk"]] for row, quote in priced if quote.total == 0]
+    for invoice in LicenseInvoice.objects.filter(pk__in=free).select_related("license"):
+        # Fully exempt: renewed without a payment (rare; one by one is fine).
+        license = License.objects.select_for_update().get(pk=invoice.license_id)
+        license_update_for_paid_invoice(
+            invoice,
+            license=license,
+            on=issue_date,
+            receipt="",
+            user=user,
+            reason=f"Renewed for {year}: nothing to pay",
+        )
+        invoice.save(update_fields=["license_updated", "prior_status", "prior_year"])
+    result.created = len(priced)
+    result.renewed_without_fee = len(free)
+    result.amount = sum((quote.total for _, quote in priced), ZERO)
+    result.invoice_ids = list(inserted.values())
+    return result
+
+
+def _run_batch_with_retry(**kwargs) -> BatchResult:
+    for attempt in range(3):
+        try:
+            with transaction.atomic():
+                return _renewal_batch(**kwargs)
+        except _BatchConflict:
+            logger.warning("Renewal batch met invoices created meanwhile (attempt %s)", attempt + 1)
+    raise LicensingError("Renewal invoices kept changing under the run; start it again.")
+
+
+def _check_year(year: int) -> None:
+    today = timezone.localdate()
+    if not 2000 <= year <= today.year + 1:
+        raise LicensingError(
+            f"Renewals can be run for license years up to {today.year + 1}.", code="bad_year"
+        )
+
+
+def renewal_run_execute(
+    *,
+    run: RenewalRun,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    progress: Callable[[int, int], None] | None = None,
+    issue_date: date | None = None,
+) -> RenewalRun:
+    """Do the work of a run (what the background task calls): invoice every license due
+    that has no invoice for the year yet, batch by batch, counting as it goes."""
+    year = run.year
+    issue_date = issue_date or timezone.localdate()
+    RenewalRun.objects.filter(pk=run.pk).update(
+        status=RenewalRun.Status.RUNNING, started_at=timezone.now(), finished_at=None, message=""
+    )
+    try:
+        due = licenses_due_for_renewal(year)
+        total = due.count()
+        already = due.filter(_live_invoice(year)).count()
+        RenewalRun.objects.filter(pk=run.pk).update(licenses_due=total, already_invoiced=already)
+        type_ids = LicenseType.objects.filter(is_renewable=True).values_list("pk", flat=True)
+        schedules = load_schedules(renewal_fee_date(year), type_ids)
+        due_date = penalty_schedule_for_year(year).due_date(year)
+        done, after, skipped = already, 0, []
+        if progress:
+            progress(done, total)
+        while True:
+            with audit_actor(run.started_by, source="renewal run", reason=f"Renewals for {year}"):
+                batch = _run_batch_with_retry(
+                    year=year,
+                    after_id=after,
+                    limit=batch_size,
+                    schedules=schedules,
+                    due_date=due_date,
+                    issue_date=issue_date,
+                    run=run,
+                    user=run.started_by,
+                )
+            if not batch.selected:
+                break
+            after = batch.last_id
+            skipped += batch.skipped
+            RenewalRun.objects.filter(pk=run.pk).update(
+                invoices_created=F("invoices_created") + batch.created,
+                renewed_without_fee=F("renewed_without_fee") + batch.renewed_without_fee,
+                skipped=F("skipped") + len(batch.skipped),
+                amount_invoiced=F("amount_invoiced") + batch.amount,
+            )
+            done += batch.selected
+            if progress:
+                progress(min(done, total), total)
+        run.refresh_from_db()
+        message = (
+            f"{run.invoices_created} invoices created, {run.already_invoiced} already "
+            f"invoiced, {run.renewed_without_fee} renewed with nothing to pay"
+        )
+        if skipped:
+            message += f"; {len(skipped)} not priced: " + "; ".join(skipped[:5])
+        RenewalRun.objects.filter(pk=run.pk).update(
+            status=RenewalRun.Status.SUCCEEDED, finished_at=timezone.now(), message=message[:300]
+        )
+    except Exception as exc:
+        RenewalRun.objects.filter(pk=run.pk).update(
+            status=RenewalRun.Status.FAILED,
+            finished_at=timezone.now(),
+            message=f"Failed: {exc}"[:300],
+        )
+        raise
+    run.refresh_from_db()
+    return run
+
+
+def renewal_run_start(*, year: int, user) -> RenewalRun:
+    """Start a renewal run for `year` in the background (progress on its job page)."""
+    from licensing.tasks import renewal_run_task
+
+    _check_year(year)
+    with transaction.atomic():
+        run = RenewalRun.objects.create(year=year, started_by=user)
+        run.job = job_start(
+            kind=RENEWAL_JOB_KIND,
+            title=f"Renewal invoices for {year}",
+            user=user,
+            task=renewal_run_task,
+            params={"run": run.pk},
+        )
+        run.save(update_fields=["job"])
+    return run
+
+
+def renewal_run_resume(*, run: RenewalRun, user) -> RenewalRun:
+    """Run a failed (or interrupted) run again: it picks up the licenses still due."""
+    from licensing.tasks import renewal_run_task
+
+    with transaction.atomic():
+        locked = RenewalRun.objects.select_for_update().get(pk=run.pk)
+        if locked.status == RenewalRun.Status.SUCCEEDED:
+            raise LicensingError("This run finished; start a new one to pick up later changes.")
+        locked.status = RenewalRun.Status.QUEUED
+        locked.job = job_start(
+            kind=RENEWAL_JOB_KIND,
+            title=f"Renewal invoices for {locked.year} (resumed)",
+            user=user,
+            task=renewal_run_task,
+            params={"run": locked.pk},
+        )
+        locked.save(update_fields=["status", "job"])
+    return locked
+
+
+def renewal_invoice_create(*, license: License, year: int, user) -> LicenseInvoice:
+    """The renewal invoice of one license (one missed by the run, or renewed early)."""
+    _check_year(year)
+    if license.license_year != year - 1:
+        raise LicensingError(
+            f"License {license.display_number} is for {license.license_year}; only a license "
+            f"for {year - 1} renews for {year}."
+        )
+    schedules = load_schedules(renewal_fee_date(year), [license.license_type_id])
+    due_date = penalty_schedule_for_year(year).due_date(year)
+    with audit_actor(user, source="renewal", reason=f"Renewal invoice for {year}"):
+        batch = _run_batch_with_retry(
+            year=year,
+            after_id=0,
+            limit=1,
+            schedules=schedules,
+            due_date=due_date,
+            issue_date=timezone.localdate(),
+            run=None,
+            user=user,
+            license_ids=[license.pk],
+        )
+    if batch.skipped:
+        raise LicensingError(batch.skipped[0])
+    if not batch.created:
+        existing = (
+            LicenseInvoice.objects.filter(license=license, year=year)
+            .exclude(status=LicenseInvoice.Status.CANCELLED)
+            .first()
+        )
+        if existing is not None:
+            raise LicensingError(
+                f"License {license.display_number} already has invoice {existing}."
+            )
+        raise LicensingError(
+            f"License {license.display_number} is not due for renewal "
+            f"({license.get_status_display().lower()})."
+        )
+    return LicenseInvoice.objects.get(pk=batch.invoice_ids[0])
+
+
+def renewals_pending_count(year: int) -> int:
+    return licenses_due_for_renewal(year).exclude(_live_invoice(year)).count()
+
+
+__all__ = [
+    "licenses_due_for_renewal",
+    "renewal_invoice_create",
+    "renewal_run_execute",
+    "renewal_run_resume",
+    "renewal_run_start",
+    "renewals_pending_count",
+]
