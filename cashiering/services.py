@@ -43,6 +43,11 @@ LIVE_SERIES = "R"
 TRAINING_SERIES = "T"
 MAX_LINES = 50
 MAX_TENDERS = 10
+# Per line or tender: fifty of them still fit a money column (14 digits), so a slip of the
+# keyboard gets a message instead of a database error.
+MAX_AMOUNT = Decimal("999999999.99")
+MAX_QUANTITY = Decimal("999999.999")
+TOO_LARGE = "Enter an amount of at most 999,999,999.99."
 
 
 class CashieringError(ValidationError):
@@ -177,6 +182,8 @@ def _validate_tenders(tenders: Sequence[TenderInput]) -> list[TenderInput]:
         amount = to_money(tender.amount)
         if amount <= 0:
             raise _field_error(f"{prefix} amount", "Enter an amount greater than zero.")
+        if amount > MAX_AMOUNT:
+            raise _field_error(f"{prefix} amount", TOO_LARGE)
         if not tender.tender_type.is_active:
             raise _field_error(f"{prefix} type", f"{tender.tender_type} is not accepted.")
         for name in (
@@ -300,14 +307,22 @@ def _price_lines(
         target_type = get_target_type(line.kind)
         if target_type.priced_by_quantity:
             quantity = Decimal(line.quantity)
-            if quantity <= 0 or quantity != quantity.quantize(Decimal("0.001")):
+            if (
+                not quantity.is_finite()
+                or quantity <= 0
+                or quantity != quantity.quantize(Decimal("0.001"))
+            ):
                 raise _field_error(f"{prefix} quantity", "Enter a quantity greater than zero.")
+            if quantity > MAX_QUANTITY:
+                raise _field_error(f"{prefix} quantity", "Enter a quantity of at most 999,999.999.")
             unit_price = line.unit_price if line.unit_price is not None else item.default_amount
             if unit_price is None:
                 raise _field_error(f"{prefix} unit price", "Enter the price.")
             unit_price = to_money(unit_price)
             if unit_price <= 0:
                 raise _field_error(f"{prefix} unit price", "Enter a price greater than zero.")
+            if unit_price > MAX_AMOUNT:
+                raise _field_error(f"{prefix} unit price", TOO_LARGE)
             amount = to_money(quantity * unit_price)
         else:
             quantity, unit_price = (
@@ -317,6 +332,8 @@ def _price_lines(
             amount = unit_price
         if amount <= 0:
             raise _field_error(f"{prefix} amount", "Enter an amount greater than zero.")
+        if amount > MAX_AMOUNT:
+            raise _field_error(f"{prefix} amount", TOO_LARGE)
         balance = owing.get((line.kind, line.ref), item.balance)
         due = max(balance or ZERO, ZERO)
         if not item.allow_overpay and amount > due:

@@ -378,6 +378,12 @@ def test_fee_items_are_quantity_times_price(counter, session):
         (utility("104455-01", "-5.00"), "Enter an amount greater than zero."),
         (utility("999999-99", "5.00"), "999999-99 was not found"),
         (fee("NO-SUCH-FEE", 1, "1.00"), "NO-SUCH-FEE was not found"),
+        # Too large for the books: a message, not a database error.
+        (utility("104455-01", "1000000000.00"), "Enter an amount of at most 999,999,999.99."),
+        (fee("MISC", 1, "1000000000.00"), "Enter an amount of at most 999,999,999.99."),
+        (fee("MISC", "0.001", "900000000000"), "Enter an amount of at most 999,999,999.99."),
+        (fee("COPY", 10**7), "Enter a quantity of at most 999,999.999."),
+        (fee("COPY", "NaN"), "Enter a quantity greater than zero."),
     ],
 )
 def test_bad_lines_are_refused(counter, session, account, line, message):
@@ -408,6 +414,7 @@ def test_unknown_kind_of_item_is_refused(counter, session):
         ("card_no_auth", "Enter the authorization code."),
         ("money_order_no_reference", "Enter the money order or trace number."),
         ("zero", "Enter an amount greater than zero."),
+        ("too_large", "Enter an amount of at most 999,999,999.99."),
     ],
 )
 def test_tender_references_are_required(counter, session, account, tender, message):
@@ -423,6 +430,7 @@ def test_tender_references_are_required(counter, session, account, tender, messa
         "card_no_auth": counter.card("120", auth=""),
         "money_order_no_reference": counter.money_order("120", reference=""),
         "zero": counter.cash("0"),
+        "too_large": counter.cash("1000000000"),
     }
     with pytest.raises(CashieringError) as excinfo:
         post(session, [utility(account.number, "120.00")], [tenders[tender]])
@@ -822,6 +830,16 @@ def test_posted_money_rows_refuse_update_and_delete(posted, sql):
     assert Tender.objects.filter(receipt=posted).count() == 2
     fresh = Receipt.objects.get(pk=posted.pk)
     assert (fresh.total, fresh.payer_name, fresh.number) == (D("100.00"), "Maria Lopez", 1)
+
+
+def test_a_training_receipt_may_be_marked_void_by_its_void_fields_alone(counter, cashier):
+    training = open_session(cashier, "D2", training=True)
+    receipt = post(training, [fee("PET")], [counter.cash("30")])
+    raw(
+        "UPDATE cashiering_receipt SET status = 'voided', voided_at = now() WHERE id = %s",
+        [receipt.pk],
+    )
+    assert Receipt.objects.get(pk=receipt.pk).status == "voided"
 
 
 def test_only_the_void_fields_change_and_only_once(counter, posted, cashier, supervisor):
