@@ -6,8 +6,9 @@ import pghistory.models
 from django import forms
 from django.apps import apps
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
-from django.db.models import Model
+from django.db.models import Model, Value
 from django.utils import timezone
 
 ACTIVITY_PAGE_SIZE = 50
@@ -59,36 +60,73 @@ class ActivityFilterForm(forms.Form):
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and end < start:
             self.add_error("date_to", "The end date is before the start date.")
-        if cleaned.get("object_id") and not cleaned.get("model"):
+        object_id, model = cleaned.get("object_id"), cleaned.get("model")
+        if object_id and not model:
             self.add_error("model", "Choose the record type the id belongs to.")
+        elif object_id:
+            try:
+                apps.get_model(model)._meta.pk.to_python(object_id)
+            except ValidationError:
+                self.add_error("object_id", f"{object_id} is not a record id.")
         return cleaned
 
 
 def activity_page(params) -> tuple[ActivityFilterForm, Page | None]:
+    """One page of audit events, newest first, filtered by user, dates and record.
+
+    Two steps, because pghistory's aggregate Events query works out the data, the diff
+    against the previous event and the context of every event in every table before it
+    can sort and cut a page (minutes once a year of sign-ins is recorded). So first the
+    page is found from the event tables' own columns (id, time, table), then only its
+    events are read in full.
+    """
     form = ActivityFilterForm(params or None)
     if params and not form.is_valid():
         return form, None
     data = form.cleaned_data if params else {}
-    event_models = _event_models()
     if data.get("model"):
         event_models = _event_models_of(apps.get_model(data["model"]))
-    events = pghistory.models.Events.objects.across(*event_models)
-    if data.get("user"):
-        events = events.filter(pgh_context__user=data["user"].pk)
+    else:
+        event_models = _event_models()
     zone = timezone.get_current_timezone()
-    if data.get("date_from"):
-        events = events.filter(
-            pgh_created_at__gte=datetime.combine(data["date_from"], time.min, tzinfo=zone)
+    keys = []
+    for event_model in event_models:
+        rows = event_model.objects.all()
+        if data.get("user"):
+            rows = rows.filter(pgh_context__metadata__user=data["user"].pk)
+        if data.get("date_from"):
+            start = datetime.combine(data["date_from"], time.min, tzinfo=zone)
+            rows = rows.filter(pgh_created_at__gte=start)
+        if data.get("date_to"):
+            end = datetime.combine(data["date_to"] + timedelta(days=1), time.min, tzinfo=zone)
+            rows = rows.filter(pgh_created_at__lt=end)
+        if data.get("object_id"):
+            rows = rows.filter(pgh_obj_id=data["object_id"])
+        keys.append(
+            rows.annotate(event_model=Value(event_model._meta.label)).values_list(
+                "pgh_created_at", "pgh_id", "event_model"
+            )
         )
-    if data.get("date_to"):
-        end = datetime.combine(data["date_to"] + timedelta(days=1), time.min, tzinfo=zone)
-        events = events.filter(pgh_created_at__lt=end)
-    if data.get("object_id"):
-        events = events.filter(pgh_obj_id=data["object_id"])
-    events = events.order_by("-pgh_created_at", "-pgh_id")
-    page = Paginator(events, ACTIVITY_PAGE_SIZE).get_page(params.get("page") if params else 1)
+    union = keys[0].union(*keys[1:], all=True) if len(keys) > 1 else keys[0]
+    union = union.order_by("-pgh_created_at", "-pgh_id")
+    page = Paginator(union, ACTIVITY_PAGE_SIZE).get_page(params.get("page") if params else 1)
+    page.object_list = _events_by_key(list(page.object_list))
     _attach_users(page.object_list)
     return form, page
+
+
+def _events_by_key(keys: list[tuple]) -> list:
+    """The full Events rows for (created_at, pgh_id, event model label) keys, in order."""
+    if not keys:
+        return []
+    slugs = [f"{label}:{pgh_id}" for _, pgh_id, label in keys]
+    labels = list(dict.fromkeys(label for _, _, label in keys))
+    # pgh_id reaches each event table's primary key index (a filter on pgh_slug would
+    # be computed for every row); ids shared by two tables are sorted out by slug.
+    ids = {pgh_id for _, pgh_id, _ in keys}
+    events = pghistory.models.Events.objects.across(*labels).filter(pgh_id__in=ids)
+    by_slug = {event.pgh_slug: event for event in events}
+    return [by_slug[slug] for slug in slugs if slug in by_slug]
 
 
 def _attach_users(events) -> None:

@@ -6,6 +6,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.utils.http import content_disposition_header
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -87,7 +88,9 @@ def job_download(request, pk: int):
     if data is None:
         return render(request, "kent_cs/job.html", {"job": job}, status=404)
     response = HttpResponse(bytes(data), content_type=job.result_content_type)
-    response["Content-Disposition"] = f'attachment; filename="{job.result_name}"'
+    # Result names come from titles (Recettes é "Q1".xlsx): quotes and
+    # non-ASCII need the RFC 6266 encoding, not a bare quoted string.
+    response["Content-Disposition"] = content_disposition_header(True, job.result_name)
     return response
 
 

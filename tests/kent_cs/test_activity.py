@@ -205,6 +205,7 @@ def test_the_date_filter_uses_whole_local_days(client, books, admin, supervisor)
         ({"date_from": "2026-03-10", "date_to": "2026-03-01"}, "date_to", "before the start"),
         ({"date_from": "yesterday"}, "date_from", "Enter a valid date."),
         ({"model": "auth.Nothing"}, "model", "Select a valid choice."),
+        ({"model": "ledger.GLAccount", "object_id": "12a"}, "object_id", "12a is not a record id."),
     ],
 )
 def test_bad_filters_are_explained_and_nothing_is_listed(
