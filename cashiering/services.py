@@ -154,6 +154,11 @@ class PricedLine:
     unit_price: Decimal
     amount: Decimal
     balance_before: Decimal | None = None  # what the item owed before this line
+    fee_code: str = ""  # a component's fee code; empty: the item's own
+
+    @property
+    def code(self) -> str:
+        return self.fee_code or self.item.fee_code
 
 
 def _field_error(field: str, message: str) -> CashieringError:
@@ -299,6 +304,7 @@ def _price_lines(
     # What each item still owes after the lines before: two lines on one invoice must not
     # overpay it together, and each line records the balance it found.
     owing: dict[tuple[str, str], Decimal | None] = {}
+    components_owing: dict[tuple[str, str], list[list]] = {}
     for index, line in enumerate(lines, start=1):
         prefix = f"line {index}"
         item = items.get((line.kind, line.ref))
@@ -343,6 +349,22 @@ def _price_lines(
             )
         if balance is not None:
             owing[(line.kind, line.ref)] = balance - amount
+        if item.components:
+            parts = _split_components(item, amount, components_owing)
+            running = balance
+            for code, part in parts:
+                priced.append(
+                    PricedLine(
+                        item=item,
+                        quantity=Decimal(1),
+                        unit_price=part,
+                        amount=part,
+                        balance_before=running,
+                        fee_code=code,
+                    )
+                )
+                running = None if running is None else running - part
+            continue
         priced.append(
             PricedLine(
                 item=item,
@@ -353,6 +375,33 @@ def _price_lines(
             )
         )
     return priced
+
+
+def _split_components(
+    item: TargetItem, amount: Decimal, owing: dict[tuple[str, str], list[list]]
+) -> list[tuple[str, Decimal]]:
+    """Split a payment on an item owed in components over them, in their order; what is
+    left after the last one (an allowed overpayment) goes to the last. `owing` carries
+    what each component still owes between lines of the same receipt."""
+    remaining = owing.setdefault(
+        (item.kind, item.ref), [[code, to_money(due)] for code, due in item.components]
+    )
+    parts: list[tuple[str, Decimal]] = []
+    left = amount
+    for component in remaining:
+        take = min(left, max(component[1], ZERO))
+        if take > 0:
+            parts.append((component[0], take))
+            component[1] -= take
+            left -= take
+    if left > 0:
+        code = remaining[-1][0]
+        if parts and parts[-1][0] == code:
+            parts[-1] = (code, parts[-1][1] + left)
+        else:
+            parts.append((code, left))
+        remaining[-1][1] -= left
+    return parts
 
 
 @contextmanager
@@ -423,9 +472,12 @@ def receipt_post(
         change = compute_change(total, clean_tenders)
         tendered = total + change
         series = TRAINING_SERIES if locked_session.is_training else LIVE_SERIES
-        fee_codes = {
-            f.code: f for f in FeeCode.objects.filter(code__in={p.item.fee_code for p in priced})
-        }
+        fee_codes = {f.code: f for f in FeeCode.objects.filter(code__in={p.code for p in priced})}
+        missing = sorted({p.code for p in priced} - set(fee_codes))
+        if missing:
+            raise CashieringError(
+                f"Fee code {', '.join(missing)} is not set up; ask an administrator."
+            )
         entry = None
         number = next_number(_number_series(series))
         if not locked_session.is_training:
@@ -460,8 +512,12 @@ def receipt_post(
                 line_no=index,
                 target_kind=p.item.kind,
                 target_ref=p.item.ref,
-                description=p.item.description[:200],
-                fee_code=fee_codes[p.item.fee_code],
+                description=(
+                    f"{p.item.description} ({fee_codes[p.code].name})"
+                    if p.fee_code
+                    else p.item.description
+                )[:200],
+                fee_code=fee_codes[p.code],
                 quantity=p.quantity,
                 unit_price=p.unit_price,
                 amount=p.amount,
@@ -530,7 +586,7 @@ def _receipt_entry_lines(
         if amount:
             specs.append(LineSpec(tender.tender_type.clearing_account, debit=amount))
     for p in priced:
-        for account, part in fee_codes[p.item.fee_code].distribute(p.amount):
+        for account, part in fee_codes[p.code].distribute(p.amount):
             specs.append(LineSpec(account, credit=part))
     return net_lines(specs)
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
+from cashiering import targets
 from cashiering.models import (
     ARInvoice,
     CashierSession,
@@ -21,11 +22,13 @@ from cashiering.models import (
 from cashiering.services import (
     CashieringError,
     IdempotencyConflict,
+    LineInput,
     correction_approve,
     correction_reject,
     correction_request,
     session_close,
 )
+from cashiering.targets import PaymentTargetType, TargetItem
 from kent_cs.numbering import peek_number
 from ledger.models import AccountingPeriod, JournalEntry
 from ledger.services import JOURNAL_SERIES, period_close
@@ -489,6 +492,111 @@ def test_posting_into_a_closed_accounting_period_writes_nothing(
     assert balance_of(account) == D("120.00")
     assert peek_number("receipt-R") == 1
     assert peek_number(JOURNAL_SERIES) == journal_next
+
+
+# ----------------------------------------------------------------------------- components
+
+
+class LicenseLikeTarget(PaymentTargetType):
+    """A target owed in parts credited to different fee codes (as license invoices are)."""
+
+    kind = "parts-test"
+
+    def __init__(self, owed: dict[str, list[tuple[str, Decimal]]]):
+        self.owed = {ref: dict(parts) for ref, parts in owed.items()}
+        self.applied: list[tuple[str, str, Decimal]] = []
+
+    def load(self, refs, *, for_update=False):
+        return {
+            ref: TargetItem(
+                kind=self.kind,
+                ref=ref,
+                number=ref,
+                name="Valley Auto Body",
+                description=f"License invoice {ref}",
+                fee_code=next(iter(self.owed[ref])),
+                balance=sum(self.owed[ref].values(), D(0)),
+                components=tuple((code, due) for code, due in self.owed[ref].items() if due),
+            )
+            for ref in refs
+            if ref in self.owed
+        }
+
+    def apply_payment(self, *, ref, amount, receipt, line):
+        code = line.fee_code.code
+        self.applied.append((ref, code, amount))
+        self.owed[ref][code] -= amount
+
+
+@pytest.fixture
+def license_target(counter):
+    target = LicenseLikeTarget(
+        {"LI-2026-0042": [("BL-GEN", D("100.00")), ("BL-FIRE", D("112.93")), ("BL-TECH", D(1))]}
+    )
+    targets.register(target)
+    yield target
+    targets._registry.pop(target.kind)
+
+
+def parts(ref: str, amount) -> LineInput:
+    return LineInput(kind="parts-test", ref=ref, amount=D(amount))
+
+
+def test_a_payment_on_an_item_owed_in_parts_gets_a_line_per_part(counter, session, license_target):
+    receipt = post(session, [parts("LI-2026-0042", "213.93")], [counter.cash("220")])
+    lines = list(receipt.lines.order_by("line_no"))
+    assert [(line.fee_code.code, line.amount, line.balance_before) for line in lines] == [
+        ("BL-GEN", D("100.00"), D("213.93")),
+        ("BL-FIRE", D("112.93"), D("113.93")),
+        ("BL-TECH", D("1.00"), D("1.00")),
+    ]
+    assert lines[1].description == "License invoice LI-2026-0042 (Fire inspection fee)"
+    assert receipt.total == D("213.93") and receipt.change_given == D("6.07")
+    assert license_target.applied == [
+        ("LI-2026-0042", "BL-GEN", D("100.00")),
+        ("LI-2026-0042", "BL-FIRE", D("112.93")),
+        ("LI-2026-0042", "BL-TECH", D("1.00")),
+    ]
+    assert entry_lines(receipt.journal_entry) == {
+        UNDEPOSITED: D("213.93"),
+        "001.321.10.00": D("-100.00"),
+        "001.321.90.00": D("-112.93"),
+        "001.321.91.00": D("-1.00"),
+    }
+
+
+def test_a_partial_payment_pays_the_parts_in_order_across_lines(
+    counter, session, cashier, supervisor, license_target
+):
+    receipt = post(
+        session,
+        [parts("LI-2026-0042", "120.00"), parts("LI-2026-0042", "50.00")],
+        [counter.check("170.00")],
+    )
+    assert [(line.fee_code.code, line.amount) for line in receipt.lines.order_by("line_no")] == [
+        ("BL-GEN", D("100.00")),
+        ("BL-FIRE", D("20.00")),
+        ("BL-FIRE", D("50.00")),
+    ]
+    assert license_target.owed["LI-2026-0042"] == {
+        "BL-GEN": D(0),
+        "BL-FIRE": D("42.93"),
+        "BL-TECH": D(1),
+    }
+    with pytest.raises(CashieringError, match=r"has 43\.93 due; it cannot be overpaid"):
+        post(session, [parts("LI-2026-0042", "43.94")], [counter.cash("50")])
+    # A void undoes each part on its own fee code.
+    void(receipt, requester=cashier, approver=supervisor)
+    assert license_target.owed["LI-2026-0042"] == {
+        "BL-GEN": D("100.00"),
+        "BL-FIRE": D("112.93"),
+        "BL-TECH": D(1),
+    }
+    assert license_target.applied[-3:] == [
+        ("LI-2026-0042", "BL-GEN", D("-100.00")),
+        ("LI-2026-0042", "BL-FIRE", D("-20.00")),
+        ("LI-2026-0042", "BL-FIRE", D("-50.00")),
+    ]
 
 
 # ----------------------------------------------------------------------------- idempotency
