@@ -1,18 +1,22 @@
 """Importing utility accounts and AR invoices from the billing systems' files."""
 
 import io
+import threading
+import time
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connections, transaction
 from django.urls import reverse
 from openpyxl import Workbook
 
 from cashiering import imports
 from cashiering.models import ARInvoice, PayerIndex, UtilityAccount
 from cashiering.services import session_close
+from kent_cs.roles import Role
 from kent_cs.uploads import UploadRefused
 from tests.cashiering.factories import (
     counter_setup,
@@ -24,7 +28,7 @@ from tests.cashiering.factories import (
     utility,
     void,
 )
-from tests.factories import TODAY
+from tests.factories import TODAY, make_user
 
 D = Decimal
 DATA = Path(__file__).parent / "data"
@@ -278,6 +282,62 @@ def test_counter_payments_after_the_file_date_stay_taken_off(counter, cashier, s
     run("100.00", TODAY)
     account.refresh_from_db()
     assert account.balance == D("100.00")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_payment_in_flight_is_not_lost_by_an_import():
+    """The import waits for a payment being posted, then takes it off the file's balance;
+    it never writes the balance it read before the payment committed."""
+    counter = counter_setup()
+    cashier = make_user("cashier", Role.CASHIER)
+    account = make_account(number="104455-01", balance="120.00")
+    session = open_session(cashier, "D1", business_date=TODAY)
+    table = imports.read_import_table(
+        "utility",
+        b"account number,name,service address,balance\n"
+        b"104455-01,Maria Lopez,1220 W Meeker St,120.00\n",
+    )
+    paid, release, importing = threading.Event(), threading.Event(), threading.Event()
+    outcome: dict[str, object] = {}
+
+    def pay() -> None:
+        try:
+            with transaction.atomic():
+                post(session, [utility(account.number, "50.00")], [counter.cash("50.00")])
+                paid.set()
+                release.wait(timeout=30)  # still uncommitted while the import starts
+        except BaseException as exc:
+            outcome["payment error"] = exc
+        finally:
+            connections.close_all()
+
+    def run_import() -> None:
+        try:
+            paid.wait(timeout=30)
+            importing.set()
+            outcome["summary"] = imports.utility_accounts_import(
+                table=table, user=cashier, as_of=FILE_DATE, dry_run=False, file_name="ub.csv"
+            )
+        except BaseException as exc:
+            outcome["import error"] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=pay), threading.Thread(target=run_import)]
+    for thread in threads:
+        thread.start()
+    assert importing.wait(timeout=30)
+    time.sleep(0.5)
+    assert "summary" not in outcome  # waiting for the payment to commit
+    release.set()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not any(thread.is_alive() for thread in threads)
+    assert set(outcome) == {"summary"}
+    account.refresh_from_db()
+    assert account.balance == D("70.00")
+    assert account.balance_as_of == FILE_DATE
 
 
 # --- AR invoices ----------------------------------------------------------------------
