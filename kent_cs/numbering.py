@@ -15,20 +15,24 @@ def next_number(series: str) -> int:
     """Take the next number of `series`. Must run inside the transaction that uses it."""
     if not connection.in_atomic_block:
         raise RuntimeError("next_number() must be called inside transaction.atomic().")
-    # Create the row on first use without racing another first use.
     with connection.cursor() as cursor:
-        cursor.execute(
-            "INSERT INTO kent_cs_numberseries (key, next_value) VALUES (%s, 1) "
-            "ON CONFLICT (key) DO NOTHING",
-            [series],
-        )
-        cursor.execute(
-            "UPDATE kent_cs_numberseries SET next_value = next_value + 1 "
-            "WHERE key = %s RETURNING next_value - 1",
-            [series],
-        )
-        (number,) = cursor.fetchone()
-    return int(number)
+        number = _take(cursor, series)
+        if number is None:
+            # First use of the series: create its row without racing another first use.
+            _ensure_series(cursor, series)
+            number = _take(cursor, series)
+    assert number is not None
+    return number
+
+
+def _take(cursor, series: str) -> int | None:
+    cursor.execute(
+        "UPDATE kent_cs_numberseries SET next_value = next_value + 1 "
+        "WHERE key = %s RETURNING next_value - 1",
+        [series],
+    )
+    row = cursor.fetchone()
+    return None if row is None else int(row[0])
 
 
 def peek_number(series: str) -> int:
