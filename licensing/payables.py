@@ -58,13 +58,17 @@ def _fee_code_of(line) -> str:
     return getattr(code, "code", code) or ""
 
 
-def _payment_ref(receipt, line) -> PaymentRef:
+def _payment_ref(receipt, line, *, undo: bool) -> PaymentRef:
+    """A payment takes the receipt's business date; undoing one (a void, or a reversal,
+    which passes the original receipt) happens today."""
     business_date = getattr(receipt, "business_date", None)
+    if undo or not isinstance(business_date, date):
+        business_date = timezone.localdate()
     return PaymentRef(
         receipt_id=getattr(receipt, "pk", None),
         receipt_number=str(receipt),
         line_no=getattr(line, "line_no", None),
-        business_date=business_date if isinstance(business_date, date) else timezone.localdate(),
+        business_date=business_date,
     )
 
 
@@ -122,7 +126,7 @@ class LicenseInvoiceTarget(PaymentTargetType):
         return items
 
     def apply_payment(self, *, ref: str, amount: Decimal, receipt, line) -> None:
-        paid_by = _payment_ref(receipt, line)
+        paid_by = _payment_ref(receipt, line, undo=amount < 0)
         fee_code = _fee_code_of(line)
         try:
             if amount > 0:

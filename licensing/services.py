@@ -883,6 +883,8 @@ def invoice_apply_payment(
             .order_by("position")
         )
         due = sum((line.amount_due for line in lines), ZERO)
+        if not due:
+            raise LicensingError(f"Invoice {number} has nothing due for {fee_code}.")
         if amount > due:
             raise LicensingError(
                 f"Invoice {number} has {due} due for {fee_code}; it cannot be overpaid."
@@ -947,7 +949,7 @@ def invoice_undo_payment(
             .get(number=number)
         )
         originals = list(
-            LicensePayment.objects.select_for_update()
+            LicensePayment.objects.select_for_update(of=("self",))
             .filter(
                 invoice=invoice,
                 receipt_id=paid_by.receipt_id,
