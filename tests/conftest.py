@@ -20,6 +20,9 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+_ROLE_GRANTS = None
+
+
 def _restore_roles() -> None:
     """Re-run the data migrations that create the role groups (they are idempotent).
 
@@ -27,18 +30,27 @@ def _restore_roles() -> None:
     migrations included; the next such test, and the next run with --reuse-db, would
     find no roles. Migrations that grant roles define ROLE_PERMISSIONS.
     """
-    loader = MigrationLoader(connection)
-    state_apps = loader.project_state().apps
-    plan = []
-    for leaf in loader.graph.leaf_nodes():
-        plan.extend(key for key in loader.graph.forwards_plan(leaf) if key not in plan)
-    for key in plan:
-        migration = loader.graph.nodes[key]
-        for operation in migration.operations:
-            if isinstance(operation, RunPython) and hasattr(
-                sys.modules[operation.code.__module__], "ROLE_PERMISSIONS"
-            ):
-                operation.code(state_apps, None)
+    global _ROLE_GRANTS
+    if _ROLE_GRANTS is None:
+        # Building the migration state is the slow part; do it once per test run.
+        loader = MigrationLoader(connection)
+        state_apps = loader.project_state().apps
+        plan = []
+        for leaf in loader.graph.leaf_nodes():
+            plan.extend(key for key in loader.graph.forwards_plan(leaf) if key not in plan)
+        _ROLE_GRANTS = (
+            state_apps,
+            [
+                operation.code
+                for key in plan
+                for operation in loader.graph.nodes[key].operations
+                if isinstance(operation, RunPython)
+                and hasattr(sys.modules[operation.code.__module__], "ROLE_PERMISSIONS")
+            ],
+        )
+    state_apps, grants = _ROLE_GRANTS
+    for grant in grants:
+        grant(state_apps, None)
 
 
 @pytest.fixture(scope="session")
