@@ -367,3 +367,48 @@ def test_a_signed_in_user_is_sent_home_from_the_sign_in_page(client, cashier):
     response = client.get(reverse("login"))
     assert response.status_code == 302
     assert response["Location"] == reverse("home")
+
+
+def test_a_missing_password_is_pointed_out_next_to_the_field(client, cashier):
+    response = client.post(reverse("login"), {"username": "cashier", "password": ""})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert 'class="form-control is-invalid"' in html
+    assert '<div class="invalid-feedback" id="id_password_error">This field is required.</div>' in (
+        html
+    )
+    assert 'value="cashier"' in html  # what was typed is kept
+    assert signed_in_as(client) is None
+
+
+def test_changing_the_password_keeps_the_user_signed_in(client, cashier):
+    client.force_login(cashier)
+    new_password = "a-much-longer-new-passphrase-42"
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": PASSWORD, "new_password1": new_password, "new_password2": new_password},
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("password_change_done")
+    done = client.get(reverse("password_change_done")).content.decode()
+    assert "<title>Password changed · City of Kent Customer Services</title>" in done
+    assert signed_in_as(client) == str(cashier.pk)
+    cashier.refresh_from_db()
+    assert cashier.check_password(new_password)
+    client.logout()
+    assert sign_in(client, "cashier", PASSWORD).status_code == 200  # the old one is refused
+    assert sign_in(client, "cashier", new_password).status_code == 302
+
+
+def test_a_short_new_password_is_refused(client, cashier):
+    client.force_login(cashier)
+    response = client.post(
+        reverse("password_change"),
+        {"old_password": PASSWORD, "new_password1": "short-pw", "new_password2": "short-pw"},
+    )
+    assert response.status_code == 200
+    assert "This password is too short. It must contain at least 12 characters." in (
+        response.content.decode()
+    )
+    cashier.refresh_from_db()
+    assert cashier.check_password(PASSWORD)

@@ -206,6 +206,27 @@ def test_an_unbalanced_raw_entry_is_refused_when_constraints_are_checked(ledger,
     assert counts() == (0, 0)
 
 
+def test_one_statement_inserting_an_unbalanced_entry_and_its_lines_is_refused(ledger, poster):
+    with (
+        pytest.raises(IntegrityError, match="journal entry 905 does not balance"),
+        transaction.atomic(),
+        connection.cursor() as cursor,
+    ):
+        cursor.execute(
+            "WITH entry AS ("
+            "  INSERT INTO ledger_journalentry "
+            "  (number, period_id, entry_date, memo, source, source_ref, posted_by_id) "
+            "  VALUES (905, %s, %s, 'one statement', 'manual', '', %s) RETURNING id) "
+            "INSERT INTO ledger_journalline (entry_id, line_no, account_id, debit, credit, memo) "
+            "SELECT entry.id, line_no, account_id, debit, credit, '' FROM entry, "
+            "(VALUES (1, %s::bigint, 10.00, 0), (2, %s::bigint, 0, 8.00)) "
+            "AS lines(line_no, account_id, debit, credit)",
+            [march().pk, TODAY, poster.pk, ledger[CLEARING].pk, ledger[LICENSES].pk],
+        )
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    assert counts() == (0, 0)
+
+
 def test_a_raw_entry_with_one_line_is_refused(ledger, poster):
     with (
         pytest.raises(IntegrityError, match="1 lines"),
