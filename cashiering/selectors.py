@@ -10,6 +10,7 @@ from django.core.paginator import Page, Paginator
 from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
+from django.urls import reverse
 
 from cashiering.models import CashierSession, Drawer, Receipt, Tender, TenderType
 from cashiering.targets import TargetError, TargetItem, get_target_type
@@ -19,7 +20,55 @@ SESSION_PAGE_SIZE = 50
 
 
 def dashboard_cards(user) -> list[dict]:
-    return []
+    """Home page: the cashier's own drawer; for those who watch every drawer, how many
+    are open now."""
+    cards = []
+    if user.has_perm("cashiering.operate_drawer"):
+        session = (
+            CashierSession.objects.select_related("drawer")
+            .filter(cashier=user, status=CashierSession.Status.OPEN)
+            .annotate(
+                receipt_count=Count("receipts", filter=Q(receipts__status=Receipt.Status.POSTED)),
+                receipt_total=Sum(
+                    "receipts__total", filter=Q(receipts__status=Receipt.Status.POSTED)
+                ),
+            )
+            .first()
+        )
+        if session is None:
+            cards.append(
+                {
+                    "title": "My drawer",
+                    "value": "Not open",
+                    "note": "Count the float and open a drawer to take payments.",
+                    "url": reverse("cashiering:session-open"),
+                    "link_text": "Open a drawer",
+                }
+            )
+        else:
+            training = " (training)" if session.is_training else ""
+            cards.append(
+                {
+                    "title": "My drawer",
+                    "value": f"{session.drawer.code} open{training}",
+                    "note": f"{session.receipt_count} receipts, "
+                    f"{session.receipt_total or ZERO:,.2f} taken",
+                    "url": reverse("cashiering:receipt-new", args=[session.pk]),
+                    "link_text": "New receipt",
+                }
+            )
+    if user.has_perm("cashiering.view_all_sessions"):
+        open_count = CashierSession.objects.filter(status=CashierSession.Status.OPEN).count()
+        cards.append(
+            {
+                "title": "Drawers open",
+                "value": str(open_count),
+                "note": "Sessions taking payments now.",
+                "url": reverse("cashiering:sessions") + "?status=open",
+                "link_text": "Drawer sessions",
+            }
+        )
+    return cards
 
 
 # --- scoped fetches -------------------------------------------------------------------
@@ -141,11 +190,14 @@ _WORD_SPLIT = re.compile(r"[\s,;]+")
 #   prefix   numbers starting with the text: btree range on varchar_pattern_ops;
 #   words    rows containing every typed word (a word of one or two characters: a word
 #            starting with it): trigram GIN, plain LIKE recheck (cheap);
-#   fuzzy    only when the above found too little: rows with the same first two letters
-#            at the start of a word for every typed word (trigram GIN), scored with
-#            word_similarity, which tolerates typos ("jon smth" -> "John Smith").
-# Trigram functions cost tens of microseconds a row, so they only ever run on a bounded
-# set of candidates, never on every row that shares a trigram with the query.
+#   fuzzy    only when the above found too little: rows where every name word of three
+#            letters or more starts a word with its first two letters, and every other
+#            word (numbers, "st") is present as typed (trigram GIN); then each name word
+#            must be like a word of the name (pg_trgm word_similarity, which forgives
+#            typos: "jon smth" finds "John Smith") or be present as typed.
+# Trigram functions cost microseconds a row (a row's whole search text costs five times
+# its name), so they only run on a bounded set of candidates, never on every row that
+# shares a trigram with the query.
 _SEARCH_SQL = """
 WITH exact AS (
     SELECT id, 0 AS tier, 1.0::real AS score FROM cashiering_payerindex
@@ -171,17 +223,20 @@ ORDER BY hit.tier, hit.score DESC, p.number
 LIMIT %(limit)s
 """
 _FUZZY_CTE = """, by_fuzzy AS MATERIALIZED (
-    SELECT id, 3 AS tier, score + similarity(%(lower)s, name) AS score FROM (
-        SELECT id, name, score FROM (
-            SELECT id, name, word_similarity(%(lower)s, search_text) AS score
-            FROM cashiering_payerindex
-            WHERE is_active AND {prefix_conditions}
+    SELECT id, 3 AS tier, {match_sum} + similarity(%(fuzzy_text)s, name) AS score
+    FROM (
+        SELECT id, name, {match_columns} FROM (
+            SELECT id, name, search_text FROM cashiering_payerindex
+            WHERE is_active AND {fuzzy_conditions}
               AND NOT EXISTS (SELECT 1 FROM exact)
               AND (SELECT count(*) FROM by_words) + (SELECT count(*) FROM by_prefix)
                   < %(limit)s
             LIMIT %(fuzzy_candidates)s
-        ) candidate WHERE score >= %(threshold)s ORDER BY score DESC LIMIT %(word_candidates)s
-    ) ranked ORDER BY score DESC LIMIT %(limit)s
+        ) candidate
+        OFFSET 0
+    ) measured
+    WHERE {all_match}
+    ORDER BY score DESC LIMIT %(limit)s
 )"""
 
 
@@ -244,26 +299,50 @@ def payer_index_search(q: str, limit: int = 20) -> list[IndexHit]:
         "threshold": FUZZY_THRESHOLD,
     }
     word_conditions = []
-    prefix_conditions = []
+    fuzzy_conditions = []
+    fuzzy_words = []
     for index, word in enumerate(words):
         # A word of one or two characters must start a word ("st", "24"): a substring
         # that short has no trigram to look up, and would match nearly everything.
         pattern = f"% {_like_escape(word)}%" if len(word) < 3 else f"%{_like_escape(word)}%"
         params[f"word{index}"] = pattern
-        word_conditions.append(f"search_text LIKE %(word{index})s")
-        # Typos rarely hit the first two letters; requiring them keeps the fuzzy
-        # candidates few. Words with digits (numbers, house numbers) are not fuzzed.
+        condition = f"search_text LIKE %(word{index})s"
+        word_conditions.append(condition)
         if len(word) >= 3 and word.isalpha():
+            # A name word may be misspelt, but rarely in its first two letters:
+            # requiring them at the start of a word keeps the candidates few.
             params[f"start{index}"] = f"% {_like_escape(word[:2])}%"
-            prefix_conditions.append(f"search_text LIKE %(start{index})s")
-    fuzzy = bool(prefix_conditions)
+            fuzzy_conditions.append(f"search_text LIKE %(start{index})s")
+            fuzzy_words.append(word)
+        else:
+            fuzzy_conditions.append(condition)  # numbers and short words: as typed
+    # Each name word matches when the name holds a word like it, or when it is found as
+    # typed anywhere (a street name in the address).
+    match_columns = ", ".join(
+        f"GREATEST(word_similarity(%(fuzzy{i})s, name), "
+        f"CASE WHEN search_text LIKE %(fuzzy_like{i})s THEN 1 ELSE 0 END) AS match{i}"
+        for i in range(len(fuzzy_words))
+    )
+    for i, word in enumerate(fuzzy_words):
+        params[f"fuzzy{i}"] = word
+        params[f"fuzzy_like{i}"] = f"%{_like_escape(word)}%"
     sql = _SEARCH_SQL.format(
         word_conditions=" AND ".join(word_conditions),
         fuzzy_cte=(
-            _FUZZY_CTE.format(prefix_conditions=" AND ".join(prefix_conditions)) if fuzzy else ""
+            _FUZZY_CTE.format(
+                fuzzy_conditions=" AND ".join(fuzzy_conditions),
+                match_columns=match_columns,
+                match_sum=" + ".join(f"match{i}" for i in range(len(fuzzy_words))),
+                all_match=" AND ".join(
+                    f"match{i} >= %(threshold)s" for i in range(len(fuzzy_words))
+                ),
+            )
+            if fuzzy_words
+            else ""
         ),
-        fuzzy_union=" UNION ALL SELECT * FROM by_fuzzy" if fuzzy else "",
+        fuzzy_union=" UNION ALL SELECT * FROM by_fuzzy" if fuzzy_words else "",
     )
+    params["fuzzy_text"] = " ".join(fuzzy_words)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return [IndexHit(*row) for row in cursor.fetchall()]

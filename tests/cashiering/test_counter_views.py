@@ -693,3 +693,18 @@ def test_counter_needs_sign_in(client, chart):
     response = client.get(reverse("cashiering:my-session"))
     assert response.status_code == 302
     assert response["Location"].startswith(reverse("login"))
+
+
+def test_home_page_card_leads_to_the_drawer(client_for, cashier, technician, chart):
+    client = client_for(cashier)
+    card = client.get(reverse("home")).context["dashboard"]["cards"]
+    assert {"title": "My drawer", "value": "Not open"}.items() <= next(
+        c for c in card if c["title"] == "My drawer"
+    ).items()
+    session = open_session(cashier)
+    cards = client.get(reverse("home")).context["dashboard"]["cards"]
+    mine = next(c for c in cards if c["title"] == "My drawer")
+    assert mine["value"] == "D1 open"
+    assert mine["url"] == reverse("cashiering:receipt-new", args=[session.pk])
+    watched = client_for(technician).get(reverse("home")).context["dashboard"]["cards"]
+    assert next(c for c in watched if c["title"] == "Drawers open")["value"] == "1"

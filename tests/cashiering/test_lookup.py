@@ -19,6 +19,7 @@ PEOPLE = [
     ("100021-77", "Jose Smithers", "17 Smith St, Kent WA 98031", "40.00"),
     ("100028-12", "Linda Johnson", "501 Reith Rd, Kent WA 98030", "-12.25"),
     ("200035-40", "Kent Lanes", "20 Central Ave N, Kent WA 98032", "300.00"),
+    ("200042-18", "Joan Jones", "9 Smith St, Kent WA 98031", "55.00"),
 ]
 
 
@@ -54,15 +55,23 @@ def numbers(hits):
 
 
 def test_typos_still_find_the_payer(index):
-    assert "100007-23" in numbers(payer_search("Jon Smth"))
+    # Every misspelt word must be like a word of the name: Joan Jones, who lives on
+    # Smith St, is not "Jon Smth".
+    found = numbers(payer_search("Jon Smth"))
+    assert found[0] == "100007-23"
+    assert "200042-18" not in found
     assert numbers(payer_search("mary garsia"))[0] == "100014-05"
     assert numbers(payer_search("Linda Jonson"))[0] == "100028-12"
+    # A misspelt name with a number typed exactly: the number must match.
+    assert numbers(payer_search("jon smth 98032")) == ["100007-23"]
+    assert numbers(payer_search("jon smth 98030")) == []
 
 
 def test_exact_words_rank_the_name_match_first(index):
-    hits = payer_search("smith")
-    # John Smith and Jose Smithers by name, and the account on Smith St by address.
-    assert set(numbers(hits)) == {"100007-23", "100021-77"}
+    hits = numbers(payer_search("smith"))
+    # John Smith and Jose Smithers by name, then Joan Jones who lives on Smith St.
+    assert set(hits[:2]) == {"100007-23", "100021-77"}
+    assert hits[2:] == ["200042-18"]
     assert numbers(payer_search("john smith"))[0] == "100007-23"
 
 
