@@ -138,6 +138,8 @@
           // Typed faster than the search answered: add the first result when it does.
           pendingEnter = true;
           htmx.trigger(search, "search");
+        } else if (!search.value.trim() && lineRows().length) {
+          focusAndSelect(firstTenderAmount()); // nothing more to add: on to the payment
         }
       } else if (event.key === "Escape") {
         clearResults();
