@@ -1,10 +1,28 @@
 from django.apps import AppConfig
 
+from kent_cs.navigation import NavItem
+
 
 class CashieringConfig(AppConfig):
     name = "cashiering"
     verbose_name = "Cashiering"
-    nav_items = ()
+    nav_items = (
+        NavItem("Counter", "My drawer", "cashiering:my-session", "cashiering.operate_drawer"),
+        NavItem("Counter", "Look up a payer", "cashiering:lookup", "cashiering.operate_drawer"),
+        NavItem(
+            "Counter", "Account inquiry", "cashiering:inquiry-search", "cashiering.view_receipt"
+        ),
+        NavItem(
+            "Counter",
+            "Voids and reversals",
+            "cashiering:corrections",
+            "cashiering.view_correctionrequest",
+        ),
+        NavItem(
+            "Counter", "Drawer sessions", "cashiering:sessions", "cashiering.view_all_sessions"
+        ),
+        NavItem("Counter", "Import accounts", "cashiering:import", "cashiering.import_accounts"),
+    )
 
     def ready(self) -> None:
         from cashiering import payables, targets

@@ -213,7 +213,7 @@ def _person(rng: random.Random) -> str:
 
 
 def _address(rng: random.Random) -> str:
-    return f"{rng.randint(100, 27999)} {rng.choice(STREETS)}, Kent WA 980{rng.choice('303132')}"
+    return f"{rng.randint(100, 27999)} {rng.choice(STREETS)}, Kent WA {rng.choice(('98030', '98031', '98032'))}"
 
 
 @transaction.atomic

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Case, Count, IntegerField, Q, QuerySet, Sum, Value, When
+from django.db.models import Count, Q, QuerySet, Sum
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -44,18 +44,6 @@ _AUDITED_RECORDS: dict[str, tuple[type[UtilityAccount] | type[ARInvoice], str]] 
 
 
 # --- receipts and sessions in the user's scope ----------------------------------------
-
-
-def receipt_get_for_user(*, user: Any, pk: int) -> Receipt:
-    """The receipt if `user` may act on it: every receipt with view_all_receipts, else
-    only the receipts of the user's own sessions. Anything else is a 404."""
-    receipts = Receipt.objects.select_related("session")
-    if not user.has_perm("cashiering.view_all_receipts"):
-        receipts = receipts.filter(session__cashier=user)
-    try:
-        return receipts.get(pk=pk)
-    except Receipt.DoesNotExist:
-        raise Http404("No such receipt.") from None
 
 
 def reversal_session_for_user(*, user: Any, session_id: str | None) -> CashierSession | None:
@@ -128,30 +116,6 @@ def inquiry_kinds() -> list[str]:
     """Kinds a payer can be asked about: everything that carries a balance (fee items,
     priced by quantity at the counter, are not owed by anyone)."""
     return sorted(t.kind for t in registered_target_types() if not t.priced_by_quantity)
-
-
-def payer_search(query: str, *, limit: int = SEARCH_LIMIT) -> list[PayerIndex]:
-    """Payer-index rows whose number, name, address or detail contain every word of
-    `query`; an exact number first, then numbers starting with it, then by name.
-
-    The index's `search_text` is lower case with a trigram index, so each word is a
-    `LIKE '%word%'` the index answers.
-    """
-    query = " ".join(query.split())
-    if len(query) < SEARCH_MIN_LENGTH:
-        return []
-    rows = PayerIndex.objects.filter(kind__in=inquiry_kinds())
-    for word in query.lower().split():
-        rows = rows.filter(search_text__contains=word)
-    rank = Case(
-        When(number__iexact=query, then=Value(0)),
-        When(number__istartswith=query, then=Value(1)),
-        default=Value(2),
-        output_field=IntegerField(),
-    )
-    return list(
-        rows.annotate(rank=rank).order_by("rank", "-is_active", "name", "number", "kind")[:limit]
-    )
 
 
 # --- account inquiry --------------------------------------------------------------------

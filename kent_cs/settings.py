@@ -235,6 +235,10 @@ PGHISTORY_APPEND_ONLY = True
 PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"
 
 CITY_NAME = env.str("KENT_CITY_NAME", default="City of Kent")
+# Printed on receipts, deposit slips, certificates and notices.
+KENT_CITY_ADDRESS_LINES = env.list(
+    "KENT_CITY_ADDRESS_LINES", default=["220 Fourth Avenue South", "Kent, WA 98032"]
+)
 
 LOGGING = {
     "version": 1,

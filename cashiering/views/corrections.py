@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from cashiering import inquiry
 from cashiering.models import CorrectionRequest
+from cashiering.selectors import receipt_get_for_user
 from cashiering.services import (
     CashieringError,
     correction_approve,
@@ -49,7 +50,7 @@ def _form_error_text(form: forms.Form) -> str:
 
 
 def _request_correction(request, pk: int, kind: str):
-    receipt = inquiry.receipt_get_for_user(user=request.user, pk=pk)
+    receipt = receipt_get_for_user(user=request.user, pk=pk)
     form = ReasonForm(request.POST)
     if not form.is_valid():
         messages.error(request, _form_error_text(form))

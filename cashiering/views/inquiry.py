@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cashiering import inquiry as selectors
+from cashiering.selectors import payer_search
 from cashiering.services import CashieringError, payer_note_add
 from cashiering.validators import refuse_card_number
 
@@ -41,7 +42,11 @@ def _inquiry_url(kind: str, ref: str) -> str:
 def inquiry_search(request):
     form = SearchForm(request.GET or None)
     query = form.cleaned_data["q"] if form.is_bound and form.is_valid() else ""
-    results = [(row, _inquiry_url(row.kind, row.ref)) for row in selectors.payer_search(query)]
+    results = [
+        (hit, _inquiry_url(hit.kind, hit.ref))
+        for hit in payer_search(query, limit=selectors.SEARCH_LIMIT)
+        if not hit.priced_by_quantity  # fee items are sold, not owed: nothing to ask about
+    ]
     return render(
         request,
         "cashiering/office/inquiry_search.html",
