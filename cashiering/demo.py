@@ -213,7 +213,8 @@ def _person(rng: random.Random) -> str:
 
 
 def _address(rng: random.Random) -> str:
-    return f"{rng.randint(100, 27999)} {rng.choice(STREETS)}, Kent WA {rng.choice(('98030', '98031', '98032'))}"
+    zip_code = rng.choice(("98030", "98031", "98032"))
+    return f"{rng.randint(100, 27999)} {rng.choice(STREETS)}, Kent WA {zip_code}"
 
 
 @transaction.atomic
