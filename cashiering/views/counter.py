@@ -37,7 +37,6 @@ from kent_cs.selectors import object_timeline
 OPERATE = "cashiering.operate_drawer"
 RECEIPT_PDF_TEMPLATE = "reports/receipt.html"
 LOOKUP_MIN_CHARS = 2
-DEFAULT_CITY_ADDRESS = ("220 Fourth Avenue South", "Kent, WA 98032")
 
 
 def _counter_crumbs(session: CashierSession | None = None, *tail) -> list:
@@ -304,7 +303,7 @@ def receipt_post_view(request, pk: int):
 
 def _city_address() -> list[str]:
     """Address lines under the city's name on printed receipts."""
-    return list(getattr(settings, "KENT_CITY_ADDRESS_LINES", DEFAULT_CITY_ADDRESS))
+    return list(settings.KENT_CITY_ADDRESS_LINES)
 
 
 def _receipt_context(receipt: Receipt) -> dict:
