@@ -36,7 +36,7 @@ class OwnershipType(models.TextChoices):
     OTHER = "other", "Other"
 
 
-@pghistory.track()
+@pghistory.track(level=pgtrigger.Statement)
 class Business(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -177,7 +177,7 @@ class Business(models.Model):
         return self.status == self.Status.OPEN
 
 
-@pghistory.track()
+@pghistory.track(level=pgtrigger.Statement)
 class Contact(models.Model):
     class Role(models.TextChoices):
         OWNER = "owner", "Owner"
@@ -207,7 +207,9 @@ class Contact(models.Model):
                 name="lic_contact_one_primary",
             ),
         ]
-        triggers = [PROTECT_DELETE]
+        triggers = [
+            PROTECT_DELETE,
+        ]
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_role_display()})"

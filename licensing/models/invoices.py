@@ -150,7 +150,7 @@ class InvoiceKind(models.TextChoices):
     RENEWAL = "renewal", "Renewal"
 
 
-@pghistory.track()
+@pghistory.track(level=pgtrigger.Statement)
 class LicenseInvoice(models.Model):
     """What a license costs for one year. Paid in full at the counter, it issues the license
     (new) or extends it to the year (renewal), in the same transaction as the receipt."""
@@ -162,14 +162,26 @@ class LicenseInvoice(models.Model):
         PAID = "paid", "Paid"
         CANCELLED = "cancelled", "Cancelled"
 
-    number = models.CharField(max_length=20, unique=True)
+    number = models.CharField(max_length=20)
     year = models.PositiveSmallIntegerField(help_text="The license year it pays for.")
     seq = models.PositiveIntegerField(help_text="Gapless number within the year.")
     kind = models.CharField(max_length=7, choices=InvoiceKind.choices)
-    license = models.ForeignKey(License, on_delete=models.PROTECT, related_name="invoices")
-    business = models.ForeignKey(Business, on_delete=models.PROTECT, related_name="invoices")
+    # Indexes only where lookups need them (license and business are covered by the
+    # composite indexes below): every index is paid for by each of the thousands of
+    # rows a renewal run inserts.
+    license = models.ForeignKey(
+        License, on_delete=models.PROTECT, related_name="invoices", db_index=False
+    )
+    business = models.ForeignKey(
+        Business, on_delete=models.PROTECT, related_name="invoices", db_index=False
+    )
     schedule = models.ForeignKey(
-        FeeSchedule, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        FeeSchedule,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     issue_date = models.DateField()
     due_date = models.DateField()
@@ -186,19 +198,30 @@ class LicenseInvoice(models.Model):
     prior_year = models.PositiveSmallIntegerField(null=True, blank=True)
     cancelled_reason = models.CharField(max_length=300, blank=True)
     renewal_run = models.ForeignKey(
-        "licensing.RenewalRun", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        "licensing.RenewalRun",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
     created_at = models.DateTimeField(db_default=Now())
 
     class Meta:
         ordering = ["-year", "-seq"]
         constraints = [
+            models.UniqueConstraint(fields=["number"], name="lic_invoice_number"),
             models.UniqueConstraint(fields=["year", "seq"], name="lic_invoice_year_seq"),
-            # One live invoice per license and year: renewal runs rely on it to be
-            # idempotent (INSERT ... ON CONFLICT DO NOTHING).
+            # One live invoice per license and year: what makes renewal runs
+            # idempotent, whatever runs at the same time.
             models.UniqueConstraint(
                 fields=["license", "year"],
                 condition=~Q(status="cancelled"),
@@ -249,13 +272,16 @@ def invoice_series(year: int) -> str:
     return f"license-invoice-{year}"
 
 
-@pghistory.track()
+@pghistory.track(level=pgtrigger.Statement)
 class LicenseInvoiceLine(models.Model):
     """One fee component on an invoice (or one penalty step), with what is still owed."""
 
     PENALTY = "penalty"
 
-    invoice = models.ForeignKey(LicenseInvoice, on_delete=models.PROTECT, related_name="lines")
+    # Looked up through the (invoice, position) unique index.
+    invoice = models.ForeignKey(
+        LicenseInvoice, on_delete=models.PROTECT, related_name="lines", db_index=False
+    )
     position = models.PositiveSmallIntegerField()
     kind = models.CharField(max_length=10, help_text="The component's kind, or 'penalty'.")
     label = models.CharField(max_length=100)
@@ -265,7 +291,12 @@ class LicenseInvoiceLine(models.Model):
     rule = models.CharField(max_length=300, blank=True, help_text="How the amount was worked out.")
     penalty_base = models.BooleanField(default=False)
     penalty_rule = models.ForeignKey(
-        PenaltyRule, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+        PenaltyRule,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
@@ -287,7 +318,9 @@ class LicenseInvoiceLine(models.Model):
                 name="lic_line_penalty_kind",
             ),
         ]
-        triggers = [PROTECT_DELETE]
+        triggers = [
+            PROTECT_DELETE,
+        ]
 
     def __str__(self) -> str:
         return f"{self.invoice} #{self.position} {self.label} {self.amount}"

@@ -169,7 +169,7 @@ class Review(models.Model):
         return f"{self.get_department_display()} review of {self.application}"
 
 
-@pghistory.track()
+@pghistory.track(level=pgtrigger.Statement)
 class License(models.Model):
     Status = LicenseStatus
 
