@@ -1,0 +1,241 @@
+"""Every URL against every persona: who gets in, who is refused (403) and who is told the
+object does not exist (404, another user's object).
+
+The table must name every URL the project serves (the admin aside): a new URL without a
+row here fails `test_every_url_has_a_rule`, so access is decided when a page is added.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.db import transaction
+from django.urls import URLResolver, get_resolver, reverse
+
+from cashiering.models import CorrectionRequest
+from cashiering.services import correction_request
+from kent_cs.jobs import job_succeed
+from kent_cs.models import Job
+from ledger.models import AccountingPeriod
+from ledger.services import LineSpec, journal_entry_post
+from tests.cashiering.factories import (
+    counter_setup,
+    make_account,
+    open_session,
+    post,
+    utility,
+)
+
+PERSONAS = ["cashier", "cashier_b", "technician", "supervisor", "admin", "outsider"]
+EVERYONE = set(PERSONAS)
+LEDGER_READERS = {"technician", "supervisor", "admin"}
+COUNTER = {"cashier", "cashier_b", "technician"}
+ALL_SESSIONS = {"technician", "supervisor"}
+
+
+@dataclass
+class Rule:
+    allowed: set[str]
+    method: str = "get"
+    kwargs: object = None  # callable(scenario) -> dict of URL kwargs
+    data: dict = field(default_factory=dict)
+    not_found: set[str] = field(default_factory=set)  # may use the page, but not this object
+
+
+def _scenario(personas) -> dict:
+    counter = counter_setup()
+    cashier = personas["cashier"]
+    session = open_session(cashier, "D1")
+    account = make_account()
+    receipt = post(session, [utility(account.number, "20.00")], [counter.cash("20.00")])
+    correction = correction_request(
+        receipt=receipt, kind=CorrectionRequest.Kind.VOID, reason="Wrong account", user=cashier
+    )
+    cash = counter.accounts["001.101.20"]
+    misc = counter.accounts["001.369.90.00"]
+    entry = journal_entry_post(
+        entry_date=date(2026, 3, 16),
+        memo="Petty cash count adjustment",
+        lines=[LineSpec(cash, debit=Decimal("5.00")), LineSpec(misc, credit=Decimal("5.00"))],
+        user=personas["technician"],
+    )
+    job = Job.objects.create(kind="test", title="Export", created_by=personas["technician"])
+    job_succeed(job, name="export.csv", content_type="text/csv", data=b"a,b\n")
+    return {
+        "session": session,
+        "receipt": receipt,
+        "correction": correction,
+        "entry": entry,
+        "account": cash,
+        "period": AccountingPeriod.objects.get(year=2026, month=3),
+        "job": job,
+        "utility": account,
+    }
+
+
+def _pk(key):
+    return lambda s: {"pk": s[key].pk}
+
+
+RULES: dict[str, Rule] = {
+    "home": Rule(EVERYONE),
+    "password_change": Rule(EVERYONE),
+    "password_change_done": Rule(EVERYONE),
+    "logout": Rule(EVERYONE, method="post"),
+    "activity": Rule({"supervisor", "admin"}),
+    # The job belongs to the technician; supervisors see every job.
+    "job-detail": Rule(
+        {"technician", "supervisor"},
+        kwargs=_pk("job"),
+        not_found={"cashier", "cashier_b", "admin", "outsider"},
+    ),
+    "job-download": Rule(
+        {"technician", "supervisor"},
+        kwargs=_pk("job"),
+        not_found={"cashier", "cashier_b", "admin", "outsider"},
+    ),
+    "ledger:chart": Rule(LEDGER_READERS),
+    "ledger:account-detail": Rule(LEDGER_READERS, kwargs=_pk("account")),
+    "ledger:entry-detail": Rule(LEDGER_READERS, kwargs=lambda s: {"number": s["entry"].number}),
+    "ledger:entry-reverse": Rule(
+        {"supervisor"}, method="post", kwargs=lambda s: {"number": s["entry"].number}
+    ),
+    "ledger:trial-balance": Rule(LEDGER_READERS),
+    "ledger:trial-balance-xlsx": Rule(
+        LEDGER_READERS, kwargs=lambda s: {"period_id": s["period"].pk}
+    ),
+    "ledger:trial-balance-pdf": Rule(
+        LEDGER_READERS, kwargs=lambda s: {"period_id": s["period"].pk}
+    ),
+    "ledger:trial-balance-print": Rule(
+        LEDGER_READERS, kwargs=lambda s: {"period_id": s["period"].pk}
+    ),
+    "ledger:trial-balance-export": Rule(
+        LEDGER_READERS, method="post", kwargs=lambda s: {"period_id": s["period"].pk}
+    ),
+    "ledger:periods": Rule(LEDGER_READERS),
+    "ledger:period-close": Rule({"supervisor"}, method="post", kwargs=_pk("period")),
+    "ledger:period-reopen": Rule({"supervisor"}, method="post", kwargs=_pk("period")),
+    # Supervisors, who watch rather than take payments, are sent on to the session list.
+    "cashiering:my-session": Rule(COUNTER | {"supervisor"}),
+    "cashiering:session-open": Rule(COUNTER),
+    "cashiering:sessions": Rule(ALL_SESSIONS),
+    "cashiering:session-detail": Rule(
+        {"cashier", "technician", "supervisor"}, kwargs=_pk("session"), not_found={"cashier_b"}
+    ),
+    "cashiering:session-close": Rule(
+        {"cashier", "technician"}, method="post", kwargs=_pk("session"), not_found={"cashier_b"}
+    ),
+    "cashiering:receipt-new": Rule(
+        {"cashier"}, kwargs=_pk("session"), not_found={"cashier_b", "technician"}
+    ),
+    "cashiering:receipt-post": Rule(
+        {"cashier"}, method="post", kwargs=_pk("session"), not_found={"cashier_b", "technician"}
+    ),
+    "cashiering:receipt-line": Rule(
+        {"cashier"},
+        kwargs=_pk("session"),
+        data={"kind": "utility", "ref": "104455-01"},
+        not_found={"cashier_b", "technician"},
+    ),
+    "cashiering:lookup": Rule(COUNTER, data={"q": "lopez"}),
+    "cashiering:receipt-detail": Rule(
+        {"cashier", "technician", "supervisor"}, kwargs=_pk("receipt"), not_found={"cashier_b"}
+    ),
+    "cashiering:receipt-print": Rule(
+        {"cashier", "technician", "supervisor"}, kwargs=_pk("receipt"), not_found={"cashier_b"}
+    ),
+    "cashiering:receipt-pdf": Rule(
+        {"cashier", "technician", "supervisor"}, kwargs=_pk("receipt"), not_found={"cashier_b"}
+    ),
+    "cashiering:void-request": Rule(
+        {"cashier", "technician"}, method="post", kwargs=_pk("receipt"), not_found={"cashier_b"}
+    ),
+    "cashiering:reversal-request": Rule(
+        {"cashier", "technician"}, method="post", kwargs=_pk("receipt"), not_found={"cashier_b"}
+    ),
+    "cashiering:corrections": Rule({"cashier", "cashier_b", "technician", "supervisor"}),
+    "cashiering:correction-approve": Rule({"supervisor"}, method="post", kwargs=_pk("correction")),
+    "cashiering:correction-reject": Rule({"supervisor"}, method="post", kwargs=_pk("correction")),
+    "cashiering:inquiry-search": Rule({"cashier", "cashier_b", "technician", "supervisor"}),
+    "cashiering:inquiry": Rule(
+        {"cashier", "cashier_b", "technician", "supervisor"},
+        kwargs=lambda s: {"kind": "utility", "ref": s["utility"].number},
+    ),
+    "cashiering:note-add": Rule(
+        {"cashier", "cashier_b", "technician", "supervisor"},
+        method="post",
+        kwargs=lambda s: {"kind": "utility", "ref": s["utility"].number},
+        data={"text": "Asked for a payment plan"},
+    ),
+    "cashiering:import": Rule({"technician"}),
+}
+# Pages anyone may open, signed in or not.
+PUBLIC = {"login", "healthz"}
+
+
+def _url_names() -> list[str]:
+    names = []
+
+    def walk(patterns, namespace=None):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                if pattern.namespace == "admin":
+                    continue
+                walk(pattern.url_patterns, pattern.namespace or namespace)
+            elif pattern.name:
+                names.append(f"{namespace}:{pattern.name}" if namespace else pattern.name)
+
+    walk(get_resolver().url_patterns)
+    return names
+
+
+def test_every_url_has_a_rule():
+    missing = [name for name in _url_names() if name not in RULES and name not in PUBLIC]
+    assert missing == [], f"URLs without an access rule: {missing}"
+    stale = [name for name in RULES if name not in _url_names()]
+    assert stale == [], f"Rules for URLs that no longer exist: {stale}"
+
+
+def _request(client, rule: Rule, url: str):
+    if rule.method == "post":
+        return client.post(url, rule.data)
+    return client.get(url, rule.data)
+
+
+@pytest.mark.parametrize("name", sorted(RULES))
+def test_url_by_persona(name, personas, client, settings):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    rule = RULES[name]
+    scene = _scenario(personas)
+    url = reverse(name, kwargs=rule.kwargs(scene) if rule.kwargs else None)
+    outcomes = {}
+    for persona in PERSONAS:
+        client.force_login(personas[persona])
+        # Each persona's request is undone, so a POST by one does not change what the
+        # next one sees.
+        with transaction.atomic():
+            response = _request(client, rule, url)
+            transaction.set_rollback(True)
+        outcomes[persona] = response.status_code
+        client.logout()
+    expected = {}
+    for persona in PERSONAS:
+        if persona in rule.allowed:
+            expected[persona] = outcomes[persona] if outcomes[persona] in (200, 302) else "200/302"
+        elif persona in rule.not_found:
+            expected[persona] = 404
+        else:
+            expected[persona] = 403
+    assert outcomes == expected, f"{name} {url}"
+
+
+@pytest.mark.parametrize("name", sorted(set(RULES) - {"logout"}))
+def test_anonymous_users_are_sent_to_sign_in(name, personas, client):
+    rule = RULES[name]
+    scene = _scenario(personas)
+    url = reverse(name, kwargs=rule.kwargs(scene) if rule.kwargs else None)
+    response = _request(client, rule, url)
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("login"))
