@@ -21,7 +21,7 @@ class LockedOut(PermissionDenied):
     def __init__(self, minutes: int) -> None:
         super().__init__(
             f"Too many failed sign-ins. Try again in {minutes} minutes, "
-            "or ask a supervisor to check your account."
+            "or ask an administrator to clear the lockout."
         )
         self.minutes = minutes
 
@@ -36,8 +36,11 @@ def lockout_check(*, username: str, ip: str | None) -> None:
     failures = AuthEvent.objects.filter(kind=AuthEvent.Kind.FAILED, created_at__gte=since)
     limit = settings.LOGIN_FAILURE_LIMIT
     by_user = failures.filter(username__iexact=username)
+    # A successful sign-in, or an administrator clearing the lockout, starts the count anew.
     last_login = (
-        AuthEvent.objects.filter(kind=AuthEvent.Kind.LOGIN, username__iexact=username)
+        AuthEvent.objects.filter(
+            kind__in=[AuthEvent.Kind.LOGIN, AuthEvent.Kind.UNLOCKED], username__iexact=username
+        )
         .values_list("created_at", flat=True)
         .first()
     )
@@ -49,6 +52,14 @@ def lockout_check(*, username: str, ip: str | None) -> None:
     if locked:
         AuthEvent.objects.create(kind=AuthEvent.Kind.LOCKED, username=username[:150], ip_address=ip)
         raise LockedOut(settings.LOGIN_LOCKOUT_MINUTES)
+
+
+def lockout_clear(*, user) -> AuthEvent:
+    """Let `user` try again at once (an administrator's action; attributed by the audit
+    context of the request that calls it)."""
+    return AuthEvent.objects.create(
+        kind=AuthEvent.Kind.UNLOCKED, username=user.get_username(), user=user
+    )
 
 
 class ThrottledModelBackend(ModelBackend):

@@ -26,6 +26,7 @@ class AuthEvent(models.Model):
         LOGOUT = "logout", "Signed out"
         FAILED = "failed", "Sign-in failed"
         LOCKED = "locked", "Sign-in refused: locked out"
+        UNLOCKED = "unlock", "Lockout cleared by an administrator"
 
     kind = models.CharField(max_length=6, choices=Kind.choices)
     username = models.CharField(max_length=150)

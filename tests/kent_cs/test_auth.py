@@ -87,7 +87,7 @@ def test_after_the_failure_limit_even_the_right_password_is_refused(client, cash
     assert response.status_code == 200
     page = response.content.decode()
     assert LOCKOUT_TEXT in page
-    assert "ask a supervisor to check your account" in page
+    assert "ask an administrator to clear the lockout" in page
     assert WRONG_TEXT not in page
     assert signed_in_as(client) is None
     assert kinds(username="cashier") == ["failed"] * 5 + ["locked"]
