@@ -6,6 +6,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.apps import apps
 from django.db import connection, connections
 from django.test import override_settings
 
@@ -86,6 +87,22 @@ def test_run_invoices_every_license_due_and_only_those(technician):
     index = PayerIndex.objects.get(ref=invoices[0].number)
     assert index.kind == "license" and index.is_active
     assert index.detail.startswith("Business license 2027 renewal (BL")
+    # The bulk copy is in the history like any insert, with who ran it and why.
+    events = apps.get_model("licensing", "LicenseInvoiceEvent").objects.filter(
+        pgh_obj__in=invoices, pgh_label="insert"
+    )
+    assert events.count() == 6
+    assert {tuple(sorted(e.pgh_context.metadata.items())) for e in events} == {
+        (
+            ("reason", "Renewals for 2027"),
+            ("source", "renewal run"),
+            ("user", technician.pk),
+            ("username", "technician"),
+        )
+    }
+    line_events = apps.get_model("licensing", "LicenseInvoiceLineEvent").objects
+    ids = [i.pk for i in invoices]
+    assert line_events.filter(invoice_id__in=ids).count() == 17  # the rental has no fire fee
 
 
 @pytest.mark.django_db
