@@ -144,7 +144,7 @@ class FeeCode(models.Model):
         return [(account, sign * part) for account, part in parts if part]
 
 
-@pghistory.track()
+@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class FeeDistribution(models.Model):
     fee_code = models.ForeignKey(FeeCode, on_delete=models.CASCADE, related_name="distributions")
     account = models.ForeignKey(GLAccount, on_delete=models.PROTECT, related_name="+")
