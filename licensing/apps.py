@@ -13,6 +13,11 @@ class LicensingConfig(AppConfig):
 
         targets.register(payables.LicenseInvoiceTarget())
 
+    def dashboard_cards(self, user) -> list[dict]:
+        from licensing.selectors import dashboard_cards
+
+        return dashboard_cards(user)
+
     def seed_demo(self, stdout) -> None:
         from licensing.demo import seed
 

@@ -253,6 +253,8 @@ def _exemption_applies(rule: ExemptionData, facts: BusinessFacts) -> bool:
         return False
     if rule.basis == ExemptionRule.Basis.OWNERSHIP:
         return facts.ownership_type == rule.ownership_type
+    if rule.threshold is None:
+        return False
     if rule.basis == ExemptionRule.Basis.GROSS_RECEIPTS:
         return facts.gross_receipts is not None and facts.gross_receipts <= rule.threshold
     if rule.basis == ExemptionRule.Basis.FTE:
@@ -302,8 +304,10 @@ def compute_quote(
             continue
         if component.charged_on == FeeComponent.ChargedOn.RENEWAL and is_new:
             continue
+        # The database makes flat and per-unit components carry an amount.
+        rate = component.amount if component.amount is not None else ZERO
         if component.method == FeeComponent.Method.FLAT:
-            full = to_money(component.amount)
+            full = to_money(rate)
             rule = "flat fee"
         elif component.method == FeeComponent.Method.FTE_TIERS:
             tier = _tier_for(component, facts.fte)
@@ -318,8 +322,8 @@ def compute_quote(
             what = schedule.unit_label or "units"
             if units is None or units < 0:
                 raise FeeError(f"Enter the number of {what}.", code="units_required")
-            full = to_money(component.amount * units)
-            rule = f"{units} {what} × {_money_text(component.amount)}"
+            full = to_money(rate * units)
+            rule = f"{units} {what} × {_money_text(rate)}"
             if component.minimum_amount is not None and full < component.minimum_amount:
                 full = to_money(component.minimum_amount)
                 rule += f", minimum {_money_text(full)}"

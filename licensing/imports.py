@@ -216,6 +216,7 @@ def _parse(row: Row, context: _Context) -> ImportRow:
             f'"{code}" is not a license type; use one of: {known}.', column="license_type"
         )
     year = cell_int(row, "license_year", min_value=1990, max_value=timezone.localdate().year + 1)
+    assert year is not None  # required: cell_int raised otherwise
     status = _choice(
         cell_text(row, "status"),
         [(s.value, s.label) for s in IMPORTABLE_STATUSES],

@@ -77,13 +77,13 @@ class LicenseInvoiceTarget(PaymentTargetType):
     label = "Business license invoice"
 
     def load(self, refs: Iterable[str], *, for_update: bool = False) -> dict[str, TargetItem]:
-        invoices = LicenseInvoice.objects.filter(number__in=list(refs)).select_related(
+        found = LicenseInvoice.objects.filter(number__in=list(refs)).select_related(
             "business", "license__license_type"
         )
         if for_update:
             # Invoice rows only; the lines are locked by apply_payment, after the invoice.
-            invoices = invoices.order_by("number").select_for_update(of=("self",))
-        invoices = list(invoices)
+            found = found.order_by("number").select_for_update(of=("self",))
+        invoices = list(found)
         lines: dict[int, list[LicenseInvoiceLine]] = defaultdict(list)
         for line in LicenseInvoiceLine.objects.filter(invoice__in=invoices).only(
             "invoice_id", "position", "fee_code", "amount_due"

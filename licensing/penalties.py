@@ -164,10 +164,11 @@ def penalties_due(
         if rule.days_late > days_late or rule.id in charged:
             continue
         if rule.method == PenaltyRule.Method.PERCENT:
-            amount = to_money(base * rule.rate / 100)
-            how = f"{rule.rate.normalize():f}% of {_money_text(base)}"
+            rate = rule.rate if rule.rate is not None else ZERO
+            amount = to_money(base * rate / 100)
+            how = f"{rate.normalize():f}% of {_money_text(base)}"
         else:
-            amount = to_money(rule.amount)
+            amount = to_money(rule.amount if rule.amount is not None else ZERO)
             how = "fixed"
         notes = []
         if rule.cap is not None and amount > rule.cap:

@@ -475,8 +475,9 @@ def _event_entries(
         previous = last_by_object.get(event.pgh_obj_id)
         last_by_object[event.pgh_obj_id] = event
         user, reason = _context_of(event)
+        changes: tuple[tuple[str, str, str], ...] = ()
         if previous is None:
-            action, changes = "created", ()
+            action = "created"
             detail = created_detail(event) if created_detail else ""
         else:
             changes = _diffs(model, event, previous, ignore)
@@ -619,7 +620,7 @@ def business_history(business: Business, *, newest_first: bool = True) -> list[T
         payments[key].append(payment)
     for (invoice_id, receipt, positive, source), rows in payments.items():
         total = sum((p.amount for p in rows), ZERO)
-        parts = defaultdict(lambda: ZERO)
+        parts: dict[str, Decimal] = defaultdict(lambda: ZERO)
         for p in rows:
             parts[p.fee_code] += p.amount
         on = receipt or dict(LicensePayment.Source.choices).get(source, source)
@@ -648,6 +649,7 @@ __all__ = [
     "business_get",
     "business_history",
     "business_search",
+    "dashboard_cards",
     "delinquency",
     "delinquency_summary",
     "invoice_get",
@@ -660,3 +662,37 @@ __all__ = [
     "renewals_outstanding",
     "renewals_summary",
 ]
+
+
+def dashboard_cards(user) -> list[dict]:
+    """Home page cards for licensing staff: this year's renewals and the review queue.
+    (Links arrive with the licensing screens.)"""
+    from django.utils import timezone
+
+    if not user.has_perm("licensing.view_license"):
+        return []
+    year = timezone.localdate().year
+    summary = renewals_summary(year=year)
+    in_review = Application.objects.filter(status=Application.Status.IN_REVIEW)
+    reviews = Review.objects.filter(
+        application__status=Application.Status.IN_REVIEW, status=Review.Status.PENDING
+    ).count()
+    return [
+        {
+            "title": f"{year} renewals outstanding",
+            "value": f"{summary.outstanding:,}",
+            "note": (
+                f"${summary.amount_outstanding:,.2f} due; {summary.percent_paid}% of "
+                f"{summary.invoiced:,} paid"
+            ),
+            "url": "",
+            "link_text": "",
+        },
+        {
+            "title": "Applications in review",
+            "value": f"{in_review.count():,}",
+            "note": f"{reviews:,} department reviews pending",
+            "url": "",
+            "link_text": "",
+        },
+    ]

@@ -79,6 +79,10 @@ class DuplicateBusiness(LicensingError):
 # --- helpers --------------------------------------------------------------------------
 
 
+def _constraint_name(exc: IntegrityError) -> str | None:
+    return getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
+
+
 @contextmanager
 def _constraint_errors(messages: Mapping[str, str]) -> Iterator[None]:
     """Turn the named constraints' violations into LicensingError (wrap a whole atomic
@@ -86,8 +90,8 @@ def _constraint_errors(messages: Mapping[str, str]) -> Iterator[None]:
     try:
         yield
     except IntegrityError as exc:
-        name = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
-        if name in messages:
+        name = _constraint_name(exc)
+        if name is not None and name in messages:
             raise LicensingError(messages[name], code=name) from None
         raise
 
@@ -214,8 +218,7 @@ def business_create(
             for contact in contacts:
                 _contact_create(business, contact)
     except IntegrityError as exc:
-        name = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
-        if name == "lic_business_open_ubi":  # registered by someone else meanwhile
+        if _constraint_name(exc) == "lic_business_open_ubi":  # registered by someone else meanwhile
             raise _open_ubi_refusal(business) from None
         raise
     return business
@@ -249,8 +252,7 @@ def business_update(
             locked.save()
             _refresh_open_invoice_index(locked)
     except IntegrityError as exc:
-        name = getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None)
-        if name == "lic_business_open_ubi":
+        if _constraint_name(exc) == "lic_business_open_ubi":
             raise _open_ubi_refusal(business) from None
         raise
     return locked
@@ -826,14 +828,15 @@ def _undo_license_update(
     license = License.objects.select_for_update().get(pk=invoice.license_id)
     if license.license_year == invoice.year and license.status in (S.ACTIVE, S.SUSPENDED):
         prior_status = invoice.prior_status
-        if prior_status == S.ACTIVE and invoice.prior_year < on.year:
+        prior_year = invoice.prior_year if invoice.prior_year is not None else invoice.year - 1
+        if prior_status == S.ACTIVE and prior_year < on.year:
             prior_status = S.EXPIRED  # its year has ended since
         if license.status == S.SUSPENDED:
             prior_status = S.SUSPENDED
         _license_transition(
             license,
             to_status=prior_status,
-            to_year=invoice.prior_year,
+            to_year=prior_year,
             action="payment undone",
             reason=reason,
             user=user,
