@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.urls import reverse
 
+# Menus in the order of a working day: the counter first, the audit trail last.
+SECTION_ORDER = ["Counter", "Licensing", "Ledger", "Inventory", "Audit"]
+
 
 @dataclass(frozen=True)
 class NavItem:
@@ -24,4 +27,5 @@ def nav_for(user) -> list[tuple[str, list[tuple[str, str]]]]:
         for item in getattr(config, "nav_items", ()):
             if item.permission is None or user.has_perm(item.permission):
                 sections.setdefault(item.section, []).append((item.label, reverse(item.url_name)))
-    return list(sections.items())
+    order = {name: index for index, name in enumerate(SECTION_ORDER)}
+    return sorted(sections.items(), key=lambda item: order.get(item[0], len(order)))

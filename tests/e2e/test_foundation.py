@@ -13,10 +13,10 @@ from tests.e2e.helpers import nav_sections, open_menu, sign_in, watch_csp
 # Sections of the main navigation each role sees, in app order. Update this table when an
 # app adds a section: it is the contract of who sees what.
 ROLE_SECTIONS = {
-    "cashier": [],
-    "technician": ["Ledger"],
-    "supervisor": ["Audit", "Ledger"],
-    "admin": ["Audit", "Ledger"],
+    "cashier": ["Counter"],
+    "technician": ["Counter", "Ledger"],
+    "supervisor": ["Counter", "Ledger", "Audit"],
+    "admin": ["Ledger", "Audit"],
 }
 BOOTSTRAP_CSS = "/static/vendor/bootstrap/css/bootstrap.min.css"
 BOOTSTRAP_PRIMARY = "rgb(13, 110, 253)"
