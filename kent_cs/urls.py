@@ -18,6 +18,7 @@ urlpatterns = [
     path("jobs/<int:pk>/download/", views.job_download, name="job-download"),
     path("ledger/", include("ledger.urls")),
     path("counter/", include("cashiering.urls")),
+    path("licensing/", include("licensing.urls")),
     path("admin/", admin.site.urls),
 ]
 
