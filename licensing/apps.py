@@ -1,11 +1,36 @@
 from django.apps import AppConfig
 
+from kent_cs.navigation import NavItem
+
 
 class LicensingConfig(AppConfig):
     name = "licensing"
     verbose_name = "Business licensing"
-    # Menu links arrive with the licensing screens (they need URL names to point at).
-    nav_items = ()
+    # In the order of the work: find the business, process applications, renew, collect.
+    nav_items = (
+        NavItem("Licensing", "Businesses", "licensing:business-search", "licensing.view_business"),
+        NavItem(
+            "Licensing",
+            "Applications in review",
+            "licensing:application-list",
+            "licensing.view_application",
+        ),
+        NavItem("Licensing", "Renewals", "licensing:renewals", "licensing.view_renewalrun"),
+        NavItem(
+            "Licensing",
+            "Renewals outstanding",
+            "licensing:renewals-outstanding",
+            "licensing.view_license",
+        ),
+        NavItem("Licensing", "Delinquency", "licensing:delinquency", "licensing.view_license"),
+        NavItem("Licensing", "Fee preview", "licensing:fee-preview", "licensing.view_feeschedule"),
+        NavItem(
+            "Licensing",
+            "Import license records",
+            "licensing:license-import",
+            "licensing.import_licenses",
+        ),
+    )
 
     def ready(self) -> None:
         from cashiering import targets

@@ -13,7 +13,7 @@ is added.
 import random
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -370,6 +370,7 @@ def _write(plans: list[_Plan], user, this_year: int) -> dict[str, int]:
                         to_year=year,
                         reason=f"Invoice {invoice.number} paid in full (demo history)",
                         effective_on=paid,
+                        changed_at=_at(paid),
                         changed_by=user,
                     )
                 )
@@ -392,6 +393,7 @@ def _write(plans: list[_Plan], user, this_year: int) -> dict[str, int]:
                     source=LicensePayment.Source.DEMO,
                     receipt_number="Demo history",
                     business_date=on,
+                    recorded_at=_at(on),
                 )
             )
     LicensePayment.objects.bulk_create(all_payments)
@@ -408,6 +410,7 @@ def _write(plans: list[_Plan], user, this_year: int) -> dict[str, int]:
                     to_year=year,
                     reason=f"Not renewed for {year + 1} (demo history)",
                     effective_on=date(year + 1, 4, 1),
+                    changed_at=_at(date(year + 1, 4, 1)),
                 )
             )
         if plan.closed_on:
@@ -421,6 +424,7 @@ def _write(plans: list[_Plan], user, this_year: int) -> dict[str, int]:
                     to_year=license.license_year,
                     reason="Business closed (demo history)",
                     effective_on=plan.closed_on,
+                    changed_at=_at(plan.closed_on),
                     changed_by=user,
                 )
             )
@@ -437,31 +441,50 @@ def _write(plans: list[_Plan], user, this_year: int) -> dict[str, int]:
     return counts
 
 
+def _at(day: date) -> datetime:
+    """Mid-morning of `day`: when the demo history says something happened."""
+    return timezone.make_aware(datetime.combine(day, time(10, 0)))
+
+
 def _applications(rng: random.Random, used: set[str], user, this_year: int, today: date) -> int:
-    """A dozen applications in review (some reviews done) and a few approved, unpaid."""
+    """A dozen applications in review (some reviews done) and a few approved, unpaid.
+
+    Each step in its own audit context, as separate requests would be: a context's reason
+    is shared by everything recorded under it."""
+
+    def as_user(reason: str | None = None):
+        return audit_actor(user, source="demo data", reason=reason)
+
     made = 0
     for index in range(16):
         business, owner, code = _business(rng, used, index, this_year)
         business.opened_on = today - timedelta(days=rng.randrange(3, 40))
-        business.save()
-        Contact.objects.create(business=business, name=owner, role="owner", is_primary=True)
+        with as_user("Business registered"), transaction.atomic():
+            business.save()
+            Contact.objects.create(business=business, name=owner, role="owner", is_primary=True)
         license_type = LicenseType.objects.get(code=code)
-        application = application_submit(
-            business=business,
-            license_type=license_type,
-            requested_start=today,
-            user=user,
-            units=rng.randint(4, 30) if license_type.unit_label else None,
-            received_on=business.opened_on,
-        )
+        with as_user():
+            application = application_submit(
+                business=business,
+                license_type=license_type,
+                requested_start=today,
+                user=user,
+                units=rng.randint(4, 30) if license_type.unit_label else None,
+                received_on=business.opened_on,
+            )
         made += 1
         reviews = list(application.reviews.all())
         if index < 4:  # approved, waiting for payment at the counter
             for review in reviews:
-                review_decide(review=review, user=user, approved=True, notes="Meets code")
-            application_approve(application=application, user=user, issue_date=today)
+                with as_user():
+                    review_decide(review=review, user=user, approved=True, notes="Meets code")
+            with as_user():
+                application_approve(application=application, user=user, issue_date=today)
         elif reviews and index % 2:
-            review_decide(review=reviews[0], user=user, approved=True, notes="Inspection passed")
+            with as_user():
+                review_decide(
+                    review=reviews[0], user=user, approved=True, notes="Inspection passed"
+                )
     return made
 
 
@@ -490,8 +513,8 @@ def seed(stdout) -> None:
         plans.append(plan)
     with audit_actor(user, source="demo data", reason="Demonstration license history"):
         counts = _write(plans, user, this_year)
-        applications = _applications(rng, used, user, this_year, today)
-        daily = penalties_assess(as_of=today, user=user)
+    applications = _applications(rng, used, user, this_year, today)
+    daily = penalties_assess(as_of=today, user=user)  # the daily run, as on any morning
     stdout.write(
         f"  licensing: {len(plans) + applications} businesses, {counts['licenses']} licenses, "
         f"{counts['invoices']} invoices, {counts['closed']} closed, {applications} applications; "

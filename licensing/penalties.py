@@ -270,6 +270,7 @@ def licenses_lapse(*, as_of: date, user) -> int:
     total = 0
     years = (
         License.objects.filter(status=LicenseStatus.EXPIRED)
+        .order_by("license_year")
         .values_list("license_year", flat=True)
         .distinct()
     )

@@ -234,7 +234,7 @@ def renewals_outstanding(*, year: int) -> QuerySet[LicenseInvoice]:
 @dataclass(frozen=True)
 class RenewalSummary:
     year: int
-    licenses_due: int
+    licenses_due: int  # invoiced (live invoices) + still due without one
     invoiced: int
     not_invoiced: int
     paid: int
@@ -248,7 +248,7 @@ class RenewalSummary:
 
 
 def renewals_summary(*, year: int) -> RenewalSummary:
-    from licensing.renewals import licenses_due_for_renewal, renewals_pending_count
+    from licensing.renewals import renewals_pending_count
 
     invoices = LicenseInvoice.objects.filter(kind=InvoiceKind.RENEWAL, year=year).exclude(
         status=LicenseInvoice.Status.CANCELLED
@@ -263,7 +263,7 @@ def renewals_summary(*, year: int) -> RenewalSummary:
     not_invoiced = renewals_pending_count(year)
     return RenewalSummary(
         year=year,
-        licenses_due=licenses_due_for_renewal(year).count(),
+        licenses_due=totals["invoiced"] + not_invoiced,
         invoiced=totals["invoiced"],
         not_invoiced=not_invoiced,
         paid=totals["paid"],

@@ -1,0 +1,132 @@
+"""Reads of the licensing screens that licensing.selectors does not have (yet): the wider
+business search, and the lists and lookups behind single pages. Every lookup by id
+raises 404; licensing records are city-wide, so there is no per-user scope."""
+
+from typing import Any
+
+from django.contrib.postgres.search import TrigramWordSimilarity
+from django.db.models import (
+    Case,
+    Exists,
+    FloatField,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
+from django.db.models.functions import Greatest
+from django.shortcuts import get_object_or_404
+
+from licensing.models import (
+    Business,
+    Contact,
+    License,
+    LicenseInvoice,
+    RenewalRun,
+    Review,
+)
+from licensing.validators import address_key
+
+INVOICES_SHOWN = 60
+
+
+def business_search(*, query: str = "", include_closed: bool = False) -> QuerySet[Business]:
+    """Businesses by legal or trade name (forgiving typos word by word), UBI, license
+    number (BL000123, 123, or the number in the system it was imported from), street
+    address, or the name of an owner or other contact; exact identifiers first, then the
+    closest names. Each row has its licenses prefetched (one more query per page)."""
+    businesses = Business.objects.prefetch_related(
+        Prefetch("licenses", queryset=License.objects.order_by("-number"))
+    )
+    if not include_closed:
+        businesses = businesses.filter(status=Business.Status.OPEN)
+    query = " ".join(query.split())[:100]
+    if not query:
+        return businesses.order_by("legal_name", "pk")
+    digits = "".join(ch for ch in query if ch.isdigit())
+    exact = Q(Exists(License.objects.filter(business=OuterRef("pk"), legacy_number__iexact=query)))
+    if len(digits) == 9 and not any(ch.isalpha() for ch in query):
+        exact |= Q(ubi=digits)
+    compact = query.upper().replace(" ", "")
+    number = compact.removeprefix("BL")
+    if number.isdigit() and len(number) <= 9:
+        exact |= Q(Exists(License.objects.filter(business=OuterRef("pk"), number=int(number))))
+    names = (
+        Q(legal_name__icontains=query)
+        | Q(trade_name__icontains=query)
+        | Q(legal_name__trigram_word_similar=query)
+        | Q(trade_name__trigram_word_similar=query)
+    )
+    address = Q(location_line1__icontains=query)
+    street = address_key(query, "").partition("|")[0]
+    if street:  # "1220 West Meeker Street" finds "1220 W Meeker St"
+        address |= Q(location_key__contains=street)
+    contact = Q(
+        Exists(
+            Contact.objects.filter(business=OuterRef("pk"), is_active=True).filter(
+                Q(name__icontains=query) | Q(name__trigram_word_similar=query)
+            )
+        )
+    )
+    rank = Greatest(
+        TrigramWordSimilarity(query, "legal_name"),
+        TrigramWordSimilarity(query, "trade_name"),
+        Case(When(exact, then=Value(2.0)), default=Value(0.0)),
+        Case(When(contact | address, then=Value(0.5)), default=Value(0.0)),
+        output_field=FloatField(),
+    )
+    return (
+        businesses.filter(exact | names | address | contact)
+        .annotate(rank=rank)
+        .order_by("-rank", "legal_name", "pk")
+    )
+
+
+def business_by_ubi(ubi: str) -> Business | None:
+    """The open business with this UBI, else the most recently closed one."""
+    return Business.objects.filter(ubi=ubi).order_by("status", "-opened_on").first()
+
+
+def business_invoices(business: Business) -> list[LicenseInvoice]:
+    """The business's invoices, newest first (the most recent INVOICES_SHOWN)."""
+    return list(
+        business.invoices.select_related("license__license_type").order_by("-year", "-seq")[
+            :INVOICES_SHOWN
+        ]
+    )
+
+
+def license_invoices(license: License) -> list[LicenseInvoice]:
+    return list(license.invoices.order_by("-year", "-seq"))
+
+
+def contact_get(*, pk: int) -> Contact:
+    return get_object_or_404(Contact.objects.select_related("business"), pk=pk)
+
+
+def review_get(*, pk: int) -> Review:
+    return get_object_or_404(Review.objects.select_related("application"), pk=pk)
+
+
+def renewal_runs(*, year: int | None = None) -> QuerySet[RenewalRun]:
+    runs = RenewalRun.objects.select_related("started_by", "job")
+    if year is not None:
+        runs = runs.filter(year=year)
+    return runs.order_by("-created_at", "-pk")
+
+
+def renewal_run_get(*, pk: int) -> RenewalRun:
+    return get_object_or_404(RenewalRun.objects.select_related("started_by", "job"), pk=pk)
+
+
+def application_result(application) -> dict[str, Any]:
+    """For an approved application: its license and the license's first invoice."""
+    license = (
+        License.objects.filter(application=application).select_related("license_type").first()
+    )
+    invoice = None
+    if license is not None:
+        invoice = license.invoices.order_by("year", "seq").first()
+    return {"license": license, "invoice": invoice}
