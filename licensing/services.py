@@ -822,29 +822,34 @@ def _undo_license_update(
     invoice: LicenseInvoice, *, on: date, receipt: str, user, reason: str
 ) -> None:
     """Put the license back as it was before the invoice was paid in full, if it is still
-    as the payment left it (one suspended or revoked since is left alone)."""
+    as the payment left it. A new license suspended, revoked or closed since keeps that
+    status (the invoice is simply owed again); a renewed one suspended since keeps its
+    suspension and goes back to the year before."""
     if not invoice.license_updated:
         return
     license = License.objects.select_for_update().get(pk=invoice.license_id)
-    if license.license_year == invoice.year and license.status in (S.ACTIVE, S.SUSPENDED):
-        prior_status = invoice.prior_status
-        prior_year = invoice.prior_year if invoice.prior_year is not None else invoice.year - 1
+    prior_year = invoice.prior_year if invoice.prior_year is not None else invoice.year - 1
+    common = {
+        "to_year": prior_year,
+        "action": "payment undone",
+        "reason": reason,
+        "user": user,
+        "effective_on": on,
+        "invoice": invoice,
+        "receipt": receipt,
+    }
+    if license.license_year != invoice.year:
+        pass  # moved on since (renewed again, or changed by hand): left as it is
+    elif invoice.kind == InvoiceKind.NEW:
+        if license.status == S.ACTIVE:
+            _license_transition(license, to_status=S.PENDING, issued_on=None, **common)
+    elif license.status == S.SUSPENDED:
+        _license_transition(license, to_status=S.SUSPENDED, **common)
+    elif license.status == S.ACTIVE:
+        prior_status = invoice.prior_status or S.EXPIRED
         if prior_status == S.ACTIVE and prior_year < on.year:
             prior_status = S.EXPIRED  # its year has ended since
-        if license.status == S.SUSPENDED:
-            prior_status = S.SUSPENDED
-        _license_transition(
-            license,
-            to_status=prior_status,
-            to_year=prior_year,
-            action="payment undone",
-            reason=reason,
-            user=user,
-            effective_on=on,
-            invoice=invoice,
-            receipt=receipt,
-            **({"issued_on": None} if invoice.kind == InvoiceKind.NEW else {}),
-        )
+        _license_transition(license, to_status=prior_status, **common)
     invoice.license_updated = False
     invoice.prior_status = ""
     invoice.prior_year = None

@@ -373,3 +373,32 @@ def test_partial_payments_then_a_reversal_after_the_session_closed(
     assert undone.action == "payment undone" and undone.receipt == str(second)
     assert undone.effective_on == timezone.localdate()  # when it was undone
     assert -gl_balance("001.321.90.00", accounts) == D("50.00")
+
+
+def test_void_after_the_license_was_suspended_keeps_the_suspension(pending, technician):
+    from licensing.services import license_change_status
+
+    license, invoice = pending
+    pay(invoice, *FULL)
+    license_change_status(
+        license=license, to_status=LicenseStatus.SUSPENDED, user=technician, reason="Inspection"
+    )
+    undo(invoice, *FULL)
+    license.refresh_from_db()
+    invoice.refresh_from_db()
+    assert (license.status, license.issued_on) == ("suspended", MARCH)
+    assert (invoice.status, invoice.amount_due) == ("open", D("213.93"))
+
+
+def test_void_of_a_renewal_after_suspension_takes_back_the_year_only(technician):
+    from licensing.services import license_change_status
+
+    license = make_license(make_business(), year=2026)
+    invoice = renewal_invoice_create(license=license, year=2027, user=technician)
+    pay(invoice, *FULL)
+    license_change_status(
+        license=license, to_status=LicenseStatus.SUSPENDED, user=technician, reason="Complaint"
+    )
+    undo(invoice, *FULL)
+    license.refresh_from_db()
+    assert (license.status, license.license_year) == ("suspended", 2026)
