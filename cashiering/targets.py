@@ -104,7 +104,7 @@ def _search_text(row: IndexRow) -> str:
     ).lower()
 
 
-def index_bulk_upsert(rows: Iterable[IndexRow], *, batch_size: int = 2000) -> int:
+def index_bulk_upsert(rows: Iterable[IndexRow], *, batch_size: int = 5000) -> int:
     """Insert or update payer-index rows by (kind, ref). Returns the number written."""
     written = 0
     batch: list[IndexRow] = []
@@ -113,30 +113,37 @@ def index_bulk_upsert(rows: Iterable[IndexRow], *, batch_size: int = 2000) -> in
         nonlocal written
         if not batch:
             return
-        values_sql = ", ".join(["(%s, %s, %s, %s, %s, %s, %s, %s)"] * len(batch))
-        params: list = []
+        # One array per column, bound server-side: far cheaper to parse than a VALUES
+        # list with thousands of placeholders. Rows that did not change are not rewritten
+        # (each rewrite would also update the trigram index).
+        columns: list[list] = [[] for _ in range(8)]
         for row in batch:
-            params.extend(
-                [
-                    row.kind,
-                    row.ref,
-                    row.number[:40],
-                    row.name[:200],
-                    row.address[:200],
-                    row.detail[:200],
-                    _search_text(row),
-                    row.is_active,
-                ]
+            values = (
+                row.kind,
+                row.ref,
+                row.number[:40],
+                row.name[:200],
+                row.address[:200],
+                row.detail[:200],
+                _search_text(row),
+                row.is_active,
             )
+            for column, value in zip(columns, values, strict=True):
+                column.append(value)
         with connection.cursor() as cursor:
             cursor.execute(
                 "INSERT INTO cashiering_payerindex "
                 "(kind, ref, number, name, address, detail, search_text, is_active) "
-                f"VALUES {values_sql} "
+                "SELECT * FROM unnest(%s::varchar[], %s::varchar[], %s::varchar[], "
+                "%s::varchar[], %s::varchar[], %s::varchar[], %s::text[], %s::boolean[]) "
                 "ON CONFLICT (kind, ref) DO UPDATE SET number = EXCLUDED.number, "
                 "name = EXCLUDED.name, address = EXCLUDED.address, detail = EXCLUDED.detail, "
-                "search_text = EXCLUDED.search_text, is_active = EXCLUDED.is_active",
-                params,
+                "search_text = EXCLUDED.search_text, is_active = EXCLUDED.is_active "
+                "WHERE (cashiering_payerindex.number, cashiering_payerindex.name, "
+                "cashiering_payerindex.address, cashiering_payerindex.detail, "
+                "cashiering_payerindex.is_active) IS DISTINCT FROM (EXCLUDED.number, "
+                "EXCLUDED.name, EXCLUDED.address, EXCLUDED.detail, EXCLUDED.is_active)",
+                columns,
             )
         written += len(batch)
         batch.clear()
