@@ -291,7 +291,7 @@ def seed_accounts(stdout) -> None:
 
 
 def seed_receipts(stdout) -> None:
-    """A year of business days: two cashiers, five to eleven receipts each per day."""
+    """A year of business days: two cashiers, three to seven receipts each per day."""
     if Receipt.objects.exists():
         return
     User = get_user_model()
@@ -324,7 +324,7 @@ def _seed_day(rng, day: date, cashier, drawer, tenders, utility, invoices) -> in
             opening_count={"20.00": 5, "5.00": 10},
         )
         posted = 0
-        for _ in range(rng.randint(5, 11)):
+        for _ in range(rng.randint(3, 7)):
             lines, total = _random_lines(rng, utility, invoices)
             if not lines:
                 continue
