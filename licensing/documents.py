@@ -28,7 +28,7 @@ HISTORY_TEMPLATE = "licensing/documents/business_history.html"
 NOTICES_JOB_KIND = "licensing.renewal-notices"
 # Notices laid out per WeasyPrint call: small enough for steady progress, large enough
 # that the fixed cost of a render (stylesheets, fonts) is shared.
-NOTICES_PER_CHUNK = 40
+NOTICES_PER_CHUNK = 50
 
 
 def _city() -> dict[str, Any]:
@@ -98,6 +98,7 @@ def notices_context(invoice_ids: Sequence[int], *, title: str) -> dict[str, Any]
         **_city(),
         "document_title": title,
         "page_class": "notice-page",
+        "today": timezone.localdate(),
         "notices": [renewal_notice_context(LicenseInvoice(pk=pk)) for pk in invoice_ids],
     }
 

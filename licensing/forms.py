@@ -135,6 +135,14 @@ class ReasonForm(forms.Form):
     reason = forms.CharField(label="Reason", max_length=300)
 
 
+class DenyForm(ReasonForm):
+    reason = forms.CharField(label="Reason for denying", max_length=300)
+
+
+class WithdrawForm(ReasonForm):
+    reason = forms.CharField(label="Reason for withdrawing", max_length=300)
+
+
 class ContactForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -168,8 +176,7 @@ class FeePreviewForm(forms.Form):
     issue_date = forms.DateField(
         label="Issue date",
         widget=date_input(),
-        help_text="Renewals are priced by the schedule in effect on January 1 of this date's "
-        "year.",
+        help_text="Renewals are priced by the schedule in effect on January 1 of this date's year.",
     )
     ubi = forms.CharField(
         label="Business UBI",
@@ -262,6 +269,11 @@ class ReviewDecisionForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
         help_text="Required to reject: say why.",
     )
+
+    def __init__(self, *args, review: Review, **kwargs):
+        kwargs.setdefault("prefix", f"review-{review.pk}")
+        super().__init__(*args, **kwargs)
+        self.fields["notes"].label = f"{review.get_department_display()} review notes"
 
 
 # --- licenses -------------------------------------------------------------------------

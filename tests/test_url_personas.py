@@ -19,6 +19,9 @@ from kent_cs.jobs import job_succeed
 from kent_cs.models import Job
 from ledger.models import AccountingPeriod
 from ledger.services import LineSpec, journal_entry_post
+from licensing.models import RenewalRun
+from licensing.renewals import renewal_invoice_create
+from licensing.services import application_submit, contact_add
 from tests.cashiering.factories import (
     counter_setup,
     make_account,
@@ -26,10 +29,16 @@ from tests.cashiering.factories import (
     post,
     utility,
 )
+from tests.licensing.factories import license_type, make_business, make_license
 
 PERSONAS = ["cashier", "cashier_b", "technician", "supervisor", "admin", "outsider"]
 EVERYONE = set(PERSONAS)
 LEDGER_READERS = {"technician", "supervisor", "admin"}
+# Licensing records are city-wide: technicians process them, supervisors and
+# administrators read them, cashiers see license invoices only.
+LICENSING_READERS = {"technician", "supervisor", "admin"}
+LICENSING = {"technician"}
+INVOICE_READERS = {"cashier", "cashier_b", "technician", "supervisor", "admin"}
 COUNTER = {"cashier", "cashier_b", "technician"}
 ALL_SESSIONS = {"technician", "supervisor"}
 
@@ -71,6 +80,32 @@ def _scenario(personas) -> dict:
         "period": AccountingPeriod.objects.get(year=2026, month=3),
         "job": job,
         "utility": account,
+        **_licensing_scenario(personas),
+    }
+
+
+def _licensing_scenario(personas) -> dict:
+    technician = personas["technician"]
+    business = make_business(legal_name="Persona Bakery LLC", location_line1="310 W Gowe St")
+    contact = contact_add(
+        business=business, data={"name": "Pat Baker", "role": "owner"}, user=technician
+    )
+    license = make_license(business, year=2026)
+    renewal = renewal_invoice_create(license=license, year=2027, user=technician)
+    application = application_submit(
+        business=business,
+        license_type=license_type("HOME"),
+        requested_start=date(2026, 3, 16),
+        user=technician,
+    )
+    return {
+        "business": business,
+        "contact": contact,
+        "license": license,
+        "license_invoice": renewal,
+        "application": application,
+        "review": application.reviews.get(),
+        "renewal_run": RenewalRun.objects.create(year=2027, started_by=technician),
     }
 
 
@@ -170,6 +205,57 @@ RULES: dict[str, Rule] = {
         data={"text": "Asked for a payment plan"},
     ),
     "cashiering:import": Rule({"technician"}),
+    # Licensing: businesses and contacts
+    "licensing:business-search": Rule(LICENSING_READERS, data={"q": "bakery"}),
+    "licensing:business-create": Rule(LICENSING),
+    "licensing:business-detail": Rule(LICENSING_READERS, kwargs=_pk("business")),
+    "licensing:business-edit": Rule(LICENSING, kwargs=_pk("business")),
+    "licensing:business-close": Rule(LICENSING, kwargs=_pk("business")),
+    "licensing:business-reopen": Rule(LICENSING, kwargs=_pk("business")),
+    "licensing:business-history-print": Rule(LICENSING_READERS, kwargs=_pk("business")),
+    "licensing:business-history-pdf": Rule(LICENSING_READERS, kwargs=_pk("business")),
+    "licensing:business-notices-print": Rule(LICENSING_READERS, kwargs=_pk("business")),
+    "licensing:business-notices-pdf": Rule(LICENSING_READERS, kwargs=_pk("business")),
+    "licensing:contact-add": Rule(LICENSING, kwargs=_pk("business")),
+    "licensing:contact-edit": Rule(LICENSING, kwargs=_pk("contact")),
+    "licensing:contact-remove": Rule(LICENSING, method="post", kwargs=_pk("contact")),
+    "licensing:fee-preview": Rule(LICENSING_READERS),
+    # Applications and reviews
+    "licensing:application-list": Rule(LICENSING_READERS),
+    "licensing:application-create": Rule(LICENSING, kwargs=_pk("business")),
+    "licensing:application-detail": Rule(LICENSING_READERS, kwargs=_pk("application")),
+    "licensing:application-approve": Rule(LICENSING, method="post", kwargs=_pk("application")),
+    "licensing:application-deny": Rule(
+        LICENSING, method="post", kwargs=_pk("application"), data={"deny-reason": "Zoning"}
+    ),
+    "licensing:application-withdraw": Rule(
+        LICENSING, method="post", kwargs=_pk("application"), data={"withdraw-reason": "Asked"}
+    ),
+    "licensing:review-approve": Rule(LICENSING, method="post", kwargs=_pk("review")),
+    "licensing:review-reject": Rule(LICENSING, method="post", kwargs=_pk("review")),
+    # Licenses, certificates, invoices
+    "licensing:license-detail": Rule(LICENSING_READERS, kwargs=_pk("license")),
+    "licensing:license-status": Rule(LICENSING, kwargs=_pk("license")),
+    "licensing:license-renewal-invoice": Rule(LICENSING, method="post", kwargs=_pk("license")),
+    "licensing:license-certificate": Rule(LICENSING_READERS, kwargs=_pk("license")),
+    "licensing:license-certificate-pdf": Rule(LICENSING_READERS, kwargs=_pk("license")),
+    "licensing:invoice-detail": Rule(INVOICE_READERS, kwargs=_pk("license_invoice")),
+    # Renewals, notices, penalties
+    "licensing:renewals": Rule(LICENSING_READERS),
+    "licensing:renewal-run-start": Rule(LICENSING, method="post", data={"year": "2027"}),
+    "licensing:renewal-run-detail": Rule(LICENSING_READERS, kwargs=_pk("renewal_run")),
+    "licensing:renewal-run-resume": Rule(LICENSING, method="post", kwargs=_pk("renewal_run")),
+    "licensing:renewal-run-notices": Rule(LICENSING, method="post", kwargs=_pk("renewal_run")),
+    "licensing:renewal-notices": Rule(LICENSING, method="post", kwargs=lambda s: {"year": 2027}),
+    "licensing:renewals-outstanding": Rule(LICENSING_READERS, data={"year": "2027"}),
+    "licensing:renewals-outstanding-export": Rule(
+        LICENSING_READERS, kwargs=lambda s: {"fmt": "xlsx"}, data={"year": "2027"}
+    ),
+    "licensing:delinquency": Rule(LICENSING_READERS),
+    "licensing:delinquency-export": Rule(LICENSING_READERS, kwargs=lambda s: {"fmt": "csv"}),
+    "licensing:penalties-assess": Rule(LICENSING, method="post"),
+    # Imports
+    "licensing:license-import": Rule(LICENSING),
 }
 # Pages anyone may open, signed in or not.
 PUBLIC = {"login", "healthz"}

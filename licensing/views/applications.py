@@ -8,14 +8,14 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from kent_cs.selectors import object_timeline
 from licensing import selectors
 from licensing.fees import FeeError, fee_preview
 from licensing.forms import (
     ApplicationFilterForm,
     ApplicationForm,
-    ReasonForm,
+    DenyForm,
     ReviewDecisionForm,
+    WithdrawForm,
     add_service_errors,
 )
 from licensing.models import Application, LicenseInvoice, Review
@@ -76,8 +76,7 @@ def application_create(request, pk: int):
             add_service_errors(form, exc)
         else:
             departments = [
-                str(Review.Department(d).label)
-                for d in application.license_type.review_departments
+                str(Review.Department(d).label) for d in application.license_type.review_departments
             ]
             reviews = (
                 f"waiting on reviews by {', '.join(departments)}"
@@ -122,7 +121,7 @@ def _application_page(request, application: Application, *, failed=None, status:
     reviews = []
     for review in application.reviews.all():
         prefix = f"review-{review.pk}"
-        form = failed_form if failed_name == prefix else ReviewDecisionForm(prefix=prefix)
+        form = failed_form if failed_name == prefix else ReviewDecisionForm(review=review)
         reviews.append((review, form))
     in_review = application.status == Application.Status.IN_REVIEW
     waiting = [r for r, _ in reviews if r.status != Review.Status.APPROVED]
@@ -139,15 +138,14 @@ def _application_page(request, application: Application, *, failed=None, status:
             "waiting": waiting,
             "quote": quote,
             "quote_error": quote_error,
-            "deny_form": failed_form if failed_name == "deny" else ReasonForm(prefix="deny"),
+            "deny_form": failed_form if failed_name == "deny" else DenyForm(prefix="deny"),
             "withdraw_form": (
-                failed_form if failed_name == "withdraw" else ReasonForm(prefix="withdraw")
+                failed_form if failed_name == "withdraw" else WithdrawForm(prefix="withdraw")
             ),
             "license": result.get("license"),
             "invoice": result.get("invoice"),
             "invoice_open": result.get("invoice") is not None
             and result["invoice"].status == LicenseInvoice.Status.OPEN,
-            "timeline": object_timeline(application),
             "breadcrumbs": [_applications_crumb(), (str(application), None)],
         },
         status=status,
@@ -161,12 +159,15 @@ def application_detail(request, pk: int):
 
 def _decide_review(request, pk: int, *, approved: bool):
     review = queries.review_get(pk=pk)
-    prefix = f"review-{review.pk}"
-    form = ReviewDecisionForm(request.POST, prefix=prefix)
+    form = ReviewDecisionForm(request.POST, review=review)
+    prefix = form.prefix
     if form.is_valid():
         try:
             review = review_decide(
-                review=review, user=request.user, approved=approved, notes=form.cleaned_data["notes"]
+                review=review,
+                user=request.user,
+                approved=approved,
+                notes=form.cleaned_data["notes"],
             )
         except LicensingError as exc:
             add_service_errors(form, exc)
@@ -216,9 +217,9 @@ def application_approve_view(request, pk: int):
     return redirect(application)
 
 
-def _close_application(request, pk: int, *, prefix: str, service, done: str):
+def _close_application(request, pk: int, *, form_class, prefix: str, service, done: str):
     application = selectors.application_get(pk=pk)
-    form = ReasonForm(request.POST, prefix=prefix)
+    form = form_class(request.POST, prefix=prefix)
     if form.is_valid():
         try:
             service(application=application, user=request.user, reason=form.cleaned_data["reason"])
@@ -233,12 +234,19 @@ def _close_application(request, pk: int, *, prefix: str, service, done: str):
 @require_POST
 @permission_required(DECIDE, raise_exception=True)
 def application_deny_view(request, pk: int):
-    return _close_application(request, pk, prefix="deny", service=application_deny, done="denied")
+    return _close_application(
+        request, pk, form_class=DenyForm, prefix="deny", service=application_deny, done="denied"
+    )
 
 
 @require_POST
 @permission_required("licensing.change_application", raise_exception=True)
 def application_withdraw_view(request, pk: int):
     return _close_application(
-        request, pk, prefix="withdraw", service=application_withdraw, done="withdrawn"
+        request,
+        pk,
+        form_class=WithdrawForm,
+        prefix="withdraw",
+        service=application_withdraw,
+        done="withdrawn",
     )

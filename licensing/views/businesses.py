@@ -21,7 +21,7 @@ from licensing.forms import (
     ReasonForm,
     add_service_errors,
 )
-from licensing.models import LicenseInvoice
+from licensing.models import TERMINAL_STATUSES, LicenseInvoice
 from licensing.services import (
     BUSINESS_FIELDS,
     CONTACT_FIELDS,
@@ -179,7 +179,7 @@ def business_close_view(request, pk: int):
         {
             "form": form,
             "business": business,
-            "licenses": list(business.licenses.exclude(status__in=["closed", "revoked"])),
+            "licenses": list(business.licenses.exclude(status__in=TERMINAL_STATUSES)),
             "breadcrumbs": business_crumbs(business, ("Close", None)),
         },
     )
@@ -194,7 +194,9 @@ def business_reopen_view(request, pk: int):
     form = ReasonForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            business_reopen(business=business, user=request.user, reason=form.cleaned_data["reason"])
+            business_reopen(
+                business=business, user=request.user, reason=form.cleaned_data["reason"]
+            )
         except LicensingError as exc:
             add_service_errors(form, exc)
         else:

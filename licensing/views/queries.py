@@ -2,28 +2,38 @@
 business search, and the lists and lookups behind single pages. Every lookup by id
 raises 404; licensing records are city-wide, so there is no per-user scope."""
 
+import re
+from datetime import date
 from typing import Any
 
-from django.contrib.postgres.search import TrigramWordSimilarity
+from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilarity
 from django.db.models import (
     Case,
+    DateField,
     Exists,
+    F,
     FloatField,
+    Func,
+    IntegerField,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
+    Sum,
     Value,
     When,
 )
 from django.db.models.functions import Greatest
+from django.db.models.lookups import GreaterThanOrEqual
 from django.shortcuts import get_object_or_404
 
 from licensing.models import (
     Business,
     Contact,
+    InvoiceKind,
     License,
     LicenseInvoice,
+    LicenseInvoiceLine,
     RenewalRun,
     Review,
 )
@@ -53,12 +63,10 @@ def business_search(*, query: str = "", include_closed: bool = False) -> QuerySe
     number = compact.removeprefix("BL")
     if number.isdigit() and len(number) <= 9:
         exact |= Q(Exists(License.objects.filter(business=OuterRef("pk"), number=int(number))))
-    names = (
-        Q(legal_name__icontains=query)
-        | Q(trade_name__icontains=query)
-        | Q(legal_name__trigram_word_similar=query)
-        | Q(trade_name__trigram_word_similar=query)
-    )
+    names = Q(legal_name__icontains=query) | Q(trade_name__icontains=query)
+    words = [w for w in re.split(r"\W+", query.casefold()) if len(w) >= 3 and not w.isdigit()]
+    if words:
+        names |= _all_words_in_name(words)
     address = Q(location_line1__icontains=query)
     street = address_key(query, "").partition("|")[0]
     if street:  # "1220 West Meeker Street" finds "1220 W Meeker St"
@@ -77,11 +85,40 @@ def business_search(*, query: str = "", include_closed: bool = False) -> QuerySe
         Case(When(contact | address, then=Value(0.5)), default=Value(0.0)),
         output_field=FloatField(),
     )
+    # Among equal word matches, the name closest as a whole first ("Valley Florist"
+    # before "Kent Valley Youth Soccer Club" for "valley").
+    closeness = Greatest(
+        TrigramSimilarity("legal_name", query), TrigramSimilarity("trade_name", query)
+    )
     return (
         businesses.filter(exact | names | address | contact)
-        .annotate(rank=rank)
-        .order_by("-rank", "legal_name", "pk")
+        .annotate(rank=rank, closeness=closeness)
+        .order_by("-rank", "-closeness", "legal_name", "pk")
     )
+
+
+# How alike a typed word and a word of the name must be (pg_trgm word_similarity):
+# "bakry" is 0.5 like "Bakery", "meker" 0.57 like "Meeker".
+WORD_SIMILARITY = 0.5
+
+
+def _all_words_in_name(words: list[str]) -> Q:
+    """Every word has a word like it in the legal or trade name. A misspelt word rarely
+    gets its first three letters wrong: those, found anywhere in a name, select the
+    candidates through the trigram indexes; a word at pg_trgm's own (stricter) threshold
+    is found through them without that."""
+    condition = Q()
+    for word in words:
+        alike = Greatest(
+            TrigramWordSimilarity(word, "legal_name"), TrigramWordSimilarity(word, "trade_name")
+        )
+        condition &= (
+            (Q(legal_name__icontains=word[:3]) | Q(trade_name__icontains=word[:3]))
+            & Q(GreaterThanOrEqual(alike, WORD_SIMILARITY))
+            | Q(legal_name__trigram_word_similar=word)
+            | Q(trade_name__trigram_word_similar=word)
+        )
+    return condition
 
 
 def business_by_ubi(ubi: str) -> Business | None:
@@ -123,10 +160,33 @@ def renewal_run_get(*, pk: int) -> RenewalRun:
 
 def application_result(application) -> dict[str, Any]:
     """For an approved application: its license and the license's first invoice."""
-    license = (
-        License.objects.filter(application=application).select_related("license_type").first()
-    )
+    license = License.objects.filter(application=application).select_related("license_type").first()
     invoice = None
     if license is not None:
         invoice = license.invoices.order_by("year", "seq").first()
     return {"license": license, "invoice": invoice}
+
+
+def delinquent_invoices(*, as_of: date) -> QuerySet[LicenseInvoice]:
+    """Renewal invoices unpaid past their due date, most days late first, with `days_late`
+    and `penalties`. As selectors.delinquency, but the days late are computed as PostgreSQL
+    `date - date` (a whole number): Django's date subtraction there yields an interval,
+    which the integer annotation cannot read."""
+    days_late = Func(
+        Value(as_of, output_field=DateField()),
+        F("due_date"),
+        template="(%(expressions)s)",
+        arg_joiner=" - ",
+        output_field=IntegerField(),
+    )
+    return (
+        LicenseInvoice.objects.filter(
+            kind=InvoiceKind.RENEWAL, status=LicenseInvoice.Status.OPEN, due_date__lt=as_of
+        )
+        .annotate(
+            days_late=days_late,
+            penalties=Sum("lines__amount", filter=Q(lines__kind=LicenseInvoiceLine.PENALTY)),
+        )
+        .select_related("business", "license__license_type")
+        .order_by("due_date", "business__legal_name", "number")
+    )

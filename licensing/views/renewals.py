@@ -262,7 +262,7 @@ def delinquency(request):
             "form": form,
             "as_of": as_of,
             "buckets": selectors.delinquency_summary(as_of=as_of),
-            "page": paginate(selectors.delinquency(as_of=as_of), request),
+            "page": paginate(queries.delinquent_invoices(as_of=as_of), request),
             "breadcrumbs": [renewals_crumb(), ("Delinquency", None)],
         },
     )
@@ -274,7 +274,7 @@ def delinquency_export(request, fmt: str):
     as_of = _as_of(request)
     rows = (
         [*_invoice_cells(i), i.days_late, i.penalties or ZERO, i.total, i.amount_due]
-        for i in selectors.delinquency(as_of=as_of).iterator(chunk_size=2000)
+        for i in queries.delinquent_invoices(as_of=as_of).iterator(chunk_size=2000)
     )
     return _export(
         fmt,
