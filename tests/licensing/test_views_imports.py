@@ -1,0 +1,88 @@
+"""Importing existing license records through the screen: "Check file" lists every bad
+line and writes nothing; "Import" adds the whole file."""
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from licensing.models import Business, Contact, License, LicenseStatusChange
+
+pytestmark = pytest.mark.django_db
+
+HEADER = "License #,Business Name,UBI #,NAICS Code,Address,ZIP,Type,Year,Status,Owner\n"
+GOOD = (
+    HEADER + "K-1001,Meeker Street Bakery LLC,602 100 501,311811,210 W Meeker St,98032,GEN,2026,"
+    "Active,Rosa Diaz\n"
+    + "K-1002,Auburn Roofing Inc,602100502,238160,1 Main St,98002,CONT,2026,Expired,\n"
+)
+BAD = (
+    HEADER + "K-1001,Meeker Street Bakery LLC,602 100 501,311811,210 W Meeker St,98032,GEN,2026,"
+    "Active,Rosa Diaz\n"
+    + "K-1002,Auburn Roofing Inc,60210050,238160,1 Main St,98002,CONT,2026,Expired,\n"
+    + "K-1003,Kent Tire Inc,602100503,441340,2 Main St,98032,TIRE,2026,Active,\n"
+    + "K-1001,Kent Glass Inc,602100504,238150,3 Main St,98032,GEN,2026,Pending,\n"
+)
+
+
+def upload(client, text: str, *, dry_run: bool, name: str = "licenses.csv"):
+    data = {"file": SimpleUploadedFile(name, text.encode(), content_type="text/csv")}
+    if dry_run:
+        data["dry_run"] = "1"
+    return client.post(reverse("licensing:license-import"), data)
+
+
+def counts():
+    return tuple(m.objects.count() for m in (Business, Contact, License, LicenseStatusChange))
+
+
+def test_check_file_reports_every_bad_line_and_writes_nothing(client_for, technician):
+    before = counts()
+    response = upload(client_for(technician), BAD, dry_run=True)
+    problems = [str(p) for p in response.context["problems"]]
+    assert [p.partition(": ")[0] for p in problems] == [
+        'Line 3, column "UBI #"',
+        'Line 4, column "Type"',
+        'Line 5, column "Status"',
+    ]
+    page = response.content.decode()
+    assert "licenses.csv cannot be imported as it is. Nothing was changed." in page
+    assert "Correct these 3 problems" in page
+    assert "Line 3, column &quot;UBI #&quot;: A UBI number is nine digits; this one has 8." in page
+    assert "&quot;TIRE&quot; is not a license type" in page
+    assert counts() == before
+
+
+def test_import_of_a_bad_file_writes_nothing_either(client_for, technician):
+    before = counts()
+    response = upload(client_for(technician), BAD, dry_run=False)
+    assert response.context["problems"]
+    assert counts() == before
+
+
+def test_check_then_import_a_good_file(client_for, technician):
+    client = client_for(technician)
+    before = counts()
+    response = upload(client, GOOD, dry_run=True)
+    assert "2 lines: would create 2 licenses, 2 new businesses" in response.content.decode()
+    assert counts() == before
+
+    response = upload(client, GOOD, dry_run=False)
+    page = response.content.decode()
+    assert "Imported licenses.csv" in page
+    assert "2 lines: created 2 licenses, 2 new businesses" in page
+    bakery = License.objects.get(legacy_number="K-1001")
+    assert (bakery.business.legal_name, bakery.status) == ("Meeker Street Bakery LLC", "active")
+    first, last = License.objects.order_by("number")
+    assert f"New license numbers {first.display_number} to {last.display_number}." in page
+    assert bakery.status_changes.get().reason == "Imported from licenses.csv, line 2"
+
+
+def test_a_file_that_is_not_a_table_is_refused(client_for, technician):
+    response = upload(client_for(technician), "%PDF-1.7 not a table", dry_run=True, name="x.csv")
+    assert "This is a PDF file" in response.content.decode()
+
+
+def test_import_is_refused_to_supervisors(client_for, supervisor):
+    before = counts()
+    assert upload(client_for(supervisor), GOOD, dry_run=False).status_code == 403
+    assert counts() == before
