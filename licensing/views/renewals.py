@@ -123,10 +123,10 @@ def _start_notices(request, *, year: int, run=None):
     if not count:
         messages.info(request, f"No unpaid {year} renewal invoices: there is no notice to print.")
         return redirect(back)
-    what = f"{run}" if run is not None else f"{year}"
+    what = f"{year}, run #{run.pk}" if run is not None else f"{year}"
     job = job_start(
         kind=documents.NOTICES_JOB_KIND,
-        title=f"Renewal notices for {what} ({count:,} notices, PDF)",
+        title=f"Renewal notices for {what} ({count:,} notice{'s' if count != 1 else ''}, PDF)",
         user=request.user,
         task=renewal_notices_task,
         params={"year": year, "run": run.pk if run is not None else None},
