@@ -1,5 +1,6 @@
 """Timing helpers: wall-clock rates, medians, and running work on several threads."""
 
+import math
 import statistics
 import threading
 import time
@@ -9,6 +10,16 @@ from typing import Any
 
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile: the smallest value that `fraction` of the values do not
+    exceed (0.95: the p95 of latencies)."""
+    if not values or not 0 < fraction <= 1:
+        raise ValueError("percentile needs values and a fraction in (0, 1]")
+    ordered = sorted(values)
+    rank = math.ceil(len(ordered) * fraction)
+    return float(ordered[rank - 1])
 
 
 def timed(work: Callable[[], Any]) -> float:
