@@ -30,6 +30,7 @@ class LicensingConfig(AppConfig):
             "licensing:license-import",
             "licensing.import_licenses",
         ),
+        NavItem("Licensing", "Reports", "licensing:report-dashboard", "kent_cs.view_reports"),
     )
 
     def ready(self) -> None:

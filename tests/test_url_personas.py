@@ -256,6 +256,16 @@ RULES: dict[str, Rule] = {
     "licensing:penalties-assess": Rule(LICENSING, method="post"),
     # Imports
     "licensing:license-import": Rule(LICENSING),
+    # Licensing reports: kent_cs.view_reports, as the ledger's reports.
+    "licensing:report-dashboard": Rule(LEDGER_READERS),
+    "licensing:report-new-licenses": Rule(LEDGER_READERS),
+    "licensing:report-active-licenses": Rule(LEDGER_READERS),
+    "licensing:report-revenue": Rule(LEDGER_READERS),
+    "licensing:report-renewals": Rule(LEDGER_READERS, data={"year": "2026"}),
+    "licensing:report-delinquency": Rule(LEDGER_READERS),
+    "licensing:report-growth-xlsx": Rule(LEDGER_READERS),
+    "licensing:report-csv": Rule(LEDGER_READERS, kwargs=lambda s: {"table": "revenue-by-sector"}),
+    "licensing:report-xlsx": Rule(LEDGER_READERS, kwargs=lambda s: {"table": "delinquency"}),
 }
 # Pages anyone may open, signed in or not.
 PUBLIC = {"login", "healthz"}
