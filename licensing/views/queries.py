@@ -10,12 +10,10 @@ from django.contrib.postgres.search import TrigramSimilarity, TrigramWordSimilar
 from django.db.models import (
     Case,
     DateField,
-    Exists,
     F,
     FloatField,
     Func,
     IntegerField,
-    OuterRef,
     Prefetch,
     Q,
     QuerySet,
@@ -46,7 +44,11 @@ def business_search(*, query: str = "", include_closed: bool = False) -> QuerySe
     """Businesses by legal or trade name (forgiving typos word by word), UBI, license
     number (BL000123, 123, or the number in the system it was imported from), street
     address, or the name of an owner or other contact; exact identifiers first, then the
-    closest names. Each row has its licenses prefetched (one more query per page)."""
+    closest names. Each row has its licenses prefetched (one more query per page).
+
+    Each way of matching is a set of ids worked out once (the names through their
+    trigram indexes: `~*` and `%>` use them, Django's icontains, an UPPER() LIKE, does
+    not), so no condition is evaluated row by row across every business."""
     businesses = Business.objects.prefetch_related(
         Prefetch("licenses", queryset=License.objects.order_by("-number"))
     )
@@ -55,34 +57,34 @@ def business_search(*, query: str = "", include_closed: bool = False) -> QuerySe
     query = " ".join(query.split())[:100]
     if not query:
         return businesses.order_by("legal_name", "pk")
+    pattern = re.escape(query)
     digits = "".join(ch for ch in query if ch.isdigit())
-    exact = Q(Exists(License.objects.filter(business=OuterRef("pk"), legacy_number__iexact=query)))
+    identifiers = Q(legacy_number__in={query, query.upper()})
+    number = query.upper().replace(" ", "").removeprefix("BL")
+    if number.isdigit() and len(number) <= 9:
+        identifiers |= Q(number=int(number))
+    exact = Q(pk__in=License.objects.filter(identifiers).values("business_id"))
     if len(digits) == 9 and not any(ch.isalpha() for ch in query):
         exact |= Q(ubi=digits)
-    compact = query.upper().replace(" ", "")
-    number = compact.removeprefix("BL")
-    if number.isdigit() and len(number) <= 9:
-        exact |= Q(Exists(License.objects.filter(business=OuterRef("pk"), number=int(number))))
-    names = Q(legal_name__icontains=query) | Q(trade_name__icontains=query)
+    names = Q(legal_name__iregex=pattern) | Q(trade_name__iregex=pattern)
     words = [w for w in re.split(r"\W+", query.casefold()) if len(w) >= 3 and not w.isdigit()]
     if words:
         names |= _all_words_in_name(words)
-    address = Q(location_line1__icontains=query)
+    address = Q(location_line1__iregex=pattern)
     street = address_key(query, "").partition("|")[0]
     if street:  # "1220 West Meeker Street" finds "1220 W Meeker St"
         address |= Q(location_key__contains=street)
-    contact = Q(
-        Exists(
-            Contact.objects.filter(business=OuterRef("pk"), is_active=True).filter(
-                Q(name__icontains=query) | Q(name__trigram_word_similar=query)
-            )
-        )
+    contacts = Contact.objects.filter(is_active=True, name__iregex=pattern)
+    found = (
+        exact
+        | Q(pk__in=Business.objects.filter(names).values("pk"))
+        | Q(pk__in=Business.objects.filter(address).values("pk"))
+        | Q(pk__in=contacts.values("business_id"))
     )
     rank = Greatest(
         TrigramWordSimilarity(query, "legal_name"),
         TrigramWordSimilarity(query, "trade_name"),
         Case(When(exact, then=Value(2.0)), default=Value(0.0)),
-        Case(When(contact | address, then=Value(0.5)), default=Value(0.0)),
         output_field=FloatField(),
     )
     # Among equal word matches, the name closest as a whole first ("Valley Florist"
@@ -91,7 +93,7 @@ def business_search(*, query: str = "", include_closed: bool = False) -> QuerySe
         TrigramSimilarity("legal_name", query), TrigramSimilarity("trade_name", query)
     )
     return (
-        businesses.filter(exact | names | address | contact)
+        businesses.filter(found)
         .annotate(rank=rank, closeness=closeness)
         .order_by("-rank", "-closeness", "legal_name", "pk")
     )
@@ -104,19 +106,17 @@ WORD_SIMILARITY = 0.5
 
 def _all_words_in_name(words: list[str]) -> Q:
     """Every word has a word like it in the legal or trade name. A misspelt word rarely
-    gets its first three letters wrong: those, found anywhere in a name, select the
-    candidates through the trigram indexes; a word at pg_trgm's own (stricter) threshold
-    is found through them without that."""
+    gets its first three letters wrong (the counter's payer search makes the same bet):
+    those, found in a name through the trigram indexes, select the few candidates whose
+    similarity is then worked out."""
     condition = Q()
     for word in words:
         alike = Greatest(
             TrigramWordSimilarity(word, "legal_name"), TrigramWordSimilarity(word, "trade_name")
         )
-        condition &= (
-            (Q(legal_name__icontains=word[:3]) | Q(trade_name__icontains=word[:3]))
-            & Q(GreaterThanOrEqual(alike, WORD_SIMILARITY))
-            | Q(legal_name__trigram_word_similar=word)
-            | Q(trade_name__trigram_word_similar=word)
+        start = re.escape(word[:3])
+        condition &= (Q(legal_name__iregex=start) | Q(trade_name__iregex=start)) & Q(
+            GreaterThanOrEqual(alike, WORD_SIMILARITY)
         )
     return condition
 
