@@ -59,12 +59,11 @@ WARMUP_LICENSES = 400
 FLOOR_YEAR_OFFSET = 100
 # Over the floor's statements the run adds, per batch: selecting the licenses due with
 # their businesses (a join, and an anti-join on the year's invoices), pricing in Python,
-# the counter-search rows as one INSERT ... ON CONFLICT with 16,000 parameters (psycopg
-# interpolates them client-side: some 0.2-0.4 s a batch here), the job's progress, and
-# the one-by-one renewal of the ~1% fully exempt licenses; once per run, counting what
-# is due and loading the schedules. It measured 0.40-0.58 of the floor on the
-# development machine (2 CPUs, load 3-10); 0.35 leaves room for that noise. A query per
-# license would add 20,000 round trips, about the floor's whole time on a quiet machine.
+# the counter-search rows as an INSERT ... ON CONFLICT instead of COPY, the job's
+# progress, and the one-by-one renewal of the ~1% fully exempt licenses; once per run,
+# counting what is due and loading the schedules. It measured 0.40-0.58 of the floor on
+# the development machine (2 CPUs, load 3-10); 0.35 leaves room for that noise. A query
+# per license would add 20,000 round trips, about the floor's whole time when quiet.
 TARGET_RATIO = 0.35
 
 _INVOICE_COPY = (
