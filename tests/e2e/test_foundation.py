@@ -14,9 +14,9 @@ from tests.e2e.helpers import nav_sections, open_menu, sign_in, watch_csp
 # app adds a section: it is the contract of who sees what.
 ROLE_SECTIONS = {
     "cashier": ["Counter"],
-    "technician": ["Counter", "Ledger"],
-    "supervisor": ["Counter", "Ledger", "Audit"],
-    "admin": ["Ledger", "Audit"],
+    "technician": ["Counter", "Licensing", "Ledger"],
+    "supervisor": ["Counter", "Licensing", "Ledger", "Audit"],
+    "admin": ["Licensing", "Ledger", "Audit"],
 }
 BOOTSTRAP_CSS = "/static/vendor/bootstrap/css/bootstrap.min.css"
 BOOTSTRAP_PRIMARY = "rgb(13, 110, 253)"
