@@ -22,6 +22,7 @@ rendered with `reports/base_print.html` it is the HTML print view inside the sit
 """
 
 import csv
+import functools
 import io
 import posixpath
 from collections.abc import Iterable, Sequence
@@ -350,11 +351,14 @@ def _static_file(path: str) -> Path | None:
     return Path(found) if found else None
 
 
+@functools.cache
 def pdf_url_fetcher():
     """A WeasyPrint fetcher that serves static files from disk and refuses everything else.
 
     A document never reaches the network: no server is needed to render it, and a URL
-    placed in a document by a user cannot make the server fetch anything.
+    placed in a document by a user cannot make the server fetch anything. Built once per
+    process: building one loads the system's certificate bundle, a large share of the
+    time a small document (a receipt) takes.
     """
     from weasyprint.urls import URLFetcher, URLFetcherResponse
 
