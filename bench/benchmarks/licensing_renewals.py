@@ -61,7 +61,7 @@ FLOOR_YEAR_OFFSET = 100
 # their businesses (a join, and an anti-join on the year's invoices), pricing in Python,
 # the counter-search rows as an INSERT ... ON CONFLICT instead of COPY, the job's
 # progress, and the one-by-one renewal of the ~1% fully exempt licenses; once per run,
-# counting what is due and loading the schedules. It measured 0.40-0.58 of the floor on
+# counting what is due and loading the schedules. It measured 0.40-0.62 of the floor on
 # the development machine (2 CPUs, load 3-10); 0.35 leaves room for that noise. A query
 # per license would add 20,000 round trips, about the floor's whole time when quiet.
 TARGET_RATIO = 0.35
