@@ -60,6 +60,7 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "kent_cs.sessions.IdleTimeoutMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -151,7 +152,7 @@ LOGIN_LOCKOUT_MINUTES = env.int("KENT_LOGIN_LOCKOUT_MINUTES", default=15, minimu
 # Sessions end after SESSION_IDLE_MINUTES without a request.
 SESSION_IDLE_MINUTES = env.int("KENT_SESSION_IDLE_MINUTES", default=30, minimum=1)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False  # kent_cs.sessions.IdleTimeoutMiddleware renews it
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 
 LANGUAGE_CODE = "en-us"
