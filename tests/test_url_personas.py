@@ -19,7 +19,7 @@ from kent_cs.jobs import job_succeed
 from kent_cs.models import Job
 from ledger.models import AccountingPeriod
 from ledger.services import LineSpec, journal_entry_post
-from licensing.models import RenewalRun
+from licensing.models import LicenseType, RenewalRun
 from licensing.renewals import renewal_invoice_create
 from licensing.services import application_submit, contact_add
 from tests.cashiering.factories import (
@@ -29,7 +29,7 @@ from tests.cashiering.factories import (
     post,
     utility,
 )
-from tests.licensing.factories import license_type, make_business, make_license
+from tests.licensing.factories import defaults, license_type, make_business, make_license
 
 PERSONAS = ["cashier", "cashier_b", "technician", "supervisor", "admin", "outsider"]
 EVERYONE = set(PERSONAS)
@@ -85,6 +85,8 @@ def _scenario(personas) -> dict:
 
 
 def _licensing_scenario(personas) -> dict:
+    if not LicenseType.objects.exists():  # a transaction=True test truncated the defaults
+        defaults()
     technician = personas["technician"]
     business = make_business(legal_name="Persona Bakery LLC", location_line1="310 W Gowe St")
     contact = contact_add(
