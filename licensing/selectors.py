@@ -14,8 +14,9 @@ from django.conf import settings
 from django.contrib.postgres.search import TrigramSimilarity
 from django.db.models import (
     Count,
-    ExpressionWrapper,
+    DateField,
     F,
+    Func,
     IntegerField,
     Q,
     QuerySet,
@@ -216,8 +217,16 @@ def invoice_payments(*, invoice: LicenseInvoice) -> list[LicensePayment]:
 # --- renewals and delinquency ---------------------------------------------------------
 
 
-def _days_late(as_of: date) -> ExpressionWrapper:
-    return ExpressionWrapper(Value(as_of) - F("due_date"), output_field=IntegerField())
+def _days_late(as_of: date) -> Func:
+    # date - date is a whole number of days in PostgreSQL; Django's own subtraction of two
+    # dates would turn it into an interval.
+    return Func(
+        Value(as_of, output_field=DateField()),
+        F("due_date"),
+        template="(%(expressions)s)",
+        arg_joiner=" - ",
+        output_field=IntegerField(),
+    )
 
 
 def renewals_outstanding(*, year: int) -> QuerySet[LicenseInvoice]:
@@ -665,8 +674,8 @@ __all__ = [
 
 
 def dashboard_cards(user) -> list[dict]:
-    """Home page cards for licensing staff: this year's renewals and the review queue.
-    (Links arrive with the licensing screens.)"""
+    """Home page cards for licensing staff: this year's renewals and the review queue."""
+    from django.urls import reverse
     from django.utils import timezone
 
     if not user.has_perm("licensing.view_license"):
@@ -685,14 +694,14 @@ def dashboard_cards(user) -> list[dict]:
                 f"${summary.amount_outstanding:,.2f} due; {summary.percent_paid}% of "
                 f"{summary.invoiced:,} paid"
             ),
-            "url": "",
-            "link_text": "",
+            "url": f"{reverse('licensing:renewals-outstanding')}?year={year}",
+            "link_text": "Renewals outstanding",
         },
         {
             "title": "Applications in review",
             "value": f"{in_review.count():,}",
             "note": f"{reviews:,} department reviews pending",
-            "url": "",
-            "link_text": "",
+            "url": reverse("licensing:application-list"),
+            "link_text": "Applications in review",
         },
     ]
