@@ -478,14 +478,19 @@ def receipt_post(
             raise CashieringError(
                 f"Fee code {', '.join(missing)} is not set up; ask an administrator."
             )
-        entry = None
-        number = next_number(_number_series(series))
+        entry = entry_lines = None
         if not locked_session.is_training:
+            # Built before the receipt number is taken: everything after that holds the
+            # series lock every other cashier is waiting for, so it must be short.
+            with _ledger_errors():
+                entry_lines = _receipt_entry_lines(priced, clean_tenders, change, fee_codes)
+        number = next_number(_number_series(series))
+        if entry_lines is not None:
             with _ledger_errors():
                 entry = journal_entry_post(
                     entry_date=locked_session.business_date,
                     memo=f"Receipt {series}-{number} {payer_name}"[:300],
-                    lines=_receipt_entry_lines(priced, clean_tenders, change, fee_codes),
+                    lines=entry_lines,
                     user=user,
                     source="receipt",
                     source_ref=f"{series}-{number}",
