@@ -129,3 +129,19 @@ setup_env() {
   export KENT_DEMO_MODE="${KENT_DEMO_MODE:-true}"
   export DJANGO_SECRET_KEY="${DJANGO_SECRET_KEY:-local-development-only-not-secret-0123456789abcdefghijklmnopqrstuvwxyz}"
 }
+
+# Lets `.venv/bin/python manage.py …` work by hand with the same settings: manage.py reads
+# .env when the environment configures nothing itself. A .env of your own is left alone.
+write_local_env() {
+  local marker="# Written by bin/run and bin/test for local development; safe to delete."
+  if [ -f .env ] && [ "$(head -n 1 .env)" != "$marker" ]; then
+    return 0
+  fi
+  {
+    echo "$marker"
+    echo "DJANGO_DEBUG=$DJANGO_DEBUG"
+    echo "KENT_DEMO_MODE=$KENT_DEMO_MODE"
+    echo "DJANGO_SECRET_KEY=$DJANGO_SECRET_KEY"
+    echo "DATABASE_URL=$DATABASE_URL"
+  } > .env
+}

@@ -3,6 +3,7 @@
 import builtins
 import ipaddress
 import os
+from pathlib import Path
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
@@ -71,3 +72,18 @@ class Env:
                     f"{name}: {item!r} is not an IP address or network."
                 ) from None
         return networks
+
+
+def read_env_file(path: Path) -> None:
+    """Add KEY=VALUE lines of `path` (if it exists) to the environment, never overriding a
+    variable that is already set. Blank lines and # comments are skipped."""
+    if not path.is_file():
+        return
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or not name.strip():
+            raise ImproperlyConfigured(f"{path}, line {number}: expected NAME=value.")
+        os.environ.setdefault(name.strip(), value.strip())
