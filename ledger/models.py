@@ -341,3 +341,217 @@ class JournalLine(models.Model):
     def amount(self) -> Decimal:
         """Signed amount: debit positive, credit negative."""
         return self.debit - self.credit
+
+
+# --- bank accounts, statements and reconciliation ---------------------------------------
+
+
+@pghistory.track()
+class BankAccount(models.Model):
+    """A city bank account: statements are imported into it and matched to its GL account."""
+
+    name = models.CharField(max_length=100)
+    number = models.CharField(
+        max_length=34, unique=True, help_text="Account number as the bank writes it in statements"
+    )
+    routing_number = models.CharField(max_length=9, blank=True)
+    currency = models.CharField(max_length=3, default="USD")
+    gl_account = models.ForeignKey(
+        GLAccount,
+        on_delete=models.PROTECT,
+        related_name="bank_accounts",
+        limit_choices_to={"is_cash": True},
+        help_text="The cash account deposits are debited to",
+    )
+    is_default = models.BooleanField(
+        default=False, help_text="Where counter deposits go unless chosen otherwise"
+    )
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="one_default_bank_account"
+            ),
+        ]
+        triggers = [PROTECT_DELETE]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.masked_number})"
+
+    @property
+    def masked_number(self) -> str:
+        return f"…{self.number[-4:]}"
+
+
+@pghistory.track(pghistory.InsertEvent())
+class BankStatementImport(models.Model):
+    """One bank file taken in whole. The same file (by content hash) is never taken twice."""
+
+    class Format(models.TextChoices):
+        BAI2 = "bai2", "BAI2"
+        CAMT053 = "camt053", "ISO 20022 camt.053"
+        OFX = "ofx", "OFX"
+        CSV = "csv", "Mapped CSV"
+
+    file_name = models.CharField(max_length=255)
+    sha256 = models.CharField(max_length=64, unique=True)
+    format = models.CharField(max_length=8, choices=Format.choices)
+    size_bytes = models.PositiveBigIntegerField()
+    file_id = models.CharField(max_length=100, blank=True, help_text="The sender's file id")
+    statement_count = models.PositiveIntegerField()
+    transaction_count = models.PositiveIntegerField()
+    total_credits = MoneyField()
+    total_debits = MoneyField()
+    imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    imported_at = models.DateTimeField(db_default=TransactionNow(), editable=False)
+
+    class Meta:
+        ordering = ["-imported_at"]
+        triggers = [PROTECT_CHANGE]
+        permissions = [
+            ("import_bank_files", "Can import bank statement files"),
+            ("reconcile_bank", "Can match bank lines to deposits and book entries"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_format_display()} {self.file_name}"
+
+
+class BankStatement(models.Model):
+    """One account's statement in an imported file."""
+
+    statement_import = models.ForeignKey(
+        BankStatementImport, on_delete=models.PROTECT, related_name="statements"
+    )
+    bank_account = models.ForeignKey(
+        BankAccount, on_delete=models.PROTECT, related_name="statements"
+    )
+    statement_id = models.CharField(max_length=120)
+    start_date = models.DateField()
+    end_date = models.DateField()
+    currency = models.CharField(max_length=3)
+    opening_balance = MoneyField(null=True, blank=True)
+    closing_balance = MoneyField(null=True, blank=True)
+    source_line = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["-end_date", "-id"]
+        constraints = [
+            # The same statement in a differently written file is still the same statement.
+            models.UniqueConstraint(
+                fields=["bank_account", "statement_id"], name="bankstatement_unique_id"
+            ),
+        ]
+        triggers = [PROTECT_CHANGE]
+
+    def __str__(self) -> str:
+        return f"{self.bank_account} {self.start_date} to {self.end_date}"
+
+
+class BankTransaction(models.Model):
+    """A line of a bank statement: + money in, - money out. Never changed once imported."""
+
+    statement = models.ForeignKey(
+        BankStatement, on_delete=models.PROTECT, related_name="transactions"
+    )
+    bank_account = models.ForeignKey(
+        BankAccount, on_delete=models.PROTECT, related_name="transactions"
+    )
+    source_line = models.PositiveIntegerField()
+    booked_date = models.DateField()
+    value_date = models.DateField(null=True, blank=True)
+    amount = MoneyField()
+    type_code = models.CharField(max_length=40, blank=True)
+    is_returned_item = models.BooleanField(default=False)
+    bank_ref = models.CharField(max_length=100, blank=True)
+    customer_ref = models.CharField(max_length=100, blank=True)
+    description = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["booked_date", "id"]
+        indexes = [
+            models.Index(fields=["bank_account", "booked_date"], name="banktxn_account_date"),
+            models.Index(fields=["amount"], name="banktxn_amount"),
+        ]
+        triggers = [PROTECT_CHANGE]
+
+    def __str__(self) -> str:
+        return f"{self.booked_date} {self.amount} {self.description[:40]}"
+
+
+@pghistory.track()
+class BankMatch(models.Model):
+    """Bank lines matched to book lines (journal lines on the bank's GL account).
+
+    The amounts of both sides are equal. A match is undone (with a reason), never deleted,
+    so the reconciliation's history stays readable.
+    """
+
+    class Method(models.TextChoices):
+        AUTO = "auto", "Automatic"
+        MANUAL = "manual", "By hand"
+
+    bank_account = models.ForeignKey(BankAccount, on_delete=models.PROTECT, related_name="matches")
+    method = models.CharField(max_length=6, choices=Method.choices)
+    amount = MoneyField()
+    note = models.CharField(max_length=300, blank=True)
+    matched_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    matched_at = models.DateTimeField(auto_now_add=True)
+    undone_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undo_reason = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["-matched_at"]
+        triggers = [PROTECT_DELETE]
+
+    def __str__(self) -> str:
+        return f"Match {self.pk} {self.amount}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.undone_at is None
+
+
+class BankMatchItem(models.Model):
+    """One side of a match: a bank line or a book line. Active items are unique per line."""
+
+    match = models.ForeignKey(BankMatch, on_delete=models.PROTECT, related_name="items")
+    bank_transaction = models.ForeignKey(
+        BankTransaction, null=True, blank=True, on_delete=models.PROTECT, related_name="match_items"
+    )
+    journal_line = models.ForeignKey(
+        JournalLine, null=True, blank=True, on_delete=models.PROTECT, related_name="match_items"
+    )
+    amount = MoneyField(help_text="Signed: + money into the bank")
+    is_active = models.BooleanField(default=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(bank_transaction__isnull=True) ^ Q(journal_line__isnull=True),
+                name="bankmatchitem_one_side",
+            ),
+            models.UniqueConstraint(
+                fields=["bank_transaction"],
+                condition=Q(is_active=True, bank_transaction__isnull=False),
+                name="bankmatchitem_bank_once",
+            ),
+            models.UniqueConstraint(
+                fields=["journal_line"],
+                condition=Q(is_active=True, journal_line__isnull=False),
+                name="bankmatchitem_book_once",
+            ),
+        ]
+        triggers = [PROTECT_DELETE]
+
+    def __str__(self) -> str:
+        return f"{self.match} item {self.pk}"

@@ -1,4 +1,4 @@
-"""Counter cashiering: drawers, sessions, receipts, tenders, corrections, subsystem accounts."""
+"""The counter: drawers, sessions, receipts, tenders, corrections, subsystem accounts."""
 
 import pghistory
 import pgtrigger
@@ -220,6 +220,23 @@ class Receipt(models.Model):
                 name="receipt_void_is_final",
                 operation=pgtrigger.Update,
                 condition=pgtrigger.Q(old__status="voided"),
+            ),
+            # A closed business day takes no posting: no new receipt and no void in it.
+            pgtrigger.Trigger(
+                name="receipt_business_day_open",
+                operation=pgtrigger.Insert | pgtrigger.Update,
+                when=pgtrigger.Before,
+                func="""
+                BEGIN
+                    IF EXISTS (SELECT 1 FROM cashiering_businessday
+                               WHERE business_date = NEW.business_date AND status = 'closed')
+                    THEN
+                        RAISE EXCEPTION 'business day % is closed', NEW.business_date
+                            USING ERRCODE = 'check_violation';
+                    END IF;
+                    RETURN NEW;
+                END;
+                """,
             ),
         ]
         permissions = [
