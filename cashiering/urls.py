@@ -1,5 +1,6 @@
 from django.urls import path
 
+from cashiering import urls_closing, urls_deposits, urls_returns
 from cashiering.views import corrections, counter, imports, inquiry
 
 app_name = "cashiering"
@@ -31,3 +32,5 @@ urlpatterns = [
     # Loading utility accounts and AR invoices from the billing systems' files.
     path("import/", imports.import_accounts, name="import"),
 ]
+
+urlpatterns += urls_closing.urlpatterns + urls_deposits.urlpatterns + urls_returns.urlpatterns

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from ledger import views
+from ledger import urls_bank, views
 
 app_name = "ledger"
 
@@ -30,3 +30,5 @@ urlpatterns = [
     path("periods/<int:pk>/close/", views.period_close_view, name="period-close"),
     path("periods/<int:pk>/reopen/", views.period_reopen_view, name="period-reopen"),
 ]
+
+urlpatterns += urls_bank.urlpatterns

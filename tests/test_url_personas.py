@@ -5,7 +5,6 @@ The table must name every URL the project serves (the admin aside): a new URL wi
 row here fails `test_every_url_has_a_rule`, so access is decided when a page is added.
 """
 
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -30,26 +29,21 @@ from tests.cashiering.factories import (
     utility,
 )
 from tests.licensing.factories import defaults, license_type, make_business, make_license
+from tests.url_rules import area_modules
+from tests.url_rules._base import (
+    ALL_SESSIONS,
+    COUNTER,
+    EVERYONE,
+    LEDGER_READERS,
+    PERSONAS,
+    Rule,
+)
 
-PERSONAS = ["cashier", "cashier_b", "technician", "supervisor", "admin", "outsider"]
-EVERYONE = set(PERSONAS)
-LEDGER_READERS = {"technician", "supervisor", "admin"}
 # Licensing records are city-wide: technicians process them, supervisors and
 # administrators read them, cashiers see license invoices only.
 LICENSING_READERS = {"technician", "supervisor", "admin"}
 LICENSING = {"technician"}
 INVOICE_READERS = {"cashier", "cashier_b", "technician", "supervisor", "admin"}
-COUNTER = {"cashier", "cashier_b", "technician"}
-ALL_SESSIONS = {"technician", "supervisor"}
-
-
-@dataclass
-class Rule:
-    allowed: set[str]
-    method: str = "get"
-    kwargs: object = None  # callable(scenario) -> dict of URL kwargs
-    data: dict = field(default_factory=dict)
-    not_found: set[str] = field(default_factory=set)  # may use the page, but not this object
 
 
 def _scenario(personas) -> dict:
@@ -71,7 +65,7 @@ def _scenario(personas) -> dict:
     )
     job = Job.objects.create(kind="test", title="Export", created_by=personas["technician"])
     job_succeed(job, name="export.csv", content_type="text/csv", data=b"a,b\n")
-    return {
+    scene = {
         "session": session,
         "receipt": receipt,
         "correction": correction,
@@ -82,6 +76,10 @@ def _scenario(personas) -> dict:
         "utility": account,
         **_licensing_scenario(personas),
     }
+    for module in AREAS:
+        if hasattr(module, "scenario"):
+            scene.update(module.scenario(personas, scene))
+    return scene
 
 
 def _licensing_scenario(personas) -> dict:
@@ -270,6 +268,12 @@ RULES: dict[str, Rule] = {
     "licensing:report-xlsx": Rule(LEDGER_READERS, kwargs=lambda s: {"table": "delinquency"}),
 }
 # Pages anyone may open, signed in or not.
+AREAS = area_modules()
+for _module in AREAS:
+    _clash = set(RULES) & set(_module.RULES)
+    assert not _clash, f"{_module.__name__} repeats rules for {_clash}"
+    RULES.update(_module.RULES)
+
 PUBLIC = {"login", "healthz"}
 
 
