@@ -14,6 +14,7 @@ from cashiering.models import (
     ARInvoice,
     CashierSession,
     CounterFee,
+    CounterPolicy,
     Drawer,
     Receipt,
     TenderType,
@@ -22,7 +23,7 @@ from cashiering.models import (
 from cashiering.payables import fee_index_rows, invoice_index_rows, utility_index_rows
 from cashiering.services import LineInput, TenderInput, receipt_post, session_close, session_open
 from cashiering.targets import index_bulk_upsert
-from ledger.models import FeeCode, GLAccount
+from ledger.models import BankAccount, FeeCode, GLAccount
 
 # code, name, kind, in drawer, needs reference, gives change, clearing account
 TENDERS = [
@@ -240,6 +241,37 @@ def seed_reference(stdout) -> None:
             defaults={"label": label, "unit_price": Decimal(price) if price else None},
         )
     index_bulk_upsert(fee_index_rows())
+    seed_policy()
+
+
+# The city's operating account at its bank; statements for it are imported and reconciled.
+BANK_ACCOUNT = ("Operating account", "4820019937", "125000105")
+
+
+def seed_policy() -> None:
+    """The counter policy's accounts and the bank account counter deposits go to."""
+
+    def account(fund: str, code: str) -> GLAccount:
+        return GLAccount.objects.get(fund__code=fund, code=code)
+
+    name, number, routing = BANK_ACCOUNT
+    if not BankAccount.objects.filter(is_default=True).exists():
+        BankAccount.objects.get_or_create(
+            number=number,
+            defaults={
+                "name": name,
+                "routing_number": routing,
+                "gl_account": account("001", "101.10"),
+                "is_default": True,
+            },
+        )
+    policy = CounterPolicy.current()
+    if policy.over_short_account_id is None:
+        policy.over_short_account = account("001", "369.81.00")
+        policy.nsf_fee_code = FeeCode.objects.get(code="NSF-FEE")
+        policy.returned_checks_receivable = account("001", "122.40")
+        policy.refunds_payable = account("001", "231.10")
+        policy.save()
 
 
 @transaction.atomic

@@ -55,6 +55,7 @@ FEE_CODES = [
     ("UT-PAY", "Utility payment", None, [("401", "122.10", 100, None)]),
     ("AR-PAY", "Accounts receivable payment", None, [("001", "121.10", 100, None)]),
     ("NSF-FEE", "Returned check (NSF) fee", "40.00", [("001", "369.91.00", 100, None)]),
+    ("RC-PAY", "Returned check repayment", None, [("001", "122.40", 100, None)]),
     ("COPY", "Copies (per page)", "0.15", [("001", "341.62.00", 100, None)]),
     ("PET", "Pet license", "30.00", [("001", "322.30.00", 100, None)]),
     (
