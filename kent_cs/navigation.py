@@ -7,7 +7,7 @@ from django.apps import apps
 from django.urls import reverse
 
 # Menus in the order of a working day: the counter first, the audit trail last.
-SECTION_ORDER = ["Counter", "Licensing", "Ledger", "Inventory", "Audit"]
+SECTION_ORDER = ["Counter", "Balancing", "Licensing", "Ledger", "Inventory", "Audit"]
 
 
 @dataclass(frozen=True)
