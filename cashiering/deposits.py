@@ -1,0 +1,619 @@
+"""Bank deposits: built from balanced sessions, with a slip, a journal entry and the card
+and ACH settlements the processors make.
+
+The money a session hands to the bank is what its blind count found (counted cash less
+the opening float, the counted checks), not what its receipts say: the over/short was
+posted when the session was balanced, so the undeposited clearing account (101.30)
+holds exactly that for the session. Depositing it therefore brings the clearing account
+to zero for the session. Cards and ACH clear through 101.40 and are deposited by their
+processors; they are recorded here as deposits of their own so the bank statement
+matching finds them like any other deposit.
+"""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.paginator import Page, Paginator
+from django.db import transaction
+from django.db.models import (
+    Count,
+    DecimalField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils import timezone
+
+from cashiering.denominations import DENOMINATIONS, count_total
+from cashiering.models import (
+    CashierSession,
+    Deposit,
+    DepositItem,
+    DepositSession,
+    Receipt,
+    SessionCountLine,
+    Tender,
+    TenderType,
+)
+from kent_cs.money import ZERO, to_money
+from kent_cs.numbering import next_number
+from ledger.models import BankAccount, GLAccount, JournalEntry
+from ledger.services import LedgerError, LineSpec, journal_entry_post
+
+DEPOSIT_SERIES = "deposit"
+DEPOSIT_PAGE_SIZE = 50
+COIN_TOTAL_KEY = "coin-total"  # coin taken to the bank as a total (rolled), not by kind
+CHECK_KINDS = (TenderType.Kind.CHECK, TenderType.Kind.MONEY_ORDER)
+SETTLEMENT_KINDS = {Deposit.Kind.CARD: TenderType.Kind.CARD, Deposit.Kind.ACH: TenderType.Kind.ACH}
+KIND_ORDER = [Deposit.Kind.CASH_CHECK, Deposit.Kind.CARD, Deposit.Kind.ACH]
+MAX_COIN_TOTAL = Decimal("100000.00")
+MONEY = DecimalField(max_digits=14, decimal_places=2)
+
+
+class DepositError(ValidationError):
+    """A deposit that breaks a rule; messages are keyed by the part of the form that is
+    wrong ("sessions", "currency", "checks", "bank_account", "deposit_date")."""
+
+
+def _error(area: str, message: str) -> DepositError:
+    return DepositError({area: [message]})
+
+
+# --- reading what is ready to deposit -------------------------------------------------
+
+
+def _count_line(kind: str) -> Subquery:
+    return Subquery(
+        SessionCountLine.objects.filter(count__session=OuterRef("pk"), kind=kind).values("counted")[
+            :1
+        ],
+        output_field=MONEY,
+    )
+
+
+def _tender_sum(kinds: Iterable[str]) -> Coalesce:
+    return Coalesce(
+        Sum(
+            "receipts__tenders__amount",
+            filter=Q(
+                receipts__status=Receipt.Status.POSTED,
+                receipts__tenders__tender_type__kind__in=list(kinds),
+            ),
+        ),
+        Value(ZERO),
+        output_field=MONEY,
+    )
+
+
+def _with_funds(sessions: QuerySet[CashierSession]) -> QuerySet[CashierSession]:
+    """Each session with what it deposits: counted cash less float, counted checks, and
+    its card and ACH tenders (one query however many sessions)."""
+    return sessions.select_related("drawer", "cashier").annotate(
+        counted_cash=_count_line(SessionCountLine.Kind.CASH),
+        counted_checks=_count_line(SessionCountLine.Kind.CHECKS),
+        card_amount=_tender_sum([TenderType.Kind.CARD]),
+        ach_amount=_tender_sum([TenderType.Kind.ACH]),
+    )
+
+
+@dataclass(frozen=True)
+class SessionFunds:
+    session: CashierSession
+    cash: Decimal  # counted cash less the opening float
+    checks: Decimal  # counted checks and money orders
+    card: Decimal
+    ach: Decimal
+    has_count: bool
+
+    @property
+    def cash_and_checks(self) -> Decimal:
+        return self.cash + self.checks
+
+
+def _funds(session: Any) -> SessionFunds:
+    counted = session.counted_cash
+    return SessionFunds(
+        session=session,
+        cash=(counted if counted is not None else ZERO) - session.opening_float,
+        checks=session.counted_checks if session.counted_checks is not None else ZERO,
+        card=session.card_amount,
+        ach=session.ach_amount,
+        has_count=counted is not None,
+    )
+
+
+def _ready_sessions() -> QuerySet[CashierSession]:
+    return CashierSession.objects.filter(
+        status=CashierSession.Status.BALANCED, is_training=False
+    ).order_by("business_date", "drawer__code", "opened_at", "pk")
+
+
+def sessions_ready_for_deposit() -> list[SessionFunds]:
+    """Balanced, live sessions not yet deposited, oldest business date first."""
+    return [_funds(s) for s in _with_funds(_ready_sessions())]
+
+
+def sessions_ready_by_ids(ids: Iterable[int]) -> list[SessionFunds]:
+    return [_funds(s) for s in _with_funds(_ready_sessions().filter(pk__in=list(ids)))]
+
+
+@dataclass(frozen=True)
+class CheckItem:
+    """A check or money order going to the bank (negative: a reversal paid one back)."""
+
+    tender: Tender
+    amount: Decimal
+
+    @property
+    def number(self) -> str:
+        return self.tender.check_number or self.tender.reference
+
+    @property
+    def payer(self) -> str:
+        return self.tender.check_payer or self.tender.receipt.payer_name
+
+    @property
+    def receipt(self) -> Receipt:
+        return self.tender.receipt
+
+
+def _tenders_of(sessions: Sequence[CashierSession], kinds: Iterable[str]) -> list[Tender]:
+    return list(
+        Tender.objects.filter(
+            receipt__session__in=[s.pk for s in sessions],
+            receipt__status=Receipt.Status.POSTED,
+            tender_type__kind__in=list(kinds),
+        )
+        .select_related("tender_type", "receipt__session__drawer")
+        .order_by("receipt__session__business_date", "receipt__number", "line_no")
+    )
+
+
+def _reversal_partner(negative: Tender, positives: dict[int, list[Tender]]) -> Tender | None:
+    for original in positives.get(negative.receipt.reverses_id or 0, []):
+        if (
+            original.tender_type_id == negative.tender_type_id
+            and original.amount == -negative.amount
+            and original.check_number == negative.check_number
+            and original.reference == negative.reference
+        ):
+            return original
+    return None
+
+
+def deposit_checks(sessions: Sequence[CashierSession]) -> list[CheckItem]:
+    """The checks and money orders of `sessions` for the slip, in receipt order.
+
+    Tenders on voided receipts are left out. A reversal's negative check cancels its
+    original when both are in these sessions; a reversal of a check deposited earlier
+    stays on the list as a negative line (the check went back to the payer).
+    """
+    tenders = _tenders_of(sessions, CHECK_KINDS)
+    positives: dict[int, list[Tender]] = {}
+    for tender in tenders:
+        if tender.amount > 0:
+            positives.setdefault(tender.receipt_id, []).append(tender)
+    cancelled: set[int] = set()
+    for tender in tenders:
+        if tender.amount < 0:
+            partner = _reversal_partner(tender, positives)
+            if partner is not None and partner.pk not in cancelled:
+                cancelled.update({tender.pk, partner.pk})
+    return [CheckItem(t, t.amount) for t in tenders if t.pk not in cancelled]
+
+
+def default_bank_account() -> BankAccount | None:
+    return (
+        BankAccount.objects.select_related("gl_account__fund")
+        .filter(is_default=True, is_active=True)
+        .first()
+    )
+
+
+def bank_accounts_active() -> QuerySet[BankAccount]:
+    return BankAccount.objects.filter(is_active=True).select_related("gl_account__fund")
+
+
+# --- preparing a deposit --------------------------------------------------------------
+
+
+def _currency(currency_count: dict[str, Any], coin_total: Any) -> tuple[Decimal, Decimal, dict]:
+    """(bills, coin, normalized count) from a count by denomination and an optional coin
+    total; coin is entered by kind or as a total, not both."""
+    try:
+        _total, pieces = count_total(dict(currency_count))
+    except ValidationError as exc:
+        raise DepositError({"currency": exc.messages}) from None
+    coin_keys = {key for key, _label, _value, is_coin in DENOMINATIONS if is_coin}
+    values = {key: value for key, _label, value, _coin in DENOMINATIONS}
+    bills = sum((values[k] * n for k, n in pieces.items() if k not in coin_keys), ZERO)
+    coin = sum((values[k] * n for k, n in pieces.items() if k in coin_keys), ZERO)
+    normalized: dict[str, Any] = dict(pieces)
+    if coin_total not in (None, ""):
+        try:
+            rolled = to_money(coin_total)
+        except (ValueError, ArithmeticError):
+            raise _error("currency", "Enter the coin total as an amount, like 12.50.") from None
+        if rolled < 0 or rolled > MAX_COIN_TOTAL:
+            raise _error("currency", f"Enter a coin total between 0 and {MAX_COIN_TOTAL:,.2f}.")
+        if rolled and coin:
+            raise _error("currency", "Enter coin either by kind or as a total, not both.")
+        if rolled:
+            coin = rolled
+            normalized[COIN_TOTAL_KEY] = str(rolled)
+    return to_money(bills), to_money(coin), normalized
+
+
+def _lock_sessions(sessions: Sequence[CashierSession]) -> list[SessionFunds]:
+    """Lock the chosen sessions and read what each deposits.
+
+    The race this guards: two technicians depositing the same session at once. FOR
+    UPDATE in id order makes the second wait, then see the session deposited and refuse;
+    the unique (session, kind) constraint on DepositSession backs it up.
+    """
+    ids = sorted({s.pk for s in sessions})
+    if not ids:
+        raise _error("sessions", "Choose at least one balanced session to deposit.")
+    locked = list(
+        CashierSession.objects.select_for_update(of=("self",))
+        .select_related("drawer", "cashier")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    )
+    problems = []
+    for session in locked:
+        name = f"{session.drawer.code} {session.cashier.get_username()} {session.business_date}"
+        if session.is_training:
+            problems.append(f"Session {name} is a training session; it is never deposited.")
+        elif session.status == CashierSession.Status.DEPOSITED:
+            problems.append(f"Session {name} has already been deposited.")
+        elif session.status != CashierSession.Status.BALANCED:
+            problems.append(
+                f"Session {name} is {session.get_status_display().lower()}, not balanced; "
+                "balance it before depositing."
+            )
+    if len(locked) != len(ids):
+        problems.append("A chosen session no longer exists.")
+    if problems:
+        raise DepositError({"sessions": problems})
+    funds = [_funds(s) for s in _with_funds(CashierSession.objects.filter(pk__in=ids))]
+    by_pk = {f.session.pk: f for f in funds}
+    result = []
+    for session in locked:
+        entry = by_pk[session.pk]
+        if not entry.has_count:
+            raise _error("sessions", f"Session {session} has no cash count; balance it first.")
+        result.append(entry)
+    return result
+
+
+def _settlement_keys(key: uuid.UUID) -> dict[str, uuid.UUID]:
+    return {
+        Deposit.Kind.CASH_CHECK: key,
+        Deposit.Kind.CARD: uuid.uuid5(key, "card"),
+        Deposit.Kind.ACH: uuid.uuid5(key, "ach"),
+    }
+
+
+def _first_of(keys: dict[str, uuid.UUID]) -> Deposit | None:
+    found = {d.kind: d for d in Deposit.objects.filter(idempotency_key__in=list(keys.values()))}
+    for kind in KIND_ORDER:
+        if kind in found:
+            return found[kind]
+    return None
+
+
+def _post(
+    *,
+    kind: str,
+    number: int,
+    bank_account: BankAccount,
+    clearing: GLAccount,
+    amount: Decimal,
+    deposit_date: date,
+    user: Any,
+    sessions_text: str,
+) -> JournalEntry:
+    label = dict(Deposit.Kind.choices)[kind]
+    try:
+        return journal_entry_post(
+            entry_date=deposit_date,
+            memo=f"Deposit {number} ({label.lower()}) to {bank_account.name}: {sessions_text}",
+            lines=[
+                LineSpec(bank_account.gl_account, debit=amount, memo=f"Deposit {number}"),
+                LineSpec(clearing, credit=amount, memo=f"Deposit {number}"),
+            ],
+            user=user,
+            source="deposit",
+            source_ref=str(number),
+        )
+    except LedgerError as exc:
+        raise DepositError({"deposit_date": exc.messages}) from None
+
+
+def _clearing_account(kinds: Iterable[str]) -> GLAccount:
+    account = (
+        GLAccount.objects.select_related("fund")
+        .filter(pk__in=TenderType.objects.filter(kind__in=list(kinds)).values("clearing_account"))
+        .first()
+    )
+    if account is None:
+        raise _error(
+            "sessions", "No tender type is set up for these payments; ask an administrator."
+        )
+    return account
+
+
+def deposit_prepare(
+    *,
+    sessions: Sequence[CashierSession],
+    currency_count: dict[str, Any],
+    idempotency_key: uuid.UUID | str,
+    user: Any,
+    bank_account: BankAccount | None = None,
+    deposit_date: date | None = None,
+    coin_total: Decimal | str | None = None,
+) -> Deposit:
+    """Deposit the chosen balanced sessions: the cash-and-check deposit with its slip, and
+    the card and ACH settlements as deposits of their own; the sessions become deposited.
+
+    `currency_count` is the currency going to the bank by denomination (bills, and coin by
+    kind), or coin as `coin_total`. It must equal the sessions' counted cash less their
+    opening floats; the checks listed must equal the counted checks. Returns the
+    cash-and-check deposit (or the first settlement when there is no cash or check). The
+    same idempotency key returns the deposit it first made.
+    """
+    key = uuid.UUID(str(idempotency_key))
+    keys = _settlement_keys(key)
+    existing = _first_of(keys)
+    if existing is not None:
+        return existing
+    bills, coin, normalized = _currency(currency_count, coin_total)
+    deposit_date = deposit_date or timezone.localdate()
+    bank = bank_account or default_bank_account()
+    if bank is None:
+        raise _error("bank_account", "No default bank account is set up; ask an administrator.")
+    if not bank.is_active:
+        raise _error("bank_account", f"Bank account {bank} is closed; choose another.")
+
+    with transaction.atomic():
+        funds = _lock_sessions(sessions)
+        # A double submit waited on the session locks above; it finds the first deposit.
+        existing = _first_of(keys)
+        if existing is not None:
+            return existing
+        locked = [f.session for f in funds]
+        latest = max(s.business_date for s in locked)
+        if deposit_date < latest:
+            raise _error(
+                "deposit_date",
+                f"The deposit date {deposit_date:%Y-%m-%d} is before the business date "
+                f"{latest:%Y-%m-%d} of a chosen session.",
+            )
+        cash_due = sum((f.cash for f in funds), ZERO)
+        checks_counted = sum((f.checks for f in funds), ZERO)
+        if bills + coin != cash_due:
+            raise _error(
+                "currency",
+                f"The currency and coin entered total {bills + coin:,.2f}, but the sessions' "
+                f"counted cash less their opening floats is {cash_due:,.2f}. Recount the "
+                "deposit.",
+            )
+        checks = deposit_checks(locked)
+        check_total = sum((c.amount for c in checks), ZERO)
+        if check_total != checks_counted:
+            raise _error(
+                "checks",
+                f"The checks and money orders taken total {check_total:,.2f}, but the "
+                f"sessions' counted checks total {checks_counted:,.2f}. The count differs "
+                "from the receipts; correct the count before depositing.",
+            )
+        sessions_text = ", ".join(
+            f"{s.drawer.code} {s.cashier.get_username()} {s.business_date:%m/%d}" for s in locked
+        )[:200]
+        deposits: dict[str, Deposit] = {}
+        cash_total = bills + coin + check_total
+        if cash_total < 0:
+            raise _error("checks", "The deposit comes to less than zero; it cannot be made.")
+        if cash_total > 0:
+            number = next_number(DEPOSIT_SERIES)
+            deposits[Deposit.Kind.CASH_CHECK] = Deposit.objects.create(
+                number=number,
+                kind=Deposit.Kind.CASH_CHECK,
+                bank_account=bank,
+                deposit_date=deposit_date,
+                total=cash_total,
+                currency_total=bills,
+                coin_total=coin,
+                check_total=check_total,
+                currency_count=normalized,
+                journal_entry=_post(
+                    kind=Deposit.Kind.CASH_CHECK,
+                    number=number,
+                    bank_account=bank,
+                    clearing=_clearing_account([TenderType.Kind.CASH]),
+                    amount=cash_total,
+                    deposit_date=deposit_date,
+                    user=user,
+                    sessions_text=sessions_text,
+                ),
+                idempotency_key=keys[Deposit.Kind.CASH_CHECK],
+                prepared_by=user,
+            )
+            DepositItem.objects.bulk_create(
+                DepositItem(
+                    deposit=deposits[Deposit.Kind.CASH_CHECK], tender=c.tender, amount=c.amount
+                )
+                for c in checks
+            )
+        settlement_tenders = {
+            kind: _tenders_of(locked, [tender_kind])
+            for kind, tender_kind in SETTLEMENT_KINDS.items()
+        }
+        for kind, tenders in settlement_tenders.items():
+            amount = sum((t.amount for t in tenders), ZERO)
+            if amount < 0:
+                raise _error(
+                    "sessions",
+                    f"The {dict(Deposit.Kind.choices)[kind].lower()} comes to less than zero.",
+                )
+            if amount == 0:
+                continue
+            number = next_number(DEPOSIT_SERIES)
+            deposit = Deposit.objects.create(
+                number=number,
+                kind=kind,
+                bank_account=bank,
+                deposit_date=deposit_date,
+                total=amount,
+                journal_entry=_post(
+                    kind=kind,
+                    number=number,
+                    bank_account=bank,
+                    clearing=_clearing_account([SETTLEMENT_KINDS[kind]]),
+                    amount=amount,
+                    deposit_date=deposit_date,
+                    user=user,
+                    sessions_text=sessions_text,
+                ),
+                idempotency_key=keys[kind],
+                prepared_by=user,
+            )
+            DepositItem.objects.bulk_create(
+                DepositItem(deposit=deposit, tender=t, amount=t.amount) for t in tenders
+            )
+            deposits[kind] = deposit
+        if not deposits:
+            raise _error("sessions", "The chosen sessions have nothing to deposit.")
+        links = []
+        for f in funds:
+            portions: dict[str, Decimal] = {
+                Deposit.Kind.CASH_CHECK: f.cash_and_checks,
+                Deposit.Kind.CARD: f.card,
+                Deposit.Kind.ACH: f.ach,
+            }
+            for made_kind, deposit in deposits.items():
+                if made_kind == Deposit.Kind.CASH_CHECK or portions[made_kind]:
+                    links.append(
+                        DepositSession(
+                            deposit=deposit,
+                            session=f.session,
+                            kind=made_kind,
+                            amount=portions[made_kind],
+                        )
+                    )
+        DepositSession.objects.bulk_create(links)
+        CashierSession.objects.filter(pk__in=[s.pk for s in locked]).update(
+            status=CashierSession.Status.DEPOSITED
+        )
+        for kind in KIND_ORDER:
+            if kind in deposits:
+                return deposits[kind]
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+# --- reading deposits -----------------------------------------------------------------
+
+
+def _deposits() -> QuerySet[Deposit]:
+    return Deposit.objects.select_related("bank_account", "prepared_by", "journal_entry")
+
+
+def deposit_get(*, pk: int) -> Deposit:
+    """A deposit; every back-office user with view_deposit sees every deposit."""
+    deposit = _deposits().filter(pk=pk).first()
+    if deposit is None:
+        raise Http404("No such deposit.")
+    return deposit
+
+
+def deposit_list_page(*, page_number: Any = None, kind: str = "") -> Page:
+    """Deposits, newest number first, with how many sessions and items each carries
+    (count + page queries, nothing per row)."""
+    deposits = _deposits().annotate(
+        session_count=Count("session_links"),
+    )
+    if kind:
+        deposits = deposits.filter(kind=kind)
+    return Paginator(deposits.order_by("-number"), DEPOSIT_PAGE_SIZE).get_page(page_number)
+
+
+@dataclass(frozen=True)
+class SlipLine:
+    label: str
+    pieces: int | None
+    amount: Decimal
+
+
+@dataclass
+class DepositDetail:
+    deposit: Deposit
+    sessions: list[DepositSession]
+    items: list[DepositItem]
+    bills: list[SlipLine] = field(default_factory=list)
+    coins: list[SlipLine] = field(default_factory=list)
+    related: list[Deposit] = field(default_factory=list)
+
+    @property
+    def checks(self) -> list[DepositItem]:
+        return self.items if self.deposit.kind == Deposit.Kind.CASH_CHECK else []
+
+    @property
+    def item_total(self) -> Decimal:
+        return sum((i.amount for i in self.items), ZERO)
+
+
+def slip_lines(currency_count: dict[str, Any]) -> tuple[list[SlipLine], list[SlipLine]]:
+    """(bills, coin) lines of a slip from a deposit's stored count."""
+    bills: list[SlipLine] = []
+    coins: list[SlipLine] = []
+    for key, label, value, is_coin in DENOMINATIONS:
+        pieces = int(currency_count.get(key) or 0)
+        if pieces:
+            (coins if is_coin else bills).append(SlipLine(label, pieces, value * pieces))
+    if currency_count.get(COIN_TOTAL_KEY):
+        coins.append(SlipLine("Coin (total)", None, to_money(currency_count[COIN_TOTAL_KEY])))
+    return bills, coins
+
+
+def deposit_detail(deposit: Deposit) -> DepositDetail:
+    """The deposit with its sessions, items (checks listed on the slip) and the other
+    deposits made with it (the settlements of the same sessions)."""
+    sessions = list(
+        deposit.session_links.select_related("session__drawer", "session__cashier").order_by(
+            "session__business_date", "session__drawer__code", "session_id"
+        )
+    )
+    items = list(
+        deposit.items.select_related("tender__tender_type", "tender__receipt").order_by(
+            "tender__receipt__number", "tender__line_no"
+        )
+    )
+    related = list(
+        _deposits()
+        .filter(session_links__session__in=[link.session_id for link in sessions])
+        .exclude(pk=deposit.pk)
+        .distinct()
+        .order_by("number")
+    )
+    bills, coins = slip_lines(deposit.currency_count)
+    return DepositDetail(deposit, sessions, items, bills, coins, related)
+
+
+def session_deposit_total(funds: Sequence[SessionFunds]) -> dict[str, Decimal]:
+    return {
+        "cash": sum((f.cash for f in funds), ZERO),
+        "checks": sum((f.checks for f in funds), ZERO),
+        "card": sum((f.card for f in funds), ZERO),
+        "ach": sum((f.ach for f in funds), ZERO),
+    }
