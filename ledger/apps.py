@@ -10,6 +10,15 @@ class LedgerConfig(AppConfig):
         NavItem("Ledger", "Chart of accounts", "ledger:chart", "ledger.view_glaccount"),
         NavItem("Ledger", "Trial balance", "ledger:trial-balance", "kent_cs.view_reports"),
         NavItem("Ledger", "Accounting periods", "ledger:periods", "ledger.view_accountingperiod"),
+        NavItem(
+            "Ledger",
+            "Bank reconciliation",
+            "ledger:bank-accounts",
+            "ledger.view_bankstatementimport",
+        ),
+        NavItem(
+            "Ledger", "Import bank statement", "ledger:bank-import", "ledger.import_bank_files"
+        ),
     )
 
     def seed_demo(self, stdout) -> None:

@@ -1,0 +1,709 @@
+"""Bank statements: importing statement files, and reconciling their lines to the books.
+
+Services (writes): `bank_statement_import`, `bank_auto_match`, `bank_match_create`,
+`bank_match_undo`. Selectors (reads): the rest. Book lines are the journal lines on a bank
+account's GL account: deposits post Dr bank (entry source "deposit", source_ref the deposit
+number), returned items post Cr bank. The ledger knows nothing of cashiering's models.
+
+Account numbers in a file are matched to `BankAccount.number` ignoring spaces and hyphens.
+When that finds nothing, a file number that *ends with* exactly one active account's number
+(of at least six characters) is taken for that account: banks prefix account numbers with
+a branch or transit number in some exports (OFX "12300 000012345678"). Anything else is
+refused at the statement's line.
+"""
+
+import hashlib
+import re
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.core.paginator import Page, Paginator
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils import timezone
+
+from kent_cs.audit import audit_reason
+from kent_cs.money import ZERO
+from kent_cs.uploads import UploadIssue, UploadRefused, UploadSource, read_bytes
+from ledger.bankfiles import MAX_STATEMENT_BYTES, CsvMapping, ParsedFile, parse_statement_file
+from ledger.bankfiles import Statement as ParsedStatement
+from ledger.models import (
+    BankAccount,
+    BankMatch,
+    BankMatchItem,
+    BankStatement,
+    BankStatementImport,
+    BankTransaction,
+    JournalLine,
+)
+
+# A deposit made on day D is credited by the bank on D..D+5 (weekends, holidays, a
+# deposit made after the bank's cut-off).
+MATCH_WINDOW_DAYS = 5
+# A stored account number shorter than this is never matched as the tail of a longer one.
+SUFFIX_MATCH_MIN_LENGTH = 6
+PAGE_SIZE = 50
+MATCH_NOTE_MAX = 300
+# Above this many lines the import writes transactions with COPY instead of INSERTs.
+COPY_THRESHOLD = 1000
+
+_NUMBER_NOISE = re.compile(r"[\s\-]")
+_TRANSACTION_COLUMNS = (
+    "statement_id",
+    "bank_account_id",
+    "source_line",
+    "booked_date",
+    "value_date",
+    "amount",
+    "type_code",
+    "is_returned_item",
+    "bank_ref",
+    "customer_ref",
+    "description",
+)
+
+
+class BankError(Exception):
+    """A reconciliation request that cannot be done; the message says why."""
+
+
+# ------------------------------------------------------------------------------ import
+
+
+@dataclass(frozen=True)
+class StatementSummary:
+    statement: BankStatement
+    line_count: int
+    total_credits: Decimal
+    total_debits: Decimal
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    statement_import: BankStatementImport
+    statements: list[StatementSummary]
+
+    @property
+    def bank_accounts(self) -> list[BankAccount]:
+        seen: dict[int, BankAccount] = {}
+        for summary in self.statements:
+            seen.setdefault(summary.statement.bank_account_id, summary.statement.bank_account)
+        return list(seen.values())
+
+
+def _normalised(number: str) -> str:
+    return _NUMBER_NOISE.sub("", number)
+
+
+def _account_for(number: str, accounts: Sequence[BankAccount]) -> BankAccount | str:
+    """The bank account a statement's account number names, or why there is none."""
+    wanted = _normalised(number)
+    if not wanted:
+        return "The statement does not say which account it is for."
+    exact = [a for a in accounts if _normalised(a.number) == wanted]
+    if not exact:
+        exact = [
+            a
+            for a in accounts
+            if len(_normalised(a.number)) >= SUFFIX_MATCH_MIN_LENGTH
+            and wanted.endswith(_normalised(a.number))
+        ]
+        if len(exact) > 1:
+            names = ", ".join(a.name for a in exact)
+            return f"Account number {number} could be any of these bank accounts: {names}."
+    if not exact:
+        return (
+            f"Account number {number} is not one of the city's bank accounts. An "
+            "administrator adds bank accounts in the admin."
+        )
+    account = exact[0]
+    if not account.is_active:
+        return f"Account number {number} is the {account.name}, which is no longer active."
+    return account
+
+
+def _previous_import_message(previous: BankStatementImport) -> str:
+    when = timezone.localtime(previous.imported_at).strftime("%Y-%m-%d %H:%M")
+    return (
+        f"This file was already imported on {when} by "
+        f"{previous.imported_by.get_username()} as import #{previous.pk}."
+    )
+
+
+def _statement_ids(statements: Sequence[ParsedStatement]) -> list[str]:
+    """Each statement's id, made unique within the file.
+
+    A BAI2 group may hold two account records for the same account and day (moov's
+    sample1 does); the parser gives both the same id. They are two statements of the file,
+    so the second and later get "#2", "#3"... — the same for every copy of the file.
+    """
+    seen: dict[tuple[str, str], int] = defaultdict(int)
+    ids = []
+    for statement in statements:
+        key = (_normalised(statement.account_number), statement.statement_id)
+        seen[key] += 1
+        suffix = f"#{seen[key]}" if seen[key] > 1 else ""
+        ids.append(f"{statement.statement_id[: 120 - len(suffix)]}{suffix}")
+    return ids
+
+
+def _check_statements(
+    parsed: ParsedFile, ids: list[str]
+) -> tuple[list[BankAccount], list[UploadIssue]]:
+    accounts = list(BankAccount.objects.all())
+    issues: list[UploadIssue] = []
+    resolved: list[BankAccount] = []
+    for statement in parsed.statements:
+        found = _account_for(statement.account_number, accounts)
+        if isinstance(found, str):
+            issues.append(UploadIssue(statement.line, None, found))
+            continue
+        resolved.append(found)
+        if statement.currency != found.currency:
+            issues.append(
+                UploadIssue(
+                    statement.line,
+                    None,
+                    f"The statement for account {statement.account_number} is in "
+                    f"{statement.currency}, but the {found.name} is kept in {found.currency}.",
+                )
+            )
+    if issues:
+        return resolved, issues
+    existing = {
+        (row.bank_account_id, row.statement_id): row
+        for row in BankStatement.objects.select_related("statement_import").filter(
+            bank_account__in={a.pk for a in resolved}, statement_id__in=set(ids)
+        )
+    }
+    for statement, account, statement_id in zip(parsed.statements, resolved, ids, strict=True):
+        duplicate = existing.get((account.pk, statement_id))
+        if duplicate is not None:
+            issues.append(
+                UploadIssue(
+                    statement.line,
+                    None,
+                    f"The statement {statement_id} for the {account.name} "
+                    f"({statement.start} to {statement.end}) was already imported in import "
+                    f"#{duplicate.statement_import_id} "
+                    f"({duplicate.statement_import.file_name}).",
+                )
+            )
+    return resolved, issues
+
+
+def _copy_transactions(rows: Iterable[tuple]) -> None:
+    """COPY the rows into ledger_banktransaction (several times faster than INSERT for
+    tens of thousands of lines; the table has no insert triggers to skip)."""
+    columns = ", ".join(_TRANSACTION_COLUMNS)
+    with (
+        connection.cursor() as cursor,
+        cursor.cursor.copy(f"COPY {BankTransaction._meta.db_table} ({columns}) FROM STDIN") as copy,
+    ):
+        for row in rows:
+            copy.write_row(row)
+
+
+def _write_import(
+    *,
+    parsed: ParsedFile,
+    data: bytes,
+    sha256: str,
+    file_name: str,
+    user: Any,
+    accounts: list[BankAccount],
+    ids: list[str],
+) -> ImportResult:
+    with transaction.atomic():
+        record = BankStatementImport.objects.create(
+            file_name=file_name[:255],
+            sha256=sha256,
+            format=parsed.format,
+            size_bytes=len(data),
+            file_id=parsed.file_id[:100],
+            statement_count=len(parsed.statements),
+            transaction_count=parsed.transaction_count,
+            total_credits=parsed.total_credits,
+            total_debits=parsed.total_debits,
+            imported_by=user,
+        )
+        statements = BankStatement.objects.bulk_create(
+            BankStatement(
+                statement_import=record,
+                bank_account=account,
+                statement_id=statement_id,
+                start_date=parsed_statement.start,
+                end_date=parsed_statement.end,
+                currency=parsed_statement.currency,
+                opening_balance=parsed_statement.opening_balance,
+                closing_balance=parsed_statement.closing_balance,
+                source_line=parsed_statement.line,
+            )
+            for parsed_statement, account, statement_id in zip(
+                parsed.statements, accounts, ids, strict=True
+            )
+        )
+        rows = (
+            (
+                statement.pk,
+                statement.bank_account_id,
+                line.line,
+                line.booked,
+                line.value_date,
+                line.amount,
+                line.type_code[:40],
+                line.is_returned_item,
+                line.bank_ref[:100],
+                line.customer_ref[:100],
+                line.description[:500],
+            )
+            for parsed_statement, statement in zip(parsed.statements, statements, strict=True)
+            for line in parsed_statement.lines
+        )
+        if parsed.transaction_count > COPY_THRESHOLD:
+            _copy_transactions(rows)
+        else:
+            BankTransaction.objects.bulk_create(
+                BankTransaction(**dict(zip(_TRANSACTION_COLUMNS, row, strict=True))) for row in rows
+            )
+    return ImportResult(
+        statement_import=record,
+        statements=[
+            StatementSummary(
+                statement=statement,
+                line_count=len(parsed_statement.lines),
+                total_credits=parsed_statement.total_credits,
+                total_debits=parsed_statement.total_debits,
+            )
+            for parsed_statement, statement in zip(parsed.statements, statements, strict=True)
+        ],
+    )
+
+
+def bank_statement_import(
+    *,
+    source: UploadSource,
+    file_name: str,
+    user: Any,
+    csv_mapping: CsvMapping | None = None,
+) -> ImportResult:
+    """Import a whole bank statement file, or raise UploadRefused with every reason.
+
+    The file is refused if the same bytes were imported before, if it cannot be read, if
+    a statement is for an account the city does not have (or in another currency), or if
+    one of its statements was imported before from another file. Nothing is written for a
+    refused file; an accepted one is written in one transaction.
+    """
+    data = read_bytes(source, max_bytes=MAX_STATEMENT_BYTES)
+    sha256 = hashlib.sha256(data).hexdigest()
+    previous = (
+        BankStatementImport.objects.select_related("imported_by").filter(sha256=sha256).first()
+    )
+    if previous is not None:
+        raise UploadRefused(_previous_import_message(previous))
+    parsed = parse_statement_file(data, csv_mapping=csv_mapping)
+    if not parsed.statements:
+        raise UploadRefused("The file holds no statements.")
+    ids = _statement_ids(parsed.statements)
+    accounts, issues = _check_statements(parsed, ids)
+    if issues:
+        raise UploadRefused(issues)
+    try:
+        return _write_import(
+            parsed=parsed,
+            data=data,
+            sha256=sha256,
+            file_name=file_name,
+            user=user,
+            accounts=accounts,
+            ids=ids,
+        )
+    except IntegrityError as exc:
+        # Someone imported the same file or statement between the checks and the write.
+        previous = (
+            BankStatementImport.objects.select_related("imported_by").filter(sha256=sha256).first()
+        )
+        if previous is not None:
+            raise UploadRefused(_previous_import_message(previous)) from exc
+        raise UploadRefused(
+            "One of the file's statements was imported by someone else a moment ago. "
+            "Look at the reconciliation page before importing again."
+        ) from exc
+
+
+def bank_imports_recent(*, limit: int = 10) -> list[BankStatementImport]:
+    return list(BankStatementImport.objects.select_related("imported_by")[:limit])
+
+
+# -------------------------------------------------------------------------- selectors
+
+
+def bank_accounts_for_reconciliation() -> QuerySet[BankAccount]:
+    """Every bank account with its number of unmatched bank lines (one query)."""
+    unmatched = (
+        BankTransaction.objects.filter(bank_account=OuterRef("pk"))
+        .exclude(_bank_matched())
+        .order_by()
+        .values("bank_account")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return BankAccount.objects.select_related("gl_account__fund").annotate(
+        unmatched_count=Coalesce(Subquery(unmatched), 0)
+    )
+
+
+def bank_account_get(*, pk: int) -> BankAccount:
+    account = BankAccount.objects.select_related("gl_account__fund").filter(pk=pk).first()
+    if account is None:
+        raise Http404("No such bank account.")
+    return account
+
+
+def _bank_matched() -> Exists:
+    return Exists(BankMatchItem.objects.filter(bank_transaction=OuterRef("pk"), is_active=True))
+
+
+def _book_matched() -> Exists:
+    return Exists(BankMatchItem.objects.filter(journal_line=OuterRef("pk"), is_active=True))
+
+
+def unmatched_bank_lines(
+    *,
+    bank_account: BankAccount,
+    date_from: date | None = None,
+    date_to: date | None = None,
+    returned_items: bool | None = False,
+) -> QuerySet[BankTransaction]:
+    """Bank lines in no active match. `returned_items`: False leaves them out, True gives
+    only them, None gives both."""
+    lines = BankTransaction.objects.filter(bank_account=bank_account).exclude(_bank_matched())
+    if returned_items is not None:
+        lines = lines.filter(is_returned_item=returned_items)
+    if date_from:
+        lines = lines.filter(booked_date__gte=date_from)
+    if date_to:
+        lines = lines.filter(booked_date__lte=date_to)
+    return lines.order_by("booked_date", "id")
+
+
+def unmatched_book_lines(
+    *,
+    bank_account: BankAccount,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> QuerySet[JournalLine]:
+    lines = (
+        JournalLine.objects.filter(account_id=bank_account.gl_account_id)
+        .exclude(_book_matched())
+        .select_related("entry")
+    )
+    if date_from:
+        lines = lines.filter(entry__entry_date__gte=date_from)
+    if date_to:
+        lines = lines.filter(entry__entry_date__lte=date_to)
+    return lines.order_by("entry__entry_date", "entry__number", "line_no")
+
+
+def returned_item_lines(*, bank_account: BankAccount | None = None) -> QuerySet[BankTransaction]:
+    """Returned-item bank lines not yet matched to a book entry (for cashiering's
+    returned-check page to propose as returned checks)."""
+    lines = (
+        BankTransaction.objects.filter(is_returned_item=True)
+        .exclude(_bank_matched())
+        .select_related("bank_account")
+    )
+    if bank_account is not None:
+        lines = lines.filter(bank_account=bank_account)
+    return lines.order_by("booked_date", "id")
+
+
+def bank_matches(*, bank_account: BankAccount) -> QuerySet[BankMatch]:
+    """Active matches, newest first, with their lines (three queries for any page)."""
+    return (
+        BankMatch.objects.filter(bank_account=bank_account, undone_at__isnull=True)
+        .select_related("matched_by")
+        .prefetch_related(
+            Prefetch(
+                "items",
+                queryset=BankMatchItem.objects.select_related(
+                    "bank_transaction", "journal_line__entry"
+                ).order_by("id"),
+            )
+        )
+        .order_by("-matched_at", "-id")
+    )
+
+
+def bank_match_get(*, pk: int) -> BankMatch:
+    match = BankMatch.objects.select_related("bank_account").filter(pk=pk).first()
+    if match is None:
+        raise Http404("No such match.")
+    return match
+
+
+def paginate(queryset: QuerySet, page_number: str | None, *, per_page: int = PAGE_SIZE) -> Page:
+    return Paginator(queryset, per_page).get_page(page_number)
+
+
+# ---------------------------------------------------------------------------- matching
+
+
+@dataclass
+class _BankSide:
+    pk: int
+    amount: Decimal
+    booked: date
+    text: str  # customer_ref, bank_ref and description, upper case
+    customer_ref: str
+
+
+@dataclass
+class _BookSide:
+    pk: int
+    amount: Decimal  # + debit (money into the bank), - credit
+    entry_date: date
+    source_ref: str
+    memo: str  # entry and line memo, upper case
+    candidates: list[int] = field(default_factory=list)
+    ref_candidates: list[int] = field(default_factory=list)
+
+
+_TOKEN = re.compile(r"[A-Z0-9]+(?:-[A-Z0-9]+)*")
+
+
+def _references(bank: _BankSide, book: _BookSide) -> bool:
+    """The book entry's reference (the deposit number) is written on the bank line, or
+    the bank line's customer reference is the entry's reference or in its memo."""
+    ref = book.source_ref.strip().upper()
+    if ref and (ref in set(_TOKEN.findall(bank.text)) or ref == bank.customer_ref):
+        return True
+    customer_ref = bank.customer_ref
+    return len(customer_ref) >= 3 and customer_ref in set(_TOKEN.findall(book.memo))
+
+
+def _pairs(
+    banks: list[_BankSide], books: list[_BookSide], window: int
+) -> list[tuple[_BankSide, _BookSide]]:
+    """1-to-1 pairs that nothing else competes for: first by reference, then by amount
+    and date alone among the lines left."""
+    by_amount: dict[Decimal, list[_BookSide]] = defaultdict(list)
+    for book in books:
+        by_amount[book.amount].append(book)
+    candidates: dict[int, list[_BookSide]] = {}
+    ref_candidates: dict[int, list[_BookSide]] = {}
+    for bank in banks:
+        fitting = [
+            book
+            for book in by_amount.get(bank.amount, ())
+            if book.entry_date <= bank.booked <= book.entry_date + timedelta(days=window)
+        ]
+        candidates[bank.pk] = fitting
+        ref_candidates[bank.pk] = [book for book in fitting if _references(bank, book)]
+        for book in fitting:
+            book.candidates.append(bank.pk)
+        for book in ref_candidates[bank.pk]:
+            book.ref_candidates.append(bank.pk)
+
+    paired: list[tuple[_BankSide, _BookSide]] = []
+    taken_banks: set[int] = set()
+    taken_books: set[int] = set()
+    for bank in banks:
+        refs = ref_candidates[bank.pk]
+        if len(refs) == 1 and refs[0].ref_candidates == [bank.pk]:
+            paired.append((bank, refs[0]))
+            taken_banks.add(bank.pk)
+            taken_books.add(refs[0].pk)
+    for bank in banks:
+        if bank.pk in taken_banks or ref_candidates[bank.pk]:
+            continue  # a reference that is not unique is a question for a person
+        fitting = [book for book in candidates[bank.pk] if book.pk not in taken_books]
+        if len(fitting) != 1:
+            continue
+        book = fitting[0]
+        rivals = [pk for pk in book.candidates if pk not in taken_banks]
+        if rivals == [bank.pk] and not book.ref_candidates:
+            paired.append((bank, book))
+            taken_banks.add(bank.pk)
+            taken_books.add(book.pk)
+    return paired
+
+
+def _lock_account(bank_account: BankAccount) -> None:
+    # Two technicians matching the same account at once would both see a line unmatched;
+    # the partial unique indexes would refuse the second, but with an error instead of a
+    # message. Matching per account is serialised on the account row instead.
+    BankAccount.objects.select_for_update().filter(pk=bank_account.pk).first()
+
+
+def bank_auto_match(
+    *, bank_account: BankAccount, user: Any, window_days: int = MATCH_WINDOW_DAYS
+) -> int:
+    """Match unmatched bank lines 1-to-1 to unmatched book lines of the same amount on
+    the bank's GL account, booked by the bank 0..`window_days` days after the book date:
+    money in to debits, money out (returned items, fees) to credits. A reference match
+    wins; a line with more than one possible partner is left for a person. Returns the
+    number of matches made."""
+    with transaction.atomic():
+        _lock_account(bank_account)
+        banks = [
+            _BankSide(
+                pk=row.pk,
+                amount=row.amount,
+                booked=row.booked_date,
+                text=f"{row.customer_ref} {row.bank_ref} {row.description}".upper(),
+                customer_ref=row.customer_ref.strip().upper(),
+            )
+            for row in unmatched_bank_lines(bank_account=bank_account, returned_items=None)
+            .exclude(amount=ZERO)
+            .only("pk", "amount", "booked_date", "customer_ref", "bank_ref", "description")
+        ]
+        if not banks:
+            return 0
+        earliest = min(bank.booked for bank in banks) - timedelta(days=window_days)
+        latest = max(bank.booked for bank in banks)
+        books = [
+            _BookSide(
+                pk=row.pk,
+                amount=row.debit - row.credit,
+                entry_date=row.entry.entry_date,
+                source_ref=row.entry.source_ref,
+                memo=f"{row.entry.memo} {row.memo}".upper(),
+            )
+            for row in unmatched_book_lines(
+                bank_account=bank_account, date_from=earliest, date_to=latest
+            ).only(
+                "pk",
+                "debit",
+                "credit",
+                "memo",
+                "entry__entry_date",
+                "entry__source_ref",
+                "entry__memo",
+            )
+        ]
+        pairs = _pairs(banks, books, window_days)
+        if not pairs:
+            return 0
+        matches = BankMatch.objects.bulk_create(
+            BankMatch(
+                bank_account=bank_account,
+                method=BankMatch.Method.AUTO,
+                amount=bank.amount,
+                matched_by=user,
+            )
+            for bank, _book in pairs
+        )
+        BankMatchItem.objects.bulk_create(
+            item
+            for match, (bank, book) in zip(matches, pairs, strict=True)
+            for item in (
+                BankMatchItem(match=match, bank_transaction_id=bank.pk, amount=bank.amount),
+                BankMatchItem(match=match, journal_line_id=book.pk, amount=book.amount),
+            )
+        )
+    return len(pairs)
+
+
+def bank_match_create(
+    *,
+    bank_account: BankAccount,
+    bank_transaction_ids: Sequence[int],
+    journal_line_ids: Sequence[int],
+    note: str,
+    user: Any,
+) -> BankMatch:
+    """Match bank lines to book lines by hand. Both sides must add up to the same amount
+    (book debits count as money in), and no line may be in another active match."""
+    note = note.strip()
+    if not bank_transaction_ids or not journal_line_ids:
+        raise BankError("Choose at least one bank line and at least one book line.")
+    if not note:
+        raise BankError("Enter a note saying why these lines go together.")
+    with transaction.atomic():
+        _lock_account(bank_account)
+        banks = list(
+            unmatched_bank_lines(bank_account=bank_account, returned_items=None).filter(
+                pk__in=set(bank_transaction_ids)
+            )
+        )
+        books = list(
+            unmatched_book_lines(bank_account=bank_account).filter(pk__in=set(journal_line_ids))
+        )
+        if len(banks) != len(set(bank_transaction_ids)) or len(books) != len(set(journal_line_ids)):
+            raise BankError(
+                "Some of the chosen lines are already matched or are not on this bank "
+                "account. Reload the page and choose again."
+            )
+        bank_total = sum((line.amount for line in banks), ZERO)
+        book_total = sum((line.amount for line in books), ZERO)
+        if bank_total != book_total:
+            raise BankError(
+                f"The bank lines add up to {bank_total:,.2f} and the book lines to "
+                f"{book_total:,.2f}; a match needs equal totals "
+                f"(difference {bank_total - book_total:,.2f})."
+            )
+        match = BankMatch.objects.create(
+            bank_account=bank_account,
+            method=BankMatch.Method.MANUAL,
+            amount=bank_total,
+            note=note[:MATCH_NOTE_MAX],
+            matched_by=user,
+        )
+        BankMatchItem.objects.bulk_create(
+            [
+                *(
+                    BankMatchItem(match=match, bank_transaction=line, amount=line.amount)
+                    for line in banks
+                ),
+                *(
+                    BankMatchItem(match=match, journal_line=line, amount=line.amount)
+                    for line in books
+                ),
+            ]
+        )
+    return match
+
+
+def bank_match_undo(*, match: BankMatch, user: Any, reason: str) -> BankMatch:
+    """Undo a match: its lines are unmatched again. The match is kept, marked undone."""
+    reason = reason.strip()
+    if not reason:
+        raise BankError("Enter the reason for undoing the match.")
+    with transaction.atomic(), audit_reason(reason):
+        _lock_account(match.bank_account)
+        locked = BankMatch.objects.select_for_update().get(pk=match.pk)
+        if locked.undone_at is not None:
+            raise BankError(f"Match {locked.pk} was already undone.")
+        locked.undone_at = timezone.now()
+        locked.undone_by = user
+        locked.undo_reason = reason[:MATCH_NOTE_MAX]
+        locked.save(update_fields=["undone_at", "undone_by", "undo_reason"])
+        locked.items.update(is_active=False)
+    return locked
+
+
+__all__ = [
+    "BankError",
+    "ImportResult",
+    "StatementSummary",
+    "bank_account_get",
+    "bank_accounts_for_reconciliation",
+    "bank_auto_match",
+    "bank_imports_recent",
+    "bank_match_create",
+    "bank_match_get",
+    "bank_match_undo",
+    "bank_matches",
+    "bank_statement_import",
+    "paginate",
+    "returned_item_lines",
+    "unmatched_bank_lines",
+    "unmatched_book_lines",
+]

@@ -1,0 +1,107 @@
+"""Forms of the bank statement import and reconciliation pages."""
+
+from django import forms
+
+from ledger.bankfiles import MAX_STATEMENT_BYTES, CsvMapping
+from ledger.forms import DateRangeForm
+from ledger.models import BankAccount
+
+_TEXT = {"class": "form-control"}
+
+
+class StatementImportForm(forms.Form):
+    """The file, and for a CSV or Excel export, which column holds what.
+
+    BAI2, camt.053 and OFX files are recognised by their content; the column fields are
+    only read when a date column is given.
+    """
+
+    file = forms.FileField(
+        label="Statement file",
+        help_text=(
+            f"BAI2, ISO 20022 camt.053 or OFX, or a CSV/Excel export with its columns "
+            f"named below; up to {MAX_STATEMENT_BYTES // (1024 * 1024)} MB."
+        ),
+    )
+    csv_account = forms.ModelChoiceField(
+        queryset=BankAccount.objects.filter(is_active=True),
+        required=False,
+        label="Bank account (CSV)",
+        help_text="The account the CSV rows are for, when the file has no account column.",
+    )
+    csv_date = forms.CharField(required=False, max_length=60, label="Date column")
+    csv_amount = forms.CharField(required=False, max_length=60, label="Amount column (+ in, - out)")
+    csv_credit = forms.CharField(required=False, max_length=60, label="Credit column")
+    csv_debit = forms.CharField(required=False, max_length=60, label="Debit column")
+    csv_description = forms.CharField(required=False, max_length=60, label="Description column")
+    csv_reference = forms.CharField(required=False, max_length=60, label="Reference column")
+    csv_account_number = forms.CharField(
+        required=False, max_length=60, label="Account number column"
+    )
+    csv_date_format = forms.CharField(
+        required=False,
+        max_length=30,
+        label="Date format",
+        help_text="For example %m/%d/%Y; leave empty to read the usual date formats.",
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        self.csv_mapping = None
+        if not cleaned.get("csv_date"):
+            return cleaned
+        account = cleaned.get("csv_account")
+        if account is None and not cleaned.get("csv_account_number"):
+            self.add_error(
+                "csv_account", "Choose the bank account, or name the account number column."
+            )
+            return cleaned
+        try:
+            self.csv_mapping = CsvMapping(
+                date=cleaned["csv_date"],
+                amount=cleaned.get("csv_amount") or None,
+                credit=cleaned.get("csv_credit") or None,
+                debit=cleaned.get("csv_debit") or None,
+                description=cleaned.get("csv_description") or None,
+                reference=cleaned.get("csv_reference") or None,
+                account_number=cleaned.get("csv_account_number") or None,
+                default_account_number=account.number if account else "",
+                currency=account.currency if account else "USD",
+                date_format=cleaned.get("csv_date_format") or None,
+            )
+        except ValueError as exc:
+            self.add_error("csv_amount", str(exc))
+        return cleaned
+
+
+class ReconcileFilterForm(DateRangeForm):
+    pass
+
+
+class IdListField(forms.Field):
+    """The ids of the ticked checkboxes; the service checks what they are."""
+
+    widget = forms.MultipleHiddenInput
+
+    def to_python(self, value):
+        try:
+            return [int(item) for item in value or []]
+        except (TypeError, ValueError) as exc:
+            raise forms.ValidationError("Choose lines from the lists on this page.") from exc
+
+
+class ManualMatchForm(forms.Form):
+    bank = IdListField(required=False, label="Bank lines")
+    book = IdListField(required=False, label="Book lines")
+    note = forms.CharField(
+        max_length=300,
+        required=False,
+        label="Note",
+        widget=forms.TextInput(attrs=_TEXT),
+    )
+
+
+class MatchUndoForm(forms.Form):
+    reason = forms.CharField(
+        max_length=300, label="Reason for undoing", widget=forms.TextInput(attrs=_TEXT)
+    )

@@ -1,0 +1,192 @@
+"""Bank statement import and reconciliation pages."""
+
+from django.contrib import messages
+from django.contrib.auth.decorators import permission_required
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from kent_cs.uploads import UploadRefused
+from ledger import bank
+from ledger.forms_bank import (
+    ManualMatchForm,
+    MatchUndoForm,
+    ReconcileFilterForm,
+    StatementImportForm,
+)
+
+READ = "ledger.view_bankstatementimport"
+IMPORT = "ledger.import_bank_files"
+RECONCILE = "ledger.reconcile_bank"
+
+
+# ------------------------------------------------------------------------------ import
+
+
+@permission_required(IMPORT, raise_exception=True)
+def bank_import(request):
+    form = StatementImportForm(request.POST or None, request.FILES or None)
+    result, problems, matched, status = None, [], {}, 200
+    if request.method == "POST":
+        status = 400
+        if form.is_valid():
+            upload = form.cleaned_data["file"]
+            try:
+                result = bank.bank_statement_import(
+                    source=upload,
+                    file_name=upload.name,
+                    user=request.user,
+                    csv_mapping=form.csv_mapping,
+                )
+            except UploadRefused as exc:
+                problems = exc.issues
+            else:
+                status = 200
+                matched = {
+                    account: bank.bank_auto_match(bank_account=account, user=request.user)
+                    for account in result.bank_accounts
+                }
+                form = StatementImportForm()
+    return render(
+        request,
+        "ledger/bank/import.html",
+        {
+            "form": form,
+            "result": result,
+            "matched": matched,
+            "problems": problems,
+            "recent": bank.bank_imports_recent(),
+            "breadcrumbs": [
+                ("Bank reconciliation", reverse("ledger:bank-accounts")),
+                ("Import a bank statement", None),
+            ],
+        },
+        status=status,
+    )
+
+
+# ---------------------------------------------------------------------- reconciliation
+
+
+@permission_required(READ, raise_exception=True)
+def bank_accounts(request):
+    return render(
+        request,
+        "ledger/bank/accounts.html",
+        {
+            "accounts": bank.bank_accounts_for_reconciliation(),
+            "breadcrumbs": [("Bank reconciliation", None)],
+        },
+    )
+
+
+def _reconcile_page(
+    request,
+    account,
+    *,
+    match_form: ManualMatchForm | None = None,
+    undo_form: tuple[int, MatchUndoForm] | None = None,
+    status: int = 200,
+):
+    filters = ReconcileFilterForm(request.GET or None)
+    dates = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
+    span = {"date_from": dates.get("date_from"), "date_to": dates.get("date_to")}
+    may_reconcile = request.user.has_perm(RECONCILE)
+    match_form = match_form or ManualMatchForm()
+    chosen_bank = set(match_form.cleaned_data.get("bank", [])) if match_form.is_bound else set()
+    chosen_book = set(match_form.cleaned_data.get("book", [])) if match_form.is_bound else set()
+    query = request.GET.copy()
+    return render(
+        request,
+        "ledger/bank/reconcile.html",
+        {
+            "account": account,
+            "filters": filters,
+            "bank_page": bank.paginate(
+                bank.unmatched_bank_lines(bank_account=account, **span),
+                request.GET.get("bank_page"),
+            ),
+            "book_page": bank.paginate(
+                bank.unmatched_book_lines(bank_account=account, **span),
+                request.GET.get("book_page"),
+            ),
+            "returned_page": bank.paginate(
+                bank.unmatched_bank_lines(bank_account=account, returned_items=True, **span),
+                request.GET.get("returned_page"),
+            ),
+            "match_page": bank.paginate(
+                bank.bank_matches(bank_account=account), request.GET.get("match_page")
+            ),
+            "may_reconcile": may_reconcile,
+            "match_form": match_form,
+            "chosen_bank": chosen_bank,
+            "chosen_book": chosen_book,
+            "undo_form": undo_form,
+            "query": query,
+            "breadcrumbs": [
+                ("Bank reconciliation", reverse("ledger:bank-accounts")),
+                (account.name, None),
+            ],
+        },
+        status=status,
+    )
+
+
+def _back(account, request) -> str:
+    url = reverse("ledger:bank-reconcile", args=[account.pk])
+    return f"{url}?{request.GET.urlencode()}" if request.GET else url
+
+
+@permission_required(READ, raise_exception=True)
+def bank_reconcile(request, pk: int):
+    return _reconcile_page(request, bank.bank_account_get(pk=pk))
+
+
+@require_POST
+@permission_required(RECONCILE, raise_exception=True)
+def bank_auto_match(request, pk: int):
+    account = bank.bank_account_get(pk=pk)
+    count = bank.bank_auto_match(bank_account=account, user=request.user)
+    if count:
+        messages.success(request, f"Matched {count} bank line{'s' if count != 1 else ''}.")
+    else:
+        messages.info(request, "No bank line could be matched automatically.")
+    return redirect(_back(account, request))
+
+
+@require_POST
+@permission_required(RECONCILE, raise_exception=True)
+def bank_match(request, pk: int):
+    account = bank.bank_account_get(pk=pk)
+    form = ManualMatchForm(request.POST)
+    if form.is_valid():
+        try:
+            match = bank.bank_match_create(
+                bank_account=account,
+                bank_transaction_ids=form.cleaned_data["bank"],
+                journal_line_ids=form.cleaned_data["book"],
+                note=form.cleaned_data["note"],
+                user=request.user,
+            )
+        except bank.BankError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Matched {match.amount:,.2f} (match {match.pk}).")
+            return redirect(_back(account, request))
+    return _reconcile_page(request, account, match_form=form)
+
+
+@require_POST
+@permission_required(RECONCILE, raise_exception=True)
+def bank_match_undo(request, pk: int):
+    match = bank.bank_match_get(pk=pk)
+    form = MatchUndoForm(request.POST)
+    if form.is_valid():
+        try:
+            bank.bank_match_undo(match=match, user=request.user, reason=form.cleaned_data["reason"])
+        except bank.BankError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, f"Match {match.pk} undone; its lines are unmatched again.")
+            return redirect(_back(match.bank_account, request))
+    return _reconcile_page(request, match.bank_account, undo_form=(match.pk, form))
