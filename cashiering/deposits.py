@@ -19,7 +19,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.paginator import Page, Paginator
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import (
     Count,
     DecimalField,
@@ -387,11 +387,14 @@ def deposit_prepare(
         raise _error("bank_account", f"Bank account {bank} is closed; choose another.")
 
     with transaction.atomic():
-        funds = _lock_sessions(sessions)
-        # A double submit waited on the session locks above; it finds the first deposit.
+        # A double submit waits here for the first to commit, then finds its deposit
+        # (instead of finding the sessions deposited and refusing).
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 11))", [str(key)])
         existing = _first_of(keys)
         if existing is not None:
             return existing
+        funds = _lock_sessions(sessions)
         locked = [f.session for f in funds]
         latest = max(s.business_date for s in locked)
         if deposit_date < latest:
