@@ -22,6 +22,7 @@ class CashieringConfig(AppConfig):
             "Counter", "Drawer sessions", "cashiering:sessions", "cashiering.view_all_sessions"
         ),
         NavItem("Counter", "Import accounts", "cashiering:import", "cashiering.import_accounts"),
+        NavItem("Balancing", "Daily balancing", "cashiering:balancing", "cashiering.balance_day"),
     )
 
     def ready(self) -> None:
@@ -30,6 +31,7 @@ class CashieringConfig(AppConfig):
         targets.register(payables.UtilityAccountTarget())
         targets.register(payables.InvoiceTarget())
         targets.register(payables.FeeItemTarget())
+        targets.register(payables.ReturnedCheckTarget())
 
     def seed_demo(self, stdout) -> None:
         from cashiering.demo import seed

@@ -238,10 +238,21 @@ def payer_payment_totals(*, kind: str, ref: str) -> PaymentTotals:
 
 
 def payer_returned_checks(*, kind: str, ref: str) -> list[ReturnedCheckRow]:
-    """Returned checks that had paid this payer's items. None can be recorded yet: when
-    the returned-check model exists, select its rows joined through the receipt lines on
-    (target_kind, target_ref) in one query and map them to ReturnedCheckRow."""
-    return []
+    """Processed returned checks that had paid this payer's items, newest first (one
+    query, through the lines each returned check re-opened)."""
+    from cashiering.returns import returned_checks_for_payer
+
+    return [
+        ReturnedCheckRow(
+            receipt=check.receipt,
+            check_number=check.tender.check_number if check.tender else "",
+            amount=check.amount,
+            returned_on=check.returned_on,
+            reason=check.get_reason_display(),
+            fee=check.fee_amount,
+        )
+        for check in returned_checks_for_payer(kind=kind, ref=ref)
+    ]
 
 
 def payer_exists_or_404(*, kind: str, ref: str) -> None:

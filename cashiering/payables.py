@@ -13,6 +13,18 @@ UTILITY_FEE_CODE = "UT-PAY"
 INVOICE_FEE_CODE = "AR-PAY"
 
 
+def _returned_check_warnings(
+    kind: str, names_by_ref: dict[str, str], for_update: bool
+) -> dict[str, tuple[str, ...]]:
+    """The returned-check flag for display. Posting (for_update) shows nothing, so it
+    skips the query."""
+    if for_update or not names_by_ref:
+        return {}
+    from cashiering.returns import payer_warnings
+
+    return payer_warnings(kind=kind, names_by_ref=names_by_ref)
+
+
 class UtilityAccountTarget(PaymentTargetType):
     kind = "utility"
     label = "Utility account"
@@ -21,6 +33,10 @@ class UtilityAccountTarget(PaymentTargetType):
         accounts = UtilityAccount.objects.filter(number__in=list(refs))
         if for_update:
             accounts = accounts.order_by("number").select_for_update()
+        accounts = list(accounts)
+        warnings = _returned_check_warnings(
+            self.kind, {a.number: a.name for a in accounts}, for_update
+        )
         return {
             a.number: TargetItem(
                 kind=self.kind,
@@ -32,6 +48,7 @@ class UtilityAccountTarget(PaymentTargetType):
                 fee_code=UTILITY_FEE_CODE,
                 balance=a.balance,
                 allow_overpay=True,
+                warnings=warnings.get(a.number, ()),
             )
             for a in accounts
         }
@@ -52,6 +69,10 @@ class InvoiceTarget(PaymentTargetType):
         invoices = ARInvoice.objects.filter(number__in=list(refs))
         if for_update:
             invoices = invoices.order_by("number").select_for_update()
+        invoices = list(invoices)
+        warnings = _returned_check_warnings(
+            self.kind, {i.number: i.customer_name for i in invoices}, for_update
+        )
         return {
             i.number: TargetItem(
                 kind=self.kind,
@@ -63,6 +84,7 @@ class InvoiceTarget(PaymentTargetType):
                 fee_code=INVOICE_FEE_CODE,
                 balance=i.amount_due,
                 allow_overpay=False,
+                warnings=warnings.get(i.number, ()),
             )
             for i in invoices
         }
@@ -106,6 +128,60 @@ class FeeItemTarget(PaymentTargetType):
 
     def apply_payment(self, *, ref: str, amount: Decimal, receipt, line) -> None:
         return None  # nothing is owed on a fee item
+
+
+class ReturnedCheckTarget(PaymentTargetType):
+    """What a processed returned check is owed (fee items it re-opened and the NSF fee),
+    collected at the counter on fee code RC-PAY, which credits the returned-checks
+    receivable. Paid is read from the receipts themselves, so a void undoes it."""
+
+    kind = "returned_check"
+    label = "Returned check"
+
+    def load(self, refs: Iterable[str], *, for_update: bool = False) -> dict[str, TargetItem]:
+        from cashiering.models import ReturnedCheck
+        from cashiering.returns import RETURNED_CHECK_FEE_CODE, returned_check_balances
+
+        refs = [ref for ref in refs if ref.isdigit()]
+        if for_update and refs:
+            # Two receipts paying the same returned check wait for each other here, so the
+            # second sees the first's payment in its balance.
+            list(
+                ReturnedCheck.objects.filter(pk__in=[int(r) for r in refs])
+                .order_by("pk")
+                .select_for_update()
+                .values_list("pk")
+            )
+        items = {}
+        for ref, (check, balance) in returned_check_balances(refs).items():
+            tender = check.tender
+            number = tender.check_number if tender is not None else ""
+            items[ref] = TargetItem(
+                kind=self.kind,
+                ref=ref,
+                number=f"RC-{check.pk}",
+                name=check.payer_name,
+                description=f"Returned check #{number} (receipt {check.receipt}) and NSF fee",
+                fee_code=RETURNED_CHECK_FEE_CODE,
+                balance=balance,
+                allow_overpay=False,
+            )
+        return items
+
+    def apply_payment(self, *, ref: str, amount: Decimal, receipt, line) -> None:
+        from cashiering.returns import returned_check_balances, returned_check_index
+
+        found = returned_check_balances([ref]).get(ref)
+        if found is None:
+            raise TargetError(f"Returned check RC-{ref} was not found.")
+        check, balance = found
+        # The receipt's own line is already written, so `balance` is what is left after it.
+        if amount > 0 and balance < 0:
+            raise TargetError(f"Returned check RC-{ref} cannot be paid more than it is owed.")
+        returned_check_index(check, balance=balance)
+
+    def inquiry_url(self, ref: str) -> str:
+        return reverse("cashiering:inquiry", args=[self.kind, ref])
 
 
 def utility_index_rows(accounts: Iterable[UtilityAccount]) -> Iterable[IndexRow]:
