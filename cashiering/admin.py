@@ -1,7 +1,7 @@
 from django.contrib import admin
 
-from cashiering.models import TenderType
-from kent_cs.admin import NoDeleteAdmin
+from cashiering.models import BusinessDay, CounterPolicy, SessionCount, SessionCountLine, TenderType
+from kent_cs.admin import NoDeleteAdmin, ReadOnlyAdmin
 
 
 @admin.register(TenderType)
@@ -22,3 +22,57 @@ class TenderTypeAdmin(NoDeleteAdmin):
     search_fields = ["code", "name"]
     list_select_related = ["clearing_account__fund"]
     autocomplete_fields = ["clearing_account"]
+
+
+@admin.register(CounterPolicy)
+class CounterPolicyAdmin(NoDeleteAdmin):
+    """The one row of counter settings: the administrator changes it, never adds another."""
+
+    list_display = [
+        "__str__",
+        "over_short_threshold",
+        "over_short_account",
+        "deposit_within_hours",
+        "returned_check_limit",
+        "returned_check_months",
+    ]
+    autocomplete_fields = [
+        "over_short_account",
+        "returned_checks_receivable",
+        "refunds_payable",
+        "nsf_fee_code",
+    ]
+
+    def has_add_permission(self, request) -> bool:
+        return super().has_add_permission(request) and not CounterPolicy.objects.exists()
+
+
+@admin.register(BusinessDay)
+class BusinessDayAdmin(ReadOnlyAdmin):
+    list_display = ["business_date", "status", "closed_by", "closed_at", "reopened_by"]
+    list_filter = ["status"]
+    date_hierarchy = "business_date"
+    list_select_related = ["closed_by", "reopened_by"]
+
+
+class SessionCountLineInline(admin.TabularInline):
+    model = SessionCountLine
+    fields = ["kind", "expected", "counted", "over_short"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SessionCount)
+class SessionCountAdmin(ReadOnlyAdmin):
+    list_display = ["session", "counted_by", "counted_at", "over_short", "status", "decided_by"]
+    list_filter = ["status"]
+    search_fields = ["session__drawer__code", "session__cashier__username"]
+    list_select_related = ["session__drawer", "session__cashier", "counted_by", "decided_by"]
+    inlines = [SessionCountLineInline]

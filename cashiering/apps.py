@@ -23,6 +23,7 @@ class CashieringConfig(AppConfig):
         ),
         NavItem("Counter", "Import accounts", "cashiering:import", "cashiering.import_accounts"),
         NavItem("Balancing", "Daily balancing", "cashiering:balancing", "cashiering.balance_day"),
+        NavItem("Balancing", "Daily balancing", "cashiering:balancing", "cashiering.balance_day"),
     )
 
     def ready(self) -> None:

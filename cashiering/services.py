@@ -79,8 +79,13 @@ def session_open(
     opening_float, normalized = count_total(opening_count)
     own_session = "You already have an open session; close it first."
     drawer_taken = f"Drawer {drawer.code} is already open for another cashier."
+    from cashiering.closing import business_day_ensure_open  # closing imports this module
+
     try:
         with transaction.atomic():
+            # Refuses a closed business date, and holds the day open (FOR SHARE) until this
+            # session is committed: a supervisor's close in flight waits, then sees it.
+            business_day_ensure_open(business_date)
             if CashierSession.objects.filter(
                 cashier=cashier, status=CashierSession.Status.OPEN
             ).exists():

@@ -152,6 +152,7 @@ def session_close_view(request, pk: int):
             f"Session on drawer {session.drawer.code} closed. No more payments can be taken "
             "in it; count the drawer next.",
         )
+        return redirect("cashiering:blind-close", pk=session.pk)
     return redirect(session.get_absolute_url())
 
 
