@@ -170,7 +170,12 @@ def drawers_available() -> QuerySet[Drawer]:
 
 
 def tender_types_active() -> list[TenderType]:
-    return list(TenderType.objects.filter(is_active=True).order_by("sort_order", "code"))
+    # With their clearing accounts: posting debits them (no query per tender).
+    return list(
+        TenderType.objects.filter(is_active=True)
+        .select_related("clearing_account")
+        .order_by("sort_order", "code")
+    )
 
 
 # --- payer search ---------------------------------------------------------------------

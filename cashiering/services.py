@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Prefetch
 from django.utils import timezone
 
 from cashiering.denominations import count_total
@@ -28,14 +29,15 @@ from cashiering.models import (
 from cashiering.targets import TargetError, TargetItem, get_target_type
 from cashiering.validators import CARD_NUMBER_MESSAGE, contains_card_number
 from kent_cs.audit import audit_reason
+from kent_cs.db import allocate_ids
 from kent_cs.money import ZERO, to_money
-from kent_cs.numbering import next_number
-from ledger.models import FeeCode
+from kent_cs.numbering import NextNumber, next_number
+from ledger.models import FeeCode, FeeDistribution, JournalEntry
 from ledger.services import (
     LedgerError,
     LineSpec,
-    journal_entry_post,
     journal_entry_reverse,
+    journal_entry_stage,
     net_lines,
 )
 
@@ -419,11 +421,16 @@ def _ledger_errors() -> Iterator[None]:
         raise CashieringError(exc.messages) from None
 
 
-def _lock_idempotency_key(key: uuid.UUID) -> None:
+def _lock_idempotency_key(key: uuid.UUID) -> int | None:
     """Serialize requests carrying the same key: the second waits for the first to commit
-    and then finds its receipt, instead of failing on the unique constraint."""
+    and then finds its receipt, instead of failing on the unique constraint. Returns the id
+    of the receipt already posted with `key`, if any."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", [str(key)])
+        # A statement of its own: its snapshot must be taken after the lock was granted.
+        cursor.execute("SELECT id FROM cashiering_receipt WHERE idempotency_key = %s", [key])
+        row = cursor.fetchone()
+    return None if row is None else row[0]
 
 
 def receipt_post(
@@ -457,9 +464,9 @@ def receipt_post(
     )
 
     with transaction.atomic():
-        _lock_idempotency_key(key)
-        existing = Receipt.objects.filter(idempotency_key=key).first()
-        if existing is not None:
+        existing_id = _lock_idempotency_key(key)
+        if existing_id is not None:
+            existing = Receipt.objects.get(pk=existing_id)
             if existing.request_hash != fingerprint:
                 raise IdempotencyConflict(
                     "This form was already used for a different payment. Start a new receipt."
@@ -475,50 +482,44 @@ def receipt_post(
         priced = _price_lines(lines, items)
         total = sum((p.amount for p in priced), ZERO)
         change = compute_change(total, clean_tenders)
-        tendered = total + change
         series = TRAINING_SERIES if locked_session.is_training else LIVE_SERIES
-        fee_codes = {f.code: f for f in FeeCode.objects.filter(code__in={p.code for p in priced})}
-        missing = sorted({p.code for p in priced} - set(fee_codes))
-        if missing:
-            raise CashieringError(
-                f"Fee code {', '.join(missing)} is not set up; ask an administrator."
-            )
-        entry = entry_lines = None
-        if not locked_session.is_training:
-            # Built before the receipt number is taken: everything after that holds the
-            # series lock every other cashier is waiting for, so it must be short.
+        fee_codes = _fee_codes({p.code for p in priced})
+        training = locked_session.is_training
+        # Everything but the two numbered rows is written first, under reserved ids: the
+        # receipt and journal series stay locked only from the receipt's INSERT (which
+        # takes its number) to the commit, while every other cashier waits on them.
+        if training:
+            (receipt_id,) = allocate_ids(Receipt)
+            staged = None
+        else:
+            receipt_id, entry_id = allocate_ids(Receipt, JournalEntry)
             with _ledger_errors():
-                entry_lines = _receipt_entry_lines(priced, clean_tenders, change, fee_codes)
-        number = next_number(_number_series(series))
-        if entry_lines is not None:
-            with _ledger_errors():
-                entry = journal_entry_post(
+                staged = journal_entry_stage(
                     entry_date=locked_session.business_date,
-                    memo=f"Receipt {series}-{number} {payer_name}"[:300],
-                    lines=entry_lines,
+                    lines=_receipt_entry_lines(priced, clean_tenders, change, fee_codes),
                     user=user,
                     source="receipt",
-                    source_ref=f"{series}-{number}",
+                    entry_id=entry_id,
                 )
-        receipt = Receipt.objects.create(
+        receipt = Receipt(
+            id=receipt_id,
             series=series,
-            number=number,
             session=locked_session,
             business_date=locked_session.business_date,
             payer_name=payer_name[:120],
             total=total,
-            tendered=tendered,
+            tendered=total + change,
             change_given=change,
-            is_training=locked_session.is_training,
+            is_training=training,
             idempotency_key=key,
             request_hash=fingerprint,
-            journal_entry=entry,
+            journal_entry_id=staged.id if staged else None,
             memo=memo.strip()[:200],
             posted_by=user,
         )
         receipt_lines = ReceiptLine.objects.bulk_create(
             ReceiptLine(
-                receipt=receipt,
+                receipt_id=receipt_id,
                 line_no=index,
                 target_kind=p.item.kind,
                 target_ref=p.item.ref,
@@ -536,18 +537,53 @@ def receipt_post(
             for index, p in enumerate(priced, start=1)
         )
         Tender.objects.bulk_create(
-            Tender(receipt=receipt, line_no=index, **_tender_fields(t))
+            Tender(receipt_id=receipt_id, line_no=index, **_tender_fields(t))
             for index, t in enumerate(clean_tenders, start=1)
         )
-        if not locked_session.is_training:
-            for p, line in zip(priced, receipt_lines, strict=True):
-                try:
-                    get_target_type(p.item.kind).apply_payment(
-                        ref=p.item.ref, amount=p.amount, receipt=receipt, line=line
-                    )
-                except TargetError as exc:
-                    raise _field_error(f"line {line.line_no}", str(exc)) from None
+        payments = [] if training else list(zip(priced, receipt_lines, strict=True))
+        early: list[tuple[PricedLine, ReceiptLine]] = []
+        late: list[tuple[PricedLine, ReceiptLine]] = []
+        for pair in payments:
+            needs_number = get_target_type(pair[0].item.kind).needs_receipt_number
+            (late if needs_number else early).append(pair)
+        _apply_payments(early, receipt)
+        receipt.number = NextNumber(_number_series(series))
+        receipt.save(force_insert=True)
+        if staged is not None:
+            with _ledger_errors():
+                staged.post(
+                    memo=f"Receipt {series}-{receipt.number} {payer_name}"[:300],
+                    source_ref=f"{series}-{receipt.number}",
+                )
+        _apply_payments(late, receipt)
     return receipt
+
+
+def _apply_payments(payments: Sequence[tuple[PricedLine, ReceiptLine]], receipt) -> None:
+    for p, line in payments:
+        try:
+            get_target_type(p.item.kind).apply_payment(
+                ref=p.item.ref, amount=p.amount, receipt=receipt, line=line
+            )
+        except TargetError as exc:
+            raise _field_error(f"line {line.line_no}", str(exc)) from None
+
+
+def _fee_codes(codes: set[str]) -> dict[str, FeeCode]:
+    """The fee codes with their GL distributions (two queries, however many codes)."""
+    found = {
+        f.code: f
+        for f in FeeCode.objects.filter(code__in=codes).prefetch_related(
+            Prefetch(
+                "distributions",
+                queryset=FeeDistribution.objects.select_related("account__fund"),
+            )
+        )
+    }
+    missing = sorted(codes - set(found))
+    if missing:
+        raise CashieringError(f"Fee code {', '.join(missing)} is not set up; ask an administrator.")
+    return found
 
 
 def _load_items(

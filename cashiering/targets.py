@@ -6,7 +6,8 @@ Cashiering never imports another app's models. An app that has something to pay
 index with `index_upsert`/`index_bulk_upsert`, so the counter's one search box finds them.
 
 `apply_payment` runs inside the receipt's posting transaction, after `load(...,
-for_update=True)` locked the rows: a target may do more there (licensing issues the
+for_update=True)` locked the rows (and, unless the type sets `needs_receipt_number`,
+before the receipt has its number): a target may do more there (licensing issues the
 license when its invoice is paid in full) and everything commits or rolls back together.
 A void or reversal calls `apply_payment` with the negative amount.
 """
@@ -55,6 +56,10 @@ class PaymentTargetType:
     label: str = ""
     #: True when the counter enters quantity x unit price (fee items) instead of an amount.
     priced_by_quantity: bool = False
+    #: True when apply_payment reads the receipt's number (to record who paid). Payments
+    #: on other targets are applied before the number is taken, which keeps the receipt
+    #: series locked for less time; these are applied after it.
+    needs_receipt_number: bool = False
 
     def load(self, refs: Iterable[str], *, for_update: bool = False) -> dict[str, TargetItem]:
         raise NotImplementedError

@@ -118,7 +118,11 @@ class FeeCode(models.Model):
         reversal undoes exactly what the original credited. When the amount is less than
         the fixed parts (a partial payment), it is shared in proportion to them.
         """
-        rows = list(self.distributions.select_related("account__fund"))
+        prefetched = getattr(self, "_prefetched_objects_cache", {})
+        if "distributions" in prefetched:  # a poster that loads many codes at once
+            rows = list(prefetched["distributions"])
+        else:
+            rows = list(self.distributions.select_related("account__fund"))
         if not rows:
             raise ValueError(f"Fee code {self.code} has no GL distribution.")
         amount = to_money(amount)

@@ -4,14 +4,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from kent_cs.audit import audit_reason
+from kent_cs.db import allocate_ids
 from kent_cs.money import ZERO, to_money
-from kent_cs.numbering import next_number
+from kent_cs.numbering import NextNumber
 from ledger.models import AccountingPeriod, GLAccount, JournalEntry, JournalLine
 
 JOURNAL_SERIES = "journal-entry"
@@ -75,6 +77,82 @@ def net_lines(lines: Sequence[LineSpec]) -> list[LineSpec]:
     return result
 
 
+@dataclass
+class StagedEntry:
+    """A journal entry whose lines are written and whose number is not taken yet.
+
+    `post()` inserts the entry itself, taking the gapless number in that INSERT, so the
+    journal series is locked only from there to the commit. Must be posted in the same
+    transaction: lines without their entry fail the foreign-key check at commit.
+    """
+
+    id: int
+    period: AccountingPeriod
+    entry_date: date
+    user: Any
+    source: str
+    reverses: JournalEntry | None
+
+    def post(self, *, memo: str, source_ref: str = "") -> JournalEntry:
+        if not memo.strip():
+            raise LedgerError("Enter a memo saying what the entry is for.")
+        return JournalEntry.objects.create(
+            id=self.id,
+            number=NextNumber(JOURNAL_SERIES),
+            period=self.period,
+            entry_date=self.entry_date,
+            memo=memo.strip()[:300],
+            source=self.source,
+            source_ref=source_ref,
+            reverses=self.reverses,
+            posted_by=self.user,
+        )
+
+
+def journal_entry_stage(
+    *,
+    entry_date: date,
+    lines: Sequence[LineSpec],
+    user,
+    source: str = "manual",
+    reverses: JournalEntry | None = None,
+    entry_id: int | None = None,
+) -> StagedEntry:
+    """Check and write an entry's lines under a reserved id; `.post()` writes the entry.
+
+    For callers that write more rows in the same transaction (a receipt): they stage the
+    entry first and post it last, just before their commit. `entry_id` may come from the
+    caller's own `allocate_ids` call (one round trip for several ids).
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("journal_entry_stage() must run inside transaction.atomic().")
+    cleaned = _clean_lines(lines)
+    period = period_for_date(entry_date)
+    if not period.is_open:
+        raise LedgerError(f"The {period} accounting period is closed.")
+    if entry_id is None:
+        (entry_id,) = allocate_ids(JournalEntry)
+    JournalLine.objects.bulk_create(
+        JournalLine(
+            entry_id=entry_id,
+            line_no=number,
+            account=line.account,
+            debit=line.debit,
+            credit=line.credit,
+            memo=line.memo,
+        )
+        for number, line in enumerate(cleaned, start=1)
+    )
+    return StagedEntry(
+        id=entry_id,
+        period=period,
+        entry_date=entry_date,
+        user=user,
+        source=source,
+        reverses=reverses,
+    )
+
+
 def journal_entry_post(
     *,
     entry_date: date,
@@ -90,35 +168,14 @@ def journal_entry_post(
     Runs in the caller's transaction when there is one (a receipt posts its entry together
     with the receipt), otherwise in its own.
     """
-    cleaned = _clean_lines(lines)
+    _clean_lines(lines)
     if not memo.strip():
         raise LedgerError("Enter a memo saying what the entry is for.")
     with transaction.atomic():
-        period = period_for_date(entry_date)
-        if not period.is_open:
-            raise LedgerError(f"The {period} accounting period is closed.")
-        entry = JournalEntry.objects.create(
-            number=next_number(JOURNAL_SERIES),
-            period=period,
-            entry_date=entry_date,
-            memo=memo.strip()[:300],
-            source=source,
-            source_ref=source_ref,
-            reverses=reverses,
-            posted_by=user,
+        staged = journal_entry_stage(
+            entry_date=entry_date, lines=lines, user=user, source=source, reverses=reverses
         )
-        JournalLine.objects.bulk_create(
-            JournalLine(
-                entry=entry,
-                line_no=number,
-                account=line.account,
-                debit=line.debit,
-                credit=line.credit,
-                memo=line.memo,
-            )
-            for number, line in enumerate(cleaned, start=1)
-        )
-    return entry
+        return staged.post(memo=memo, source_ref=source_ref)
 
 
 def journal_entry_reverse(

@@ -74,6 +74,7 @@ def _payment_ref(receipt, line, *, undo: bool) -> PaymentRef:
 
 class LicenseInvoiceTarget(PaymentTargetType):
     kind = TARGET_KIND
+    needs_receipt_number = True  # a license payment records the receipt that paid it
     label = "Business license invoice"
 
     def load(self, refs: Iterable[str], *, for_update: bool = False) -> dict[str, TargetItem]:
