@@ -23,7 +23,27 @@ class CashieringConfig(AppConfig):
         ),
         NavItem("Counter", "Import accounts", "cashiering:import", "cashiering.import_accounts"),
         NavItem("Balancing", "Daily balancing", "cashiering:balancing", "cashiering.balance_day"),
-        NavItem("Balancing", "Daily balancing", "cashiering:balancing", "cashiering.balance_day"),
+        NavItem(
+            "Balancing",
+            "Prepare a deposit",
+            "cashiering:deposit-prepare",
+            "cashiering.prepare_deposit",
+        ),
+        NavItem("Balancing", "Deposits", "cashiering:deposits", "cashiering.view_deposit"),
+        NavItem("Balancing", "Daily reports", "cashiering:daily-reports", "cashiering.balance_day"),
+        NavItem(
+            "Audit",
+            "Day's audit report",
+            "cashiering:daily-reports",
+            "cashiering.view_audit_report",
+        ),
+        NavItem(
+            "Balancing",
+            "Returned checks",
+            "cashiering:returned-checks",
+            "cashiering.view_returnedcheck",
+        ),
+        NavItem("Balancing", "Refunds", "cashiering:refunds", "cashiering.view_refundrequest"),
     )
 
     def ready(self) -> None:

@@ -1,0 +1,507 @@
+"""Refund requests: services, selectors and the accounts-payable export.
+
+A refund pays back a credit on a payment target (a utility account paid ahead, a negative
+balance) or the overpayment on one receipt (which left that credit). It is requested by a
+technician with supporting documents, verified by another technician, approved (or
+rejected) by a supervisor who is never the requester, and exported for accounts payable.
+
+Approval posts, in one transaction with the target's balance: Dr the account the credit
+sits in (the target's fee-code distribution, e.g. the utility receivable), Cr the
+policy's refunds payable; and `apply_payment` with the negative amount brings the credit
+back toward zero.
+"""
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models.functions import Coalesce
+from django.http import Http404
+from django.utils import timezone
+
+from cashiering.models import CounterPolicy, Receipt, RefundDocument, RefundRequest
+from cashiering.services import CashieringError, _ledger_errors
+from cashiering.targets import TargetError, TargetItem, get_target_type
+from cashiering.validators import contains_card_number
+from kent_cs.audit import audit_reason
+from kent_cs.money import ZERO, to_money
+from kent_cs.numbering import next_number
+from kent_cs.reports import DATE, MONEY, TEXT, Column, Sheet, csv_bytes, xlsx_bytes
+from kent_cs.uploads import UploadRefused, UploadSource, read_bytes
+from ledger.models import FeeCode
+from ledger.services import LineSpec, journal_entry_post, net_lines
+
+REFUND_SERIES = "refund"
+EXPORT_SERIES = "refund-export"
+MAX_DOCUMENTS = 5
+MAX_DOCUMENT_BYTES = 10 * 1024 * 1024
+MAX_AMOUNT = Decimal("999999999.99")
+PENDING = (RefundRequest.Status.REQUESTED, RefundRequest.Status.VERIFIED)
+# Content signatures of the documents taken: the name and the browser's type are ignored.
+DOCUMENT_SIGNATURES = (
+    (b"%PDF-", "application/pdf"),
+    (b"\xff\xd8\xff", "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", "image/png"),
+)
+
+
+def _error(field: str | None, message: str) -> CashieringError:
+    return CashieringError({field: [message]} if field else message)
+
+
+def _check_text(field: str, value: str) -> None:
+    if contains_card_number(value):
+        raise _error(field, "Do not enter card numbers here.")
+
+
+# --- documents ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CheckedDocument:
+    file_name: str
+    content_type: str
+    content: bytes
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def document_check(source: UploadSource, *, name: str) -> CheckedDocument:
+    """Read one supporting document within the size limit and decide its type by content."""
+    label = name or "The file"
+    try:
+        data = read_bytes(source, max_bytes=MAX_DOCUMENT_BYTES)
+    except UploadRefused as exc:
+        raise _error("documents", f"{label}: {exc.issues[0].message}") from None
+    for signature, content_type in DOCUMENT_SIGNATURES:
+        if data.startswith(signature):
+            return CheckedDocument(
+                file_name=(name or "document")[-255:], content_type=content_type, content=data
+            )
+    raise _error(
+        "documents",
+        f"{label} is not a PDF, JPEG or PNG file (its content was checked, not its name).",
+    )
+
+
+def documents_check(uploads: Sequence[Any]) -> list[CheckedDocument]:
+    if len(uploads) > MAX_DOCUMENTS:
+        raise _error("documents", f"Attach at most {MAX_DOCUMENTS} documents.")
+    return [document_check(upload, name=getattr(upload, "name", "")) for upload in uploads]
+
+
+# --- what can be refunded -------------------------------------------------------------
+
+
+def _pending_total(*, kind: str, ref: str, receipt: Receipt | None = None) -> Decimal:
+    requests = RefundRequest.objects.filter(status__in=PENDING)
+    requests = (
+        requests.filter(receipt=receipt)
+        if receipt
+        else requests.filter(target_kind=kind, target_ref=ref)
+    )
+    return requests.aggregate(total=Coalesce(Sum("amount"), ZERO))["total"]
+
+
+def receipt_overpayment(receipt: Receipt, *, kind: str, ref: str) -> Decimal:
+    """What the receipt paid on (kind, ref) beyond the balance it found."""
+    total = ZERO
+    for line in receipt.lines.filter(target_kind=kind, target_ref=ref):
+        if line.balance_before is None:
+            continue
+        total += max(line.amount - max(line.balance_before, ZERO), ZERO)
+    return total
+
+
+@dataclass(frozen=True)
+class RefundableCredit:
+    item: TargetItem
+    credit: Decimal  # the target's credit now (a negative balance, as a positive amount)
+    pending: Decimal  # already asked for, not yet decided
+    receipt_limit: Decimal | None  # a receipt's overpayment, less what is asked on it
+
+    @property
+    def available(self) -> Decimal:
+        available = max(self.credit - self.pending, ZERO)
+        if self.receipt_limit is not None:
+            available = min(available, self.receipt_limit)
+        return available
+
+
+def refundable_credit(
+    *, kind: str, ref: str, receipt: Receipt | None = None, for_update: bool = False
+) -> RefundableCredit:
+    try:
+        target_type = get_target_type(kind)
+    except TargetError:
+        raise Http404("No such kind of payer.") from None
+    item = target_type.load([ref], for_update=for_update).get(ref)
+    if item is None or item.balance is None:
+        raise Http404("No such payer.")
+    receipt_limit = None
+    if receipt is not None:
+        receipt_limit = max(
+            receipt_overpayment(receipt, kind=kind, ref=ref)
+            - _pending_total(kind=kind, ref=ref, receipt=receipt)
+            - RefundRequest.objects.filter(
+                receipt=receipt,
+                status__in=(RefundRequest.Status.APPROVED, RefundRequest.Status.EXPORTED),
+            ).aggregate(total=Coalesce(Sum("amount"), ZERO))["total"],
+            ZERO,
+        )
+    return RefundableCredit(
+        item=item,
+        credit=max(-item.balance, ZERO),
+        pending=_pending_total(kind=kind, ref=ref),
+        receipt_limit=receipt_limit,
+    )
+
+
+# --- the request's life ---------------------------------------------------------------
+
+
+def refund_request_create(
+    *,
+    kind: str,
+    ref: str,
+    payee_name: str,
+    payee_address: str,
+    amount: Decimal,
+    reason: str,
+    user: Any,
+    documents: Sequence[Any] = (),
+    receipt: Receipt | None = None,
+) -> RefundRequest:
+    """Ask for a refund of (part of) a credit, with its supporting documents."""
+    if not user.has_perm("cashiering.request_refund"):
+        raise CashieringError("Only an accounting technician can request refunds.")
+    payee_name, payee_address, reason = payee_name.strip(), payee_address.strip(), reason.strip()
+    for field, value in (
+        ("payee_name", payee_name),
+        ("payee_address", payee_address),
+        ("reason", reason),
+    ):
+        _check_text(field, value)
+    if not payee_name:
+        raise _error("payee_name", "Enter who the refund is paid to.")
+    if not payee_address:
+        raise _error("payee_address", "Enter the address the check is mailed to.")
+    if not reason:
+        raise _error("reason", "Say why the refund is due.")
+    amount = to_money(amount)
+    if amount <= 0:
+        raise _error("amount", "Enter an amount greater than zero.")
+    if amount > MAX_AMOUNT:
+        raise _error("amount", "Enter an amount of at most 999,999,999.99.")
+    checked = documents_check(documents)
+    if receipt is not None:
+        if receipt.status != Receipt.Status.POSTED or receipt.is_training:
+            raise _error(None, f"Receipt {receipt} is void or a training receipt.")
+        if not receipt.lines.filter(target_kind=kind, target_ref=ref).exists():
+            raise _error(None, f"Receipt {receipt} paid nothing on {ref}.")
+    with transaction.atomic():
+        # Locks the target: two requests at once cannot both take the same credit.
+        credit = refundable_credit(kind=kind, ref=ref, receipt=receipt, for_update=True)
+        if amount > credit.available:
+            where = f"receipt {receipt}'s overpayment" if receipt else credit.item.description
+            raise _error(
+                "amount",
+                f"{where} has {credit.available} available to refund "
+                f"(credit {credit.credit}, already requested {credit.pending}).",
+            )
+        with audit_reason(f"Refund requested: {reason}"):
+            refund = RefundRequest.objects.create(
+                number=next_number(REFUND_SERIES),
+                target_kind=kind,
+                target_ref=ref,
+                receipt=receipt,
+                payee_name=payee_name[:120],
+                payee_address=payee_address[:300],
+                amount=amount,
+                reason=reason[:300],
+                requested_by=user,
+            )
+            RefundDocument.objects.bulk_create(
+                RefundDocument(
+                    request=refund,
+                    file_name=doc.file_name,
+                    content_type=doc.content_type,
+                    size_bytes=len(doc.content),
+                    sha256=doc.sha256,
+                    content=doc.content,
+                    uploaded_by=user,
+                )
+                for doc in checked
+            )
+    return refund
+
+
+def refund_document_add(*, refund: RefundRequest, upload: Any, user: Any) -> RefundDocument:
+    """Another document, while the request waits for its decision."""
+    if not user.has_perm("cashiering.request_refund"):
+        raise CashieringError("Only an accounting technician can add documents.")
+    doc = document_check(upload, name=getattr(upload, "name", ""))
+    with transaction.atomic():
+        locked = RefundRequest.objects.select_for_update().get(pk=refund.pk)
+        if locked.status not in PENDING:
+            raise CashieringError("Documents can only be added before the request is decided.")
+        if locked.documents.count() >= MAX_DOCUMENTS:
+            raise _error("documents", f"A request holds at most {MAX_DOCUMENTS} documents.")
+        return RefundDocument.objects.create(
+            request=locked,
+            file_name=doc.file_name,
+            content_type=doc.content_type,
+            size_bytes=len(doc.content),
+            sha256=doc.sha256,
+            content=doc.content,
+            uploaded_by=user,
+        )
+
+
+def _lock(refund: RefundRequest) -> RefundRequest:
+    return RefundRequest.objects.select_for_update().get(pk=refund.pk)
+
+
+def refund_verify(*, refund: RefundRequest, user: Any) -> RefundRequest:
+    if not user.has_perm("cashiering.verify_refund"):
+        raise CashieringError("Only an accounting technician can verify refund requests.")
+    with transaction.atomic(), audit_reason("Refund verified"):
+        locked = _lock(refund)
+        if locked.status != RefundRequest.Status.REQUESTED:
+            raise CashieringError(
+                f"Refund {locked.number} is {locked.get_status_display().lower()}; "
+                "only a new request is verified."
+            )
+        if locked.requested_by_id == user.pk:
+            raise CashieringError("Another technician verifies the refunds you request.")
+        locked.status = RefundRequest.Status.VERIFIED
+        locked.verified_by = user
+        locked.verified_at = timezone.now()
+        locked.save(update_fields=["status", "verified_by", "verified_at"])
+    return locked
+
+
+def _lock_for_decision(refund: RefundRequest, user: Any, allowed: Sequence[str]) -> RefundRequest:
+    if not user.has_perm("cashiering.approve_refund"):
+        raise CashieringError("Only a supervisor can approve or reject refunds.")
+    locked = _lock(refund)
+    if locked.requested_by_id == user.pk:
+        raise CashieringError("You cannot approve or reject your own refund request.")
+    if locked.status not in allowed:
+        if locked.status == RefundRequest.Status.REQUESTED:
+            raise CashieringError(f"Refund {locked.number} must be verified before approval.")
+        raise CashieringError(
+            f"Refund {locked.number} is already {locked.get_status_display().lower()}."
+        )
+    return locked
+
+
+def refund_reject(*, refund: RefundRequest, user: Any, note: str) -> RefundRequest:
+    note = note.strip()
+    if not note:
+        raise _error("note", "Say why the refund is rejected.")
+    _check_text("note", note)
+    with transaction.atomic(), audit_reason(f"Refund rejected: {note}"):
+        locked = _lock_for_decision(refund, user, PENDING)
+        locked.status = RefundRequest.Status.REJECTED
+        locked.decided_by = user
+        locked.decided_at = timezone.now()
+        locked.decision_note = note[:300]
+        locked.save(update_fields=["status", "decided_by", "decided_at", "decision_note"])
+    return locked
+
+
+def refund_approve(
+    *, refund: RefundRequest, user: Any, note: str = "", entry_date: date | None = None
+) -> RefundRequest:
+    """Approve: post Dr the credit's account, Cr refunds payable, and take the amount off
+    the target's credit, together."""
+    _check_text("note", note)
+    entry_date = entry_date or timezone.localdate()
+    with transaction.atomic(), audit_reason(f"Refund approved: {note.strip() or 'no note'}"):
+        locked = _lock_for_decision(refund, user, (RefundRequest.Status.VERIFIED,))
+        policy = CounterPolicy.current()
+        if policy.refunds_payable is None:
+            raise CashieringError(
+                "The counter policy has no refunds payable account; ask an administrator."
+            )
+        target_type = get_target_type(locked.target_kind)
+        item = target_type.load([locked.target_ref], for_update=True).get(locked.target_ref)
+        if item is None or item.balance is None:
+            raise CashieringError(f"{locked.target_ref} is no longer in its billing system.")
+        credit = max(-item.balance, ZERO)
+        if locked.amount > credit:
+            raise CashieringError(
+                f"{item.description} has only {credit} credit left; reject the request "
+                "and ask for a new one."
+            )
+        fee_code = FeeCode.objects.get(code=item.fee_code)
+        specs = [
+            LineSpec(account, debit=part) for account, part in fee_code.distribute(locked.amount)
+        ]
+        specs.append(LineSpec(policy.refunds_payable, credit=locked.amount))
+        with _ledger_errors():
+            locked.journal_entry = journal_entry_post(
+                entry_date=entry_date,
+                memo=f"Refund {locked.number} to {locked.payee_name}: {locked.reason}"[:300],
+                lines=net_lines(specs),
+                user=user,
+                source="refund",
+                source_ref=f"Refund {locked.number}",
+            )
+        try:
+            target_type.apply_payment(
+                ref=locked.target_ref, amount=-locked.amount, receipt=None, line=None
+            )
+        except TargetError as exc:
+            raise CashieringError(str(exc)) from None
+        locked.status = RefundRequest.Status.APPROVED
+        locked.decided_by = user
+        locked.decided_at = timezone.now()
+        locked.decision_note = note.strip()[:300]
+        locked.save(
+            update_fields=["status", "decided_by", "decided_at", "decision_note", "journal_entry"]
+        )
+    return locked
+
+
+def refund_export(*, user: Any) -> str:
+    """Mark every approved, not yet exported request as exported in a new batch; returns
+    the batch id (the file is built from the batch, so it can be downloaded again)."""
+    if not user.has_perm("cashiering.approve_refund") and not user.has_perm(
+        "cashiering.verify_refund"
+    ):
+        raise CashieringError("Only the back office exports refunds.")
+    with transaction.atomic():
+        # Two exports at once: the second waits here and then finds nothing left.
+        waiting = list(
+            RefundRequest.objects.select_for_update()
+            .filter(status=RefundRequest.Status.APPROVED)
+            .order_by("number")
+        )
+        if not waiting:
+            raise CashieringError("No approved refunds are waiting for export.")
+        today = timezone.localdate()
+        batch = f"AP-{today:%Y%m%d}-{next_number(EXPORT_SERIES):04d}"
+        now = timezone.now()
+        with audit_reason(f"Refunds exported to accounts payable in {batch}"):
+            RefundRequest.objects.filter(pk__in=[r.pk for r in waiting]).update(
+                status=RefundRequest.Status.EXPORTED, exported_at=now, export_batch=batch
+            )
+    return batch
+
+
+# --- selectors ------------------------------------------------------------------------
+
+
+def _refunds() -> QuerySet[RefundRequest]:
+    return RefundRequest.objects.select_related(
+        "receipt", "requested_by", "verified_by", "decided_by", "journal_entry"
+    )
+
+
+def refund_get_for_user(*, user: Any, pk: int) -> RefundRequest:
+    """Refund requests are the back office's: whoever holds view_refundrequest sees every
+    one (the view checks it); anyone else gets a 404."""
+    if not user.has_perm("cashiering.view_refundrequest"):
+        raise Http404("No such refund request.")
+    try:
+        return _refunds().get(pk=pk)
+    except RefundRequest.DoesNotExist:
+        raise Http404("No such refund request.") from None
+
+
+def refund_document_get_for_user(*, user: Any, pk: int, document_id: int) -> RefundDocument:
+    refund = refund_get_for_user(user=user, pk=pk)
+    try:
+        return RefundDocument.objects.get(pk=document_id, request=refund)
+    except RefundDocument.DoesNotExist:
+        raise Http404("No such document.") from None
+
+
+@dataclass
+class RefundQueue:
+    pending: list[RefundRequest]
+    approved: list[RefundRequest]
+    done: list[RefundRequest]
+    batches: list[dict]
+
+
+def refund_queue(*, limit: int = 100) -> RefundQueue:
+    refunds = _refunds()
+    pending = list(refunds.filter(status__in=PENDING).order_by("number"))
+    approved = list(refunds.filter(status=RefundRequest.Status.APPROVED).order_by("number"))
+    done = list(
+        refunds.filter(
+            status__in=(RefundRequest.Status.REJECTED, RefundRequest.Status.EXPORTED)
+        ).order_by("-decided_at", "-number")[:limit]
+    )
+    batches = list(
+        RefundRequest.objects.filter(status=RefundRequest.Status.EXPORTED)
+        .values("export_batch")
+        .annotate(count=Count("pk"), total=Sum("amount"), exported_at=Max("exported_at"))
+        .order_by("-exported_at")[:limit]
+    )
+    return RefundQueue(pending=pending, approved=approved, done=done, batches=batches)
+
+
+# --- the accounts-payable file --------------------------------------------------------
+
+EXPORT_COLUMNS = [
+    Column("Reference", TEXT),
+    Column("Payee", TEXT),
+    Column("Address", TEXT),
+    Column("Amount", MONEY),
+    Column("GL account", TEXT),
+    Column("Reason", TEXT),
+    Column("Approved by", TEXT),
+    Column("Approved", DATE),
+    Column("Batch", TEXT),
+    Column("Re-export", TEXT),
+]
+
+
+def refund_batch_rows(*, batch: str, reexport: bool) -> list[list]:
+    """The accounts-payable lines of one export batch (a re-export is marked in each)."""
+    refunds = list(
+        _refunds()
+        .filter(status=RefundRequest.Status.EXPORTED, export_batch=batch)
+        .order_by("number")
+    )
+    if not refunds:
+        raise Http404("No such export batch.")
+    policy = CounterPolicy.objects.select_related("refunds_payable__fund").filter(pk=1).first()
+    account = policy.refunds_payable.full_code if policy and policy.refunds_payable else ""
+    return [
+        [
+            f"REFUND-{r.number}",
+            r.payee_name,
+            r.payee_address,
+            r.amount,
+            account,
+            r.reason,
+            r.decided_by.get_username() if r.decided_by else "",
+            timezone.localtime(r.decided_at).date() if r.decided_at else None,
+            batch,
+            "yes" if reexport else "no",
+        ]
+        for r in refunds
+    ]
+
+
+def refund_batch_file(*, batch: str, fmt: str, reexport: bool) -> tuple[bytes, str]:
+    """(content, file name) of a batch as CSV or XLSX."""
+    rows = refund_batch_rows(batch=batch, reexport=reexport)
+    name = f"refunds-{batch}{'-reexport' if reexport else ''}"
+    if fmt == "csv":
+        return csv_bytes(EXPORT_COLUMNS, rows), f"{name}.csv"
+    title = f"Refunds for accounts payable, batch {batch}" + (" (re-export)" if reexport else "")
+    sheet = Sheet(title="Refunds", columns=EXPORT_COLUMNS, rows=rows, title_rows=[title])
+    return xlsx_bytes([sheet], title=title), f"{name}.xlsx"
