@@ -1,6 +1,15 @@
 from django.contrib import admin
 
-from cashiering.models import BusinessDay, CounterPolicy, SessionCount, SessionCountLine, TenderType
+from cashiering.models import (
+    BusinessDay,
+    CounterPolicy,
+    Deposit,
+    DepositItem,
+    DepositSession,
+    SessionCount,
+    SessionCountLine,
+    TenderType,
+)
 from kent_cs.admin import NoDeleteAdmin, ReadOnlyAdmin
 
 
@@ -76,3 +85,35 @@ class SessionCountAdmin(ReadOnlyAdmin):
     search_fields = ["session__drawer__code", "session__cashier__username"]
     list_select_related = ["session__drawer", "session__cashier", "counted_by", "decided_by"]
     inlines = [SessionCountLineInline]
+
+
+class DepositSessionInline(admin.TabularInline):
+    model = DepositSession
+    fields = ["session", "kind", "amount"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class DepositItemInline(DepositSessionInline):
+    model = DepositItem
+    fields = ["tender", "amount"]
+    readonly_fields = fields
+
+
+@admin.register(Deposit)
+class DepositAdmin(ReadOnlyAdmin):
+    """Deposits are written only by deposit preparation (posted money: never edited)."""
+
+    list_display = ["number", "kind", "deposit_date", "bank_account", "total", "prepared_by"]
+    list_filter = ["kind", "deposit_date"]
+    search_fields = ["=number"]
+    date_hierarchy = "deposit_date"
+    list_select_related = ["bank_account", "prepared_by"]
+    inlines = [DepositSessionInline, DepositItemInline]
