@@ -87,9 +87,10 @@ def test_utility_check_reopens_the_balance_and_charges_the_fee(counter, cashier,
     }
     assert entry_lines(returned.fee_entry) == {RC_RECEIVABLE: D("40.00"), NSF_REVENUE: D("-40.00")}
     assert returned.reversal_entry.entry_date == RETURNED
-    assert [(l.target_kind, l.target_ref, l.fee_code, l.amount) for l in returned.lines.all()] == [
-        ("utility", account.number, "UT-PAY", D("120.00"))
-    ]
+    assert [
+        (line.target_kind, line.target_ref, line.fee_code, line.amount)
+        for line in returned.lines.all()
+    ] == [("utility", account.number, "UT-PAY", D("120.00"))]
     # What the returned check is owed at the counter: the NSF fee.
     item = get_target_type("returned_check").load([str(returned.pk)])[str(returned.pk)]
     assert item.balance == D("40.00") and item.fee_code == "RC-PAY"
@@ -120,7 +121,7 @@ def test_check_amount_reopens_lines_in_order_and_fee_items_go_to_the_receivable(
         RC_RECEIVABLE: D("20.00"),
         BANK: D("-120.00"),
     }
-    assert [(l.target_kind, l.amount) for l in returned.lines.order_by("pk")] == [
+    assert [(line.target_kind, line.amount) for line in returned.lines.order_by("pk")] == [
         ("invoice", D("100.00")),
         ("fee", D("20.00")),
     ]
@@ -145,7 +146,7 @@ def test_second_check_on_a_receipt_reopens_after_the_first(counter, cashier, tec
     account.refresh_from_db()
     assert account.balance == D("150.00")
     assert ARInvoice.objects.get(number="INV-2").amount_due == D("50.00")
-    assert [(l.target_kind, l.amount) for l in r2.lines.order_by("pk")] == [
+    assert [(line.target_kind, line.amount) for line in r2.lines.order_by("pk")] == [
         ("utility", D("50.00")),
         ("invoice", D("50.00")),
     ]
@@ -214,7 +215,9 @@ def test_refusals(counter, cashier, technician, supervisor, setup, message):
     balance_before = UtilityAccount.objects.get(pk=account.pk).balance
     count_before = ReturnedCheck.objects.count()
     with pytest.raises(CashieringError, match=message):
-        returned_check_process(tender=tender, reason="nsf", returned_on=returned_on, user=technician)
+        returned_check_process(
+            tender=tender, reason="nsf", returned_on=returned_on, user=technician
+        )
     assert UtilityAccount.objects.get(pk=account.pk).balance == balance_before
     assert ReturnedCheck.objects.count() == count_before
 
@@ -263,33 +266,44 @@ def _return_on(counter, cashier, technician, account, returned_on, *, number, dr
 def test_payer_is_flagged_after_two_returns_in_twelve_months(counter, cashier, technician):
     account = make_account(balance="100.00")
     _return_on(
-        counter, cashier, technician, account, date(2025, 4, 10), number="1", drawer="D1",
+        counter,
+        cashier,
+        technician,
+        account,
+        date(2025, 4, 10),
+        number="1",
+        drawer="D1",
         day=date(2025, 4, 1),
     )
     assert get_target_type("utility").load([account.number])[account.number].warnings == ()
     _return_on(
-        counter, cashier, technician, account, date(2026, 3, 20), number="2", drawer="D2",
+        counter,
+        cashier,
+        technician,
+        account,
+        date(2026, 3, 20),
+        number="2",
+        drawer="D2",
         day=date(2026, 3, 16),
     )
     warning = "2 returned checks in the last 12 months — take cash, card or money order"
-    assert get_target_type("utility").load([account.number])[account.number].warnings == (
-        warning,
-    )
+    assert get_target_type("utility").load([account.number])[account.number].warnings == (warning,)
     # On 2026-04-10 the first one is twelve months old: the flag is gone.
     flags = payer_flags(
         kind="utility", names_by_ref={account.number: account.name}, on=date(2026, 4, 10)
     )
     assert flags[account.number].count == 1 and not flags[account.number].flagged
     # Posting (for_update) skips the query the warning needs.
-    assert get_target_type("utility").load([account.number], for_update=True)[
-        account.number
-    ].warnings == ()
+    assert (
+        get_target_type("utility").load([account.number], for_update=True)[account.number].warnings
+        == ()
+    )
 
 
 def test_returns_of_the_same_payer_name_count_across_accounts(counter, cashier, technician):
     first = make_account("200001-01", balance="50.00", name="Dana Whitfield")
     second = make_account("200002-01", balance="50.00", name="dana whitfield")
-    for drawer, (account, number) in zip(("D1", "D2"), ((first, "7"), (second, "8"))):
+    for drawer, (account, number) in zip(("D1", "D2"), ((first, "7"), (second, "8")), strict=True):
         receipt = _deposited_check_receipt(
             counter,
             cashier,
