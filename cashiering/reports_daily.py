@@ -268,24 +268,26 @@ def _receipt_events(day: date) -> Iterable[AuditEvent]:
         )
 
 
-def _correction_events(window: tuple[datetime, datetime]) -> Iterable[AuditEvent]:
+def _correction_events(day: date, window: tuple[datetime, datetime]) -> Iterable[AuditEvent]:
     corrections = CorrectionRequest.objects.filter(
-        _in_day("requested_at", window) | _in_day("decided_at", window)
+        Q(receipt__business_date=day)
+        | Q(reversal_receipt__business_date=day)
+        | _in_day("requested_at", window)
+        | _in_day("decided_at", window)
     ).select_related("receipt", "requested_by", "decided_by", "reversal_receipt")
     for c in corrections:
         kind = c.get_kind_display()
         url = c.receipt.get_absolute_url()
-        if _between(c.requested_at, window):
-            yield AuditEvent(
-                c.requested_at,
-                f"{kind} requested",
-                str(c.receipt),
-                _name(c.requested_by),
-                c.receipt.total,
-                c.reason,
-                url,
-            )
-        if c.decided_at is not None and _between(c.decided_at, window):
+        yield AuditEvent(
+            c.requested_at,
+            f"{kind} requested",
+            str(c.receipt),
+            _name(c.requested_by),
+            c.receipt.total,
+            c.reason,
+            url,
+        )
+        if c.decided_at is not None:
             detail = f"Requested by {_name(c.requested_by)}"
             if c.reversal_receipt_id:
                 detail += f"; reversal receipt {c.reversal_receipt}"
@@ -302,8 +304,10 @@ def _correction_events(window: tuple[datetime, datetime]) -> Iterable[AuditEvent
             )
 
 
-def _reprint_events(window: tuple[datetime, datetime]) -> Iterable[AuditEvent]:
-    prints = ReceiptPrint.objects.filter(_in_day("printed_at", window), is_reprint=True)
+def _reprint_events(day: date, window: tuple[datetime, datetime]) -> Iterable[AuditEvent]:
+    prints = ReceiptPrint.objects.filter(
+        Q(receipt__business_date=day) | _in_day("printed_at", window), is_reprint=True
+    )
     for p in prints.select_related("receipt", "printed_by"):
         yield AuditEvent(
             p.printed_at,
@@ -316,14 +320,14 @@ def _reprint_events(window: tuple[datetime, datetime]) -> Iterable[AuditEvent]:
         )
 
 
-def _over_short_events(window: tuple[datetime, datetime]) -> Iterable[AuditEvent]:
+def _over_short_events(day: date, window: tuple[datetime, datetime]) -> Iterable[AuditEvent]:
     counts = SessionCount.objects.filter(
-        _in_day("decided_at", window) | (_in_day("counted_at", window) & ~Q(over_short=0))
+        Q(session__business_date=day) | _in_day("decided_at", window)
     ).select_related("session__drawer", "counted_by", "decided_by")
     for c in counts:
         reference = f"Drawer {c.session.drawer.code} {c.session.business_date:%Y-%m-%d}"
         url = c.session.get_absolute_url()
-        if c.over_short and _between(c.counted_at, window):
+        if c.over_short:
             yield AuditEvent(
                 c.counted_at,
                 "Over/short recorded",
@@ -333,8 +337,7 @@ def _over_short_events(window: tuple[datetime, datetime]) -> Iterable[AuditEvent
                 c.get_status_display() + (f"; {c.cashier_note}" if c.cashier_note else ""),
                 url,
             )
-        if c.decided_by_id and _between(c.decided_at, window):
-            assert c.decided_at is not None
+        if c.decided_by_id and c.decided_at is not None:
             yield AuditEvent(
                 c.decided_at,
                 "Over/short approved",
@@ -352,11 +355,9 @@ def _business_day_events(day: date, window: tuple[datetime, datetime]) -> Iterab
     ).select_related("closed_by", "reopened_by")
     for d in days:
         reference = f"Business day {d.business_date:%Y-%m-%d}"
-        if d.closed_at is not None and (d.business_date == day or _between(d.closed_at, window)):
+        if d.closed_at is not None:
             yield AuditEvent(d.closed_at, "Business day closed", reference, _name(d.closed_by))
-        if d.reopened_at is not None and (
-            d.business_date == day or _between(d.reopened_at, window)
-        ):
+        if d.reopened_at is not None:
             yield AuditEvent(
                 d.reopened_at,
                 "Business day reopened",
@@ -366,10 +367,10 @@ def _business_day_events(day: date, window: tuple[datetime, datetime]) -> Iterab
             )
 
 
-def _deposit_events(window: tuple[datetime, datetime]) -> Iterable[AuditEvent]:
-    deposits = Deposit.objects.filter(_in_day("prepared_at", window)).select_related(
-        "prepared_by", "bank_account"
-    )
+def _deposit_events(day: date, window: tuple[datetime, datetime]) -> Iterable[AuditEvent]:
+    deposits = Deposit.objects.filter(
+        Q(deposit_date=day) | _in_day("prepared_at", window)
+    ).select_related("prepared_by", "bank_account")
     for d in deposits:
         yield AuditEvent(
             d.prepared_at,
@@ -382,23 +383,21 @@ def _deposit_events(window: tuple[datetime, datetime]) -> Iterable[AuditEvent]:
         )
 
 
-def _returned_check_events(window: tuple[datetime, datetime]) -> Iterable[AuditEvent]:
+def _returned_check_events(day: date, window: tuple[datetime, datetime]) -> Iterable[AuditEvent]:
     returned = ReturnedCheck.objects.filter(
-        _in_day("created_at", window) | _in_day("decided_at", window)
+        Q(returned_on=day) | _in_day("created_at", window) | _in_day("decided_at", window)
     ).select_related("created_by", "decided_by", "receipt")
     for r in returned:
         reference = f"Returned check {r.pk}" + (f" ({r.receipt})" if r.receipt_id else "")
-        if _between(r.created_at, window):
-            yield AuditEvent(
-                r.created_at,
-                "Returned check entered",
-                reference,
-                _name(r.created_by),
-                r.amount,
-                f"{r.get_reason_display()}, {r.payer_name}",
-            )
-        if r.decided_by_id and _between(r.decided_at, window):
-            assert r.decided_at is not None
+        yield AuditEvent(
+            r.created_at,
+            "Returned check entered",
+            reference,
+            _name(r.created_by),
+            r.amount,
+            f"{r.get_reason_display()}, {r.payer_name}",
+        )
+        if r.decided_by_id and r.decided_at is not None:
             yield AuditEvent(
                 r.decided_at,
                 f"Returned check {r.get_status_display().lower()}",
@@ -426,13 +425,11 @@ def _refund_events(window: tuple[datetime, datetime]) -> Iterable[AuditEvent]:
                 r.amount,
                 f"{r.payee_name}: {r.reason}",
             )
-        if r.verified_by_id and _between(r.verified_at, window):
-            assert r.verified_at is not None
+        if r.verified_by_id and r.verified_at is not None and _between(r.verified_at, window):
             yield AuditEvent(
                 r.verified_at, "Refund verified", reference, _name(r.verified_by), r.amount
             )
-        if r.decided_by_id and _between(r.decided_at, window):
-            assert r.decided_at is not None
+        if r.decided_by_id and r.decided_at is not None and _between(r.decided_at, window):
             decision = "rejected" if r.status == RefundRequest.Status.REJECTED else "approved"
             yield AuditEvent(
                 r.decided_at,
@@ -445,19 +442,20 @@ def _refund_events(window: tuple[datetime, datetime]) -> Iterable[AuditEvent]:
 
 
 def audit_events(day: date) -> list[AuditEvent]:
-    """Every receipt of the business date, and every void, reversal, reprint, approval,
-    override, business-day close or reopen, deposit, returned check and refund decision
-    made that day, each with its actor and time, in time order. One query per kind of
-    event, whatever the number of rows."""
+    """Every receipt of the business date, and every void, reversal, reprint, over/short,
+    approval, business-day close or reopen, deposit, returned check and refund decision
+    that belongs to the date (its receipt, session or deposit is of the date) or was made
+    on it, each with its actor and time, in time order. One query per kind of event,
+    whatever the number of rows."""
     window = _day_window(day)
     events: list[AuditEvent] = [
         *_receipt_events(day),
-        *_correction_events(window),
-        *_reprint_events(window),
-        *_over_short_events(window),
+        *_correction_events(day, window),
+        *_reprint_events(day, window),
+        *_over_short_events(day, window),
         *_business_day_events(day, window),
-        *_deposit_events(window),
-        *_returned_check_events(window),
+        *_deposit_events(day, window),
+        *_returned_check_events(day, window),
         *_refund_events(window),
     ]
     events.sort(key=lambda e: (e.at, e.event, e.reference))

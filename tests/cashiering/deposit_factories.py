@@ -25,6 +25,15 @@ from cashiering.models import (
 from cashiering.services import session_close
 from kent_cs.money import ZERO
 from ledger.services import LineSpec, journal_entry_post
+from tests.cashiering.factories import (
+    fee,
+    make_account,
+    open_session,
+    post,
+    reverse,
+    utility,
+    void,
+)
 
 D = Decimal
 CHECK_KINDS = [TenderType.Kind.CHECK, TenderType.Kind.MONEY_ORDER]
@@ -132,3 +141,33 @@ def balance(
         session.status = CashierSession.Status.BALANCED
         session.save(update_fields=["status"])
     return session
+
+
+def build_day(counter, cashier, cashier_b, supervisor):
+    """Two drawers on TODAY, and the first cashier's second session carrying a reversal.
+
+    Drawer D1 (Casey, float 160): utility 120 in cash (150 tendered, 30 change), a pet
+    license by check #1042, one by money order, one by card, one by ACH, one by check
+    #2001 that is voided, one by check #3003 later reversed. D2 (Jordan, float 160): two
+    pet licenses, 60 cash. D1 again (Casey's second session): the reversal of #3003.
+    """
+    account = make_account("104455-01", balance="120.00")
+    first = open_session(cashier, "D1")
+    post(first, [utility(account.number, "120.00")], [counter.cash("150.00")])
+    post(first, [fee("PET")], [counter.check("30.00", number="1042", payer="Dana Whitfield")])
+    post(first, [fee("PET")], [counter.money_order("30.00", reference="MO-55501234")])
+    post(first, [fee("PET")], [counter.card("30.00")])
+    post(first, [fee("PET")], [counter.ach("30.00")])
+    voided = post(first, [fee("PET")], [counter.check("30.00", number="2001", payer="Lee Chu")])
+    void(voided, requester=cashier, approver=supervisor)
+    reversed_check = post(
+        first, [fee("PET")], [counter.check("30.00", number="3003", payer="Pat Moore")]
+    )
+    second_b = open_session(cashier_b, "D2")
+    post(second_b, [fee("PET", quantity=2)], [counter.cash("60.00")], payer="Ana Ruiz")
+    balance(first)
+    again = open_session(cashier, "D3")
+    reverse(reversed_check, requester=cashier, approver=supervisor, session=again)
+    balance(second_b)
+    balance(again)
+    return first, second_b, again
