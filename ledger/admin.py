@@ -10,6 +10,9 @@ from django.forms.models import BaseInlineFormSet
 from kent_cs.admin import NoDeleteAdmin, ReadOnlyAdmin
 from ledger.models import (
     AccountingPeriod,
+    BankAccount,
+    BankStatement,
+    BankStatementImport,
     FeeCode,
     FeeDistribution,
     Fund,
@@ -143,3 +146,59 @@ class JournalEntryAdmin(ReadOnlyAdmin):
     date_hierarchy = "entry_date"
     list_select_related = ["period", "posted_by"]
     inlines = [JournalLineInline]
+
+
+@admin.register(BankAccount)
+class BankAccountAdmin(NoDeleteAdmin):
+    """City bank accounts. Statements are matched to them by number; deactivate an account
+    instead of deleting it."""
+
+    list_display = ["name", "number", "currency", "gl_account", "is_default", "is_active"]
+    list_filter = ["is_active", "currency"]
+    search_fields = ["name", "number"]
+    list_select_related = ["gl_account__fund"]
+    autocomplete_fields = ["gl_account"]
+
+
+class BankStatementInline(admin.TabularInline):
+    model = BankStatement
+    fields = [
+        "bank_account",
+        "statement_id",
+        "start_date",
+        "end_date",
+        "currency",
+        "opening_balance",
+        "closing_balance",
+        "source_line",
+    ]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(BankStatementImport)
+class BankStatementImportAdmin(ReadOnlyAdmin):
+    """Imported bank files, as the import page wrote them."""
+
+    list_display = [
+        "imported_at",
+        "file_name",
+        "format",
+        "statement_count",
+        "transaction_count",
+        "total_credits",
+        "total_debits",
+        "imported_by",
+    ]
+    list_filter = ["format"]
+    search_fields = ["file_name", "sha256", "file_id"]
+    date_hierarchy = "imported_at"
+    list_select_related = ["imported_by"]
+    inlines = [BankStatementInline]

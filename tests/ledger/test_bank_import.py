@@ -425,3 +425,33 @@ def test_only_technicians_import(client, chart, personas, persona):
     )
     assert response.status_code == 403
     assert counts() == (0, 0, 0)
+
+
+# ------------------------------------------------------------------------------ admin
+
+
+def test_admin_edits_bank_accounts_and_reads_imports(client, chart, admin, technician):
+    account = BankAccount.objects.get(is_default=True)
+    bank_account(chart, "1234567890")
+    bank_statement_import(
+        source=read("bai2/mojbai2__svb_us_example.bai2"), file_name="svb.bai2", user=technician
+    )
+    record = BankStatementImport.objects.get()
+    client.force_login(admin)
+    assert client.get(reverse("admin:ledger_bankaccount_changelist")).status_code == 200
+    change = client.get(reverse("admin:ledger_bankaccount_change", args=[account.pk]))
+    assert change.status_code == 200
+    assert b"Delete" not in change.content
+    delete = reverse("admin:ledger_bankaccount_delete", args=[account.pk])
+    assert client.post(delete, {"post": "yes"}).status_code == 403
+    assert BankAccount.objects.filter(pk=account.pk).exists()
+    # Imports are written by the import page only; administrators without the view
+    # permission do not see them, superusers see them read-only.
+    url = reverse("admin:ledger_bankstatementimport_change", args=[record.pk])
+    assert client.get(url).status_code == 403
+    admin.is_superuser = True
+    admin.save(update_fields=["is_superuser"])
+    page = client.get(url)
+    assert page.status_code == 200
+    assert b"202302140754-1/1/1234567890" in page.content
+    assert b'name="_save"' not in page.content
