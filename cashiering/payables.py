@@ -13,16 +13,24 @@ UTILITY_FEE_CODE = "UT-PAY"
 INVOICE_FEE_CODE = "AR-PAY"
 
 
-def _returned_check_warnings(
-    kind: str, names_by_ref: dict[str, str], for_update: bool
-) -> dict[str, tuple[str, ...]]:
-    """The returned-check flag for display. Posting (for_update) shows nothing, so it
-    skips the query."""
-    if for_update or not names_by_ref:
-        return {}
-    from cashiering.returns import payer_warnings
+def _with_returned_check_flag(query, kind: str, table: str, name: str, for_update: bool):
+    """The returned-check flag, counted in the same query, for display. Posting
+    (for_update) shows no warning, so it skips the count."""
+    if for_update:
+        return query
+    from cashiering.returns import flag_annotations
 
-    return payer_warnings(kind=kind, names_by_ref=names_by_ref)
+    return query.annotate(
+        **flag_annotations(
+            kind=kind, ref_column=f'"{table}"."number"', name_column=f'"{table}"."{name}"'
+        )
+    )
+
+
+def _warnings(row) -> tuple[str, ...]:
+    from cashiering.returns import flag_warnings
+
+    return flag_warnings(row)
 
 
 class UtilityAccountTarget(PaymentTargetType):
@@ -30,12 +38,11 @@ class UtilityAccountTarget(PaymentTargetType):
     label = "Utility account"
 
     def load(self, refs: Iterable[str], *, for_update: bool = False) -> dict[str, TargetItem]:
-        accounts = UtilityAccount.objects.filter(number__in=list(refs))
+        query = UtilityAccount.objects.filter(number__in=list(refs))
         if for_update:
-            accounts = accounts.order_by("number").select_for_update()
-        accounts = list(accounts)
-        warnings = _returned_check_warnings(
-            self.kind, {a.number: a.name for a in accounts}, for_update
+            query = query.order_by("number").select_for_update()
+        accounts = _with_returned_check_flag(
+            query, self.kind, "cashiering_utilityaccount", "name", for_update
         )
         return {
             a.number: TargetItem(
@@ -48,7 +55,7 @@ class UtilityAccountTarget(PaymentTargetType):
                 fee_code=UTILITY_FEE_CODE,
                 balance=a.balance,
                 allow_overpay=True,
-                warnings=warnings.get(a.number, ()),
+                warnings=_warnings(a),
             )
             for a in accounts
         }
@@ -66,12 +73,11 @@ class InvoiceTarget(PaymentTargetType):
     label = "AR invoice"
 
     def load(self, refs: Iterable[str], *, for_update: bool = False) -> dict[str, TargetItem]:
-        invoices = ARInvoice.objects.filter(number__in=list(refs))
+        query = ARInvoice.objects.filter(number__in=list(refs))
         if for_update:
-            invoices = invoices.order_by("number").select_for_update()
-        invoices = list(invoices)
-        warnings = _returned_check_warnings(
-            self.kind, {i.number: i.customer_name for i in invoices}, for_update
+            query = query.order_by("number").select_for_update()
+        invoices = _with_returned_check_flag(
+            query, self.kind, "cashiering_arinvoice", "customer_name", for_update
         )
         return {
             i.number: TargetItem(
@@ -84,7 +90,7 @@ class InvoiceTarget(PaymentTargetType):
                 fee_code=INVOICE_FEE_CODE,
                 balance=i.amount_due,
                 allow_overpay=False,
-                warnings=warnings.get(i.number, ()),
+                warnings=_warnings(i),
             )
             for i in invoices
         }

@@ -12,7 +12,7 @@ back toward zero.
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -431,7 +431,7 @@ class RefundQueue:
     pending: list[RefundRequest]
     approved: list[RefundRequest]
     done: list[RefundRequest]
-    batches: list[dict]
+    batches: Sequence[Mapping[str, object]]
 
 
 def refund_queue(*, limit: int = 100) -> RefundQueue:

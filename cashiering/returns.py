@@ -18,7 +18,8 @@ A check the bank sent back is processed from the tender that took it, in one tra
   credits the same receivable), found by the payer's name in the counter's search.
 - A payer (same target, or same name) with ``returned_check_limit`` processed returned
   checks in the last ``returned_check_months`` months is flagged: the counter and the
-  account inquiry warn before another check is taken.
+  account inquiry warn before another check is taken. The count is an annotation on the
+  target's own query, so searching and loading items costs no extra query.
 """
 
 from collections.abc import Iterable, Sequence
@@ -27,8 +28,9 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
 from django.utils import timezone
@@ -48,6 +50,7 @@ from cashiering.services import CashieringError, _ledger_errors
 from cashiering.targets import IndexRow, TargetError, TargetItem, get_target_type, index_upsert
 from kent_cs.audit import audit_reason
 from kent_cs.money import ZERO, to_money
+from ledger.bank import returned_item_lines
 from ledger.models import BankAccount, BankTransaction, GLAccount, JournalLine
 from ledger.services import LineSpec, journal_entry_post, net_lines
 
@@ -107,62 +110,48 @@ class PayerFlag:
         )
 
 
-def payer_flags(
-    *, kind: str, names_by_ref: dict[str, str], on: date | None = None
-) -> dict[str, PayerFlag]:
-    """Processed returned checks in the policy's window for each ref: those that re-opened
-    the target (kind, ref) or were written by a payer of the same name. One query."""
-    if not names_by_ref:
-        return {}
+_FLAG_SQL = """
+    SELECT count(*) FROM cashiering_returnedcheck rc
+    WHERE rc.status = 'processed'
+      AND rc.returned_on <= %s::date
+      AND rc.returned_on > %s::date - make_interval(months => (
+          SELECT coalesce((SELECT returned_check_months FROM cashiering_counterpolicy
+                           WHERE id = 1), 12)))
+      AND ((lower(rc.payer_name) = lower({name}) AND {name} <> '')
+           OR EXISTS (SELECT 1 FROM cashiering_returnedcheckline l
+                      WHERE l.returned_check_id = rc.id AND l.target_kind = %s
+                        AND l.target_ref = {ref}))
+"""
+_POLICY_SQL = (
+    "SELECT coalesce((SELECT {column} FROM cashiering_counterpolicy WHERE id = 1), {default})"
+)
+
+
+def flag_annotations(*, kind: str, ref_column: str, name_column: str, on: date | None = None):
+    """Annotations for a target's own query (no query of their own): processed returned
+    checks in the policy's window that re-opened the target (kind, ref) or came from a
+    payer of the same name, and the policy's window and limit, for `flag_warnings`.
+    `ref_column` and `name_column` are the quoted SQL columns of the target's table."""
     on = on or today()
-    refs = list(names_by_ref)
-    names = sorted({name.strip().lower() for name in names_by_ref.values() if name.strip()})
-    sql = """
-        WITH policy AS (
-            SELECT coalesce((SELECT returned_check_months FROM cashiering_counterpolicy
-                             WHERE id = 1), 12) AS months,
-                   coalesce((SELECT returned_check_limit FROM cashiering_counterpolicy
-                             WHERE id = 1), 2) AS lim
-        )
-        SELECT lower(rc.payer_name),
-               ARRAY(SELECT l.target_ref FROM cashiering_returnedcheckline l
-                     WHERE l.returned_check_id = rc.id AND l.target_kind = %(kind)s),
-               policy.months, policy.lim
-        FROM cashiering_returnedcheck rc CROSS JOIN policy
-        WHERE rc.status = 'processed'
-          AND rc.returned_on > %(today)s::date - make_interval(months => policy.months)
-          AND rc.returned_on <= %(today)s::date
-          AND (lower(rc.payer_name) = ANY(%(names)s::text[])
-               OR EXISTS (SELECT 1 FROM cashiering_returnedcheckline l
-                          WHERE l.returned_check_id = rc.id AND l.target_kind = %(kind)s
-                            AND l.target_ref = ANY(%(refs)s::text[])))
-    """
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"kind": kind, "today": on, "names": names, "refs": refs})
-        rows = cursor.fetchall()
-    if not rows:
-        return {}
-    months, limit = rows[0][2], rows[0][3]
-    flags: dict[str, PayerFlag] = {}
-    for ref, name in names_by_ref.items():
-        name_key = name.strip().lower()
-        count = sum(
-            1 for payer, targets, _, _ in rows if (name_key and payer == name_key) or ref in targets
-        )
-        if count:
-            flags[ref] = PayerFlag(count=count, months=months, limit=limit)
-    return flags
-
-
-def payer_warnings(
-    *, kind: str, names_by_ref: dict[str, str], on: date | None = None
-) -> dict[str, tuple[str, ...]]:
-    """The counter's warning for each flagged ref (the policy's limit reached)."""
+    # Only the callers' constant column names are formatted in; values are parameters.
+    sql = _FLAG_SQL.format(name=name_column, ref=ref_column)
+    months = _POLICY_SQL.format(column="returned_check_months", default=12)
+    limit = _POLICY_SQL.format(column="returned_check_limit", default=2)
     return {
-        ref: (flag.warning,)
-        for ref, flag in payer_flags(kind=kind, names_by_ref=names_by_ref, on=on).items()
-        if flag.flagged
+        "returned_checks": RawSQL(sql, [on, on, kind]),  # noqa: S611
+        "returned_check_months": RawSQL(months, []),  # noqa: S611
+        "returned_check_limit": RawSQL(limit, []),  # noqa: S611
     }
+
+
+def flag_warnings(row: Any) -> tuple[str, ...]:
+    """The counter's warning for a row annotated by `flag_annotations`, if flagged."""
+    flag = PayerFlag(
+        count=getattr(row, "returned_checks", 0) or 0,
+        months=getattr(row, "returned_check_months", 12),
+        limit=getattr(row, "returned_check_limit", 2),
+    )
+    return (flag.warning,) if flag.flagged else ()
 
 
 # --- what a returned check is owed ----------------------------------------------------
@@ -205,7 +194,11 @@ def returned_check_balances(refs: Iterable[str]) -> dict[str, tuple[ReturnedChec
     checks = _receivable_owed(
         ReturnedCheck.objects.filter(pk__in=ids, status=ReturnedCheck.Status.PROCESSED)
     ).select_related("tender", "receipt")
-    return {str(rc.pk): (rc, to_money(rc.owed - rc.paid)) for rc in checks}
+    # `owed` and `paid` are annotations the type checker cannot see.
+    return {
+        str(rc.pk): (rc, to_money(rc.owed - rc.paid))  # type: ignore[attr-defined]
+        for rc in checks
+    }
 
 
 def _index_row(returned_check: ReturnedCheck, *, is_active: bool = True) -> IndexRow:
@@ -406,11 +399,13 @@ def returned_check_process(
                     amount=part,
                 )
             )
-        if (receivable_part or fee_amount) and receivable is None:
-            raise CashieringError(
-                "The counter policy has no returned-checks receivable account; ask an "
-                "administrator."
-            )
+        if receivable is None:
+            if receivable_part or fee_amount:
+                raise CashieringError(
+                    "The counter policy has no returned-checks receivable account; ask an "
+                    "administrator."
+                )
+            receivable = bank_gl  # never used: nothing is owed on the check
         if receivable_part:
             specs.append(LineSpec(receivable, debit=receivable_part))
         specs.append(LineSpec(bank_gl, credit=tender.amount))
@@ -591,16 +586,7 @@ def check_tender_get(*, pk: int) -> Tender:
 
 def unmatched_returned_items(*, bank_account: BankAccount | None = None) -> list[BankTransaction]:
     """Returned-item bank lines not yet processed or dismissed."""
-    try:
-        from ledger.bank import returned_item_lines  # type: ignore[attr-defined]
-    except ImportError:
-        returned_item_lines = None
-    if returned_item_lines is not None:
-        lines = returned_item_lines(bank_account=bank_account)
-    else:
-        lines = BankTransaction.objects.filter(is_returned_item=True)
-        if bank_account is not None:
-            lines = lines.filter(bank_account=bank_account)
+    lines = returned_item_lines(bank_account=bank_account)
     lines = lines.exclude(
         pk__in=ReturnedCheck.objects.filter(bank_transaction__isnull=False).values(
             "bank_transaction_id"
@@ -660,8 +646,8 @@ def returned_item_proposals(*, bank_account: BankAccount | None = None) -> list[
             receipt__status=Receipt.Status.POSTED,
             receipt__session__status=CashierSession.Status.DEPOSITED,
             receipt__business_date__gte=earliest,
-            is_returned=False,
         )
+        .exclude(returned__status=ReturnedCheck.Status.PROCESSED)
         .order_by("-receipt__business_date", "-pk")
     )
     proposals = []

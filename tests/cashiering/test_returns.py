@@ -6,10 +6,10 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
-from cashiering.models import ARInvoice, ReturnedCheck, UtilityAccount
+from cashiering.models import ARInvoice, CounterPolicy, ReturnedCheck, UtilityAccount
 from cashiering.returns import (
+    flag_annotations,
     months_before,
-    payer_flags,
     returned_check_dismiss,
     returned_check_process,
     returned_item_proposals,
@@ -263,7 +263,9 @@ def _return_on(counter, cashier, technician, account, returned_on, *, number, dr
     )
 
 
-def test_payer_is_flagged_after_two_returns_in_twelve_months(counter, cashier, technician):
+def test_payer_is_flagged_after_two_returns_in_twelve_months(
+    counter, cashier, technician, monkeypatch
+):
     account = make_account(balance="100.00")
     _return_on(
         counter,
@@ -289,10 +291,21 @@ def test_payer_is_flagged_after_two_returns_in_twelve_months(counter, cashier, t
     warning = "2 returned checks in the last 12 months — take cash, card or money order"
     assert get_target_type("utility").load([account.number])[account.number].warnings == (warning,)
     # On 2026-04-10 the first one is twelve months old: the flag is gone.
-    flags = payer_flags(
-        kind="utility", names_by_ref={account.number: account.name}, on=date(2026, 4, 10)
+    monkeypatch.setattr("cashiering.returns.today", lambda: date(2026, 4, 10))
+    [row] = UtilityAccount.objects.filter(pk=account.pk).annotate(
+        **flag_annotations(
+            kind="utility",
+            ref_column='"cashiering_utilityaccount"."number"',
+            name_column='"cashiering_utilityaccount"."name"',
+        )
     )
-    assert flags[account.number].count == 1 and not flags[account.number].flagged
+    assert (row.returned_checks, row.returned_check_months, row.returned_check_limit) == (1, 12, 2)
+    assert get_target_type("utility").load([account.number])[account.number].warnings == ()
+    # A policy of one return in 12 months flags it again.
+    CounterPolicy.objects.filter(pk=1).update(returned_check_limit=1)
+    assert get_target_type("utility").load([account.number])[account.number].warnings == (
+        "1 returned check in the last 12 months — take cash, card or money order",
+    )
     # Posting (for_update) skips the query the warning needs.
     assert (
         get_target_type("utility").load([account.number], for_update=True)[account.number].warnings
