@@ -6,6 +6,8 @@ from cashiering.models import (
     Deposit,
     DepositItem,
     DepositSession,
+    RefundRequest,
+    ReturnedCheck,
     SessionCount,
     SessionCountLine,
     TenderType,
@@ -117,3 +119,18 @@ class DepositAdmin(ReadOnlyAdmin):
     date_hierarchy = "deposit_date"
     list_select_related = ["bank_account", "prepared_by"]
     inlines = [DepositSessionInline, DepositItemInline]
+
+
+@admin.register(ReturnedCheck)
+class ReturnedCheckAdmin(ReadOnlyAdmin):
+    list_display = ["pk", "status", "returned_on", "receipt", "payer_name", "amount", "fee_amount"]
+    list_filter = ["status", "reason"]
+    search_fields = ["payer_name", "tender__check_number"]
+    list_select_related = ["receipt"]
+
+
+@admin.register(RefundRequest)
+class RefundRequestAdmin(ReadOnlyAdmin):
+    list_display = ["number", "status", "target_kind", "target_ref", "payee_name", "amount"]
+    list_filter = ["status"]
+    search_fields = ["number", "payee_name", "target_ref", "export_batch"]
