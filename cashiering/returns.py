@@ -184,8 +184,21 @@ def _receivable_owed(checks: QuerySet[ReturnedCheck]) -> QuerySet[ReturnedCheck]
         .annotate(total=Sum("amount"))
         .values("total")
     )
+    # A check that paid this debt and bounced in turn gives the payment back.
+    bounced = (
+        ReturnedCheckLine.objects.filter(
+            target_kind=RETURNED_CHECK_KIND,
+            target_ref=OuterRef("ref_text"),
+            returned_check__status=ReturnedCheck.Status.PROCESSED,
+        )
+        .order_by()
+        .values("target_ref")
+        .annotate(total=Sum("amount"))
+        .values("total")
+    )
     return checks.annotate(ref_text=Cast("pk", CharField())).annotate(
-        owed=Coalesce(Subquery(owed), ZERO), paid=Coalesce(Subquery(paid), ZERO)
+        owed=Coalesce(Subquery(owed), ZERO),
+        paid=Coalesce(Subquery(paid), ZERO) - Coalesce(Subquery(bounced), ZERO),
     )
 
 

@@ -175,6 +175,31 @@ def test_counter_collects_what_a_returned_check_is_owed(counter, cashier, techni
     assert get_target_type("returned_check").load([ref])[ref].balance == D("40.00")
 
 
+def test_a_bounced_repayment_owes_the_debt_again(counter, cashier, technician):
+    account = make_account(balance="80.00")
+    receipt = _deposited_check_receipt(
+        counter, cashier, [utility(account.number, "80.00")], [counter.check("80.00")]
+    )
+    returned = returned_check_process(
+        tender=check_tender(receipt), reason="nsf", returned_on=RETURNED, user=technician
+    )
+    ref = str(returned.pk)
+    repayment = _deposited_check_receipt(
+        counter,
+        cashier,
+        [_rc_line(ref, "40.00")],
+        [counter.check("40.00", number="77")],
+        drawer="D2",
+    )
+    assert get_target_type("returned_check").load([ref])[ref].balance == D("0.00")
+    again = returned_check_process(
+        tender=check_tender(repayment), reason="nsf", returned_on=RETURNED, user=technician
+    )
+    assert get_target_type("returned_check").load([ref])[ref].balance == D("40.00")
+    assert entry_lines(again.reversal_entry) == {RC_RECEIVABLE: D("40.00"), BANK: D("-40.00")}
+    assert gl_balance(RC_RECEIVABLE, counter.accounts) == D("80.00")  # two NSF fees owed
+
+
 def _supervisor():
     from kent_cs.roles import Role
     from tests.factories import make_user
