@@ -151,7 +151,12 @@ class Expected:
     ach: Decimal
 
     def of(self, kind: str) -> Decimal:
-        return {Kind.CASH: self.cash, Kind.CHECKS: self.checks, Kind.CARDS: self.cards}[kind]
+        amounts: dict[str, Decimal] = {
+            Kind.CASH: self.cash,
+            Kind.CHECKS: self.checks,
+            Kind.CARDS: self.cards,
+        }
+        return amounts[kind]
 
 
 def session_expected(session: CashierSession) -> Expected:
@@ -510,7 +515,7 @@ def count_get_for_user(*, user, session_pk: int) -> SessionCount:
 
 
 def count_lines(count: SessionCount) -> list[SessionCountLine]:
-    order = {kind: index for index, kind in enumerate(KINDS)}
+    order: dict[str, int] = {kind: index for index, kind in enumerate(KINDS)}
     return sorted(count.lines.all(), key=lambda line: order[line.kind])
 
 
@@ -586,8 +591,8 @@ class DayBalancing:
     sessions: list[SessionRow]
     totals: dict[str, dict[str, Decimal]]
     series: list[SeriesCheck]
-    by_fee_code: list[dict]
-    by_subsystem: list[dict]
+    by_fee_code: list[Any]
+    by_subsystem: list[Any]
     clearing: list[dict]
     left_open: list[CashierSession]
     undeposited: list[CashierSession]
@@ -693,7 +698,7 @@ def day_balancing(business_date: date) -> DayBalancing:
 
         if count is not None and lines_by_count.get(count.pk):
             lines = lines_by_count[count.pk]
-            expected = {kind: lines[kind].expected for kind in KINDS}
+            expected: dict[str, Decimal] = {kind: lines[kind].expected for kind in KINDS}
             counted: dict[str, Decimal | None] = {kind: lines[kind].counted for kind in KINDS}
             over: dict[str, Decimal | None] = {kind: lines[kind].over_short for kind in KINDS}
         else:  # not counted yet: what is expected so far
