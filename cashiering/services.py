@@ -11,7 +11,6 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Prefetch
 from django.utils import timezone
 
 from cashiering.denominations import count_total
@@ -570,16 +569,16 @@ def _apply_payments(payments: Sequence[tuple[PricedLine, ReceiptLine]], receipt)
 
 
 def _fee_codes(codes: set[str]) -> dict[str, FeeCode]:
-    """The fee codes with their GL distributions (two queries, however many codes)."""
-    found = {
-        f.code: f
-        for f in FeeCode.objects.filter(code__in=codes).prefetch_related(
-            Prefetch(
-                "distributions",
-                queryset=FeeDistribution.objects.select_related("account__fund"),
-            )
-        )
-    }
+    """The fee codes with their GL distributions and accounts, in one query."""
+    found: dict[str, FeeCode] = {}
+    rows = FeeDistribution.objects.filter(fee_code__code__in=codes).select_related(
+        "fee_code", "account__fund"
+    )
+    for row in rows:  # ordered by fee code, then id: the order distribute() splits in
+        fee_code = found.setdefault(row.fee_code.code, row.fee_code)
+        fee_code.__dict__.setdefault("_prefetched_objects_cache", {}).setdefault(
+            "distributions", []
+        ).append(row)
     missing = sorted(codes - set(found))
     if missing:
         raise CashieringError(f"Fee code {', '.join(missing)} is not set up; ask an administrator.")

@@ -9,7 +9,9 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth import user_logged_in, user_logged_out
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -63,6 +65,22 @@ def lockout_clear(*, user) -> AuthEvent:
 
 
 class ThrottledModelBackend(ModelBackend):
+    def get_all_permissions(self, user_obj, obj=None):
+        """The user's own and group permissions in one query (ModelBackend takes two);
+        cached on the user object for the request, as ModelBackend does."""
+        if not user_obj.is_active or user_obj.is_anonymous or obj is not None:
+            return set()
+        if user_obj.is_superuser:
+            return super().get_all_permissions(user_obj, obj)
+        if not hasattr(user_obj, "_perm_cache"):
+            rows = (
+                Permission.objects.filter(Q(user=user_obj) | Q(group__user=user_obj))
+                .values_list("content_type__app_label", "codename")
+                .distinct()
+            )
+            user_obj._perm_cache = {f"{app_label}.{codename}" for app_label, codename in rows}
+        return user_obj._perm_cache
+
     def authenticate(self, request, username=None, password=None, **kwargs):
         if username is None:
             username = kwargs.get(self._username_field_name(), "")
