@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 
+from cashiering.demo_balancing import seed_balancing
 from cashiering.models import (
     ARInvoice,
     CashierSession,
@@ -449,5 +450,6 @@ def seed(stdout) -> None:
     seed_reference(stdout)
     seed_accounts(stdout)
     seed_receipts(stdout)
+    seed_balancing(stdout)
     open_sessions = CashierSession.objects.filter(status="open").count()
     stdout.write(f"  cashiering: {Receipt.objects.count()} receipts, {open_sessions} open sessions")
