@@ -80,6 +80,12 @@ PENDING_SHORT = Decimal("-15.00")
 PENDING_NOTE = "Short $15.00 after two recounts; the float was counted correctly this morning."
 DEPOSIT_PIECES = ("100.00", "50.00", "20.00", "10.00", "5.00", "1.00", "0.25", "0.10", "0.05")
 OPENING_BANK_BALANCE = 1_250_000_00  # cents
+# How the bank describes each kind of deposit (BAI2 type code, text).
+BANK_CREDITS: dict[str, tuple[str, str]] = {
+    Deposit.Kind.CASH_CHECK: ("301", "COUNTER DEPOSIT"),
+    Deposit.Kind.CARD: ("165", "MERCHANT CARD SETTLEMENT"),
+    Deposit.Kind.ACH: ("165", "ACH SETTLEMENT"),
+}
 BANK_FEES = [("ACCOUNT ANALYSIS FEE", Decimal("48.50")), ("RETURNED ITEM FEE", Decimal("12.00"))]
 # A minimal one-page PDF: the refund request's supporting document.
 REFUND_PDF = (
@@ -285,11 +291,7 @@ def _bank_statements(done: list[date], technician, today: date) -> tuple[int, in
         if credited > end:
             continue
         ref += 1
-        code, text = {
-            Deposit.Kind.CASH_CHECK: ("301", "COUNTER DEPOSIT"),
-            Deposit.Kind.CARD: ("165", "MERCHANT CARD SETTLEMENT"),
-            Deposit.Kind.ACH: ("165", "ACH SETTLEMENT"),
-        }[deposit.kind]
+        code, text = BANK_CREDITS[deposit.kind]
         lines[credited].append(
             (code, int(deposit.total * 100), f"{ref:010d}", str(deposit.number), text)
         )
