@@ -33,7 +33,7 @@ class CashieringConfig(AppConfig):
         NavItem("Balancing", "Daily reports", "cashiering:daily-reports", "cashiering.balance_day"),
         NavItem(
             "Audit",
-            "Day's audit report",
+            "Daily audit report",
             "cashiering:daily-reports",
             "cashiering.view_audit_report",
         ),

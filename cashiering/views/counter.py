@@ -123,6 +123,10 @@ def session_detail(request, pk: int):
             "summary": selectors.session_summary(session, receipts),
             "is_own": is_own,
             "can_take_payments": is_own and session.is_open and user.has_perm(OPERATE),
+            # The close is blind: the cashier learns what the drawer should hold only
+            # after counting it.
+            "show_expected": user.has_perm("cashiering.view_all_sessions")
+            or hasattr(session, "count"),
             "can_close": session.is_open
             and user.has_perm(OPERATE)
             and (is_own or user.has_perm("cashiering.view_all_sessions")),

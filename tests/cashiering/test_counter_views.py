@@ -467,7 +467,9 @@ def test_open_session_form_refuses_a_negative_count(client_for, cashier, chart):
     assert not CashierSession.objects.exists()
 
 
-def test_session_page_shows_receipts_and_expected_cash(client_for, cashier, session, accounts):
+def test_session_page_shows_receipts_and_expected_cash(
+    client_for, cashier, technician, session, accounts
+):
     first = post_directly(session, cashier, amount="84.50", cash="100.00")
     receipt_post(
         session=session,
@@ -495,12 +497,18 @@ def test_session_page_shows_receipts_and_expected_cash(client_for, cashier, sess
     assert by_tender == {"CASH": D("100.00"), "CHECK": D("120.00")}
     html = response.content.decode()
     assert str(first) in html and "Close session" in html
+    # The close is blind: the cashier does not see what the drawer should hold...
+    assert "Expected cash in drawer" not in html
+    # ...the accounting technician does.
+    html = client_for(technician).get(session.get_absolute_url()).content.decode()
+    assert "Expected cash in drawer" in html and "234.50" in html
 
 
 def test_close_session(client_for, cashier, session):
     client = client_for(cashier)
     response = client.post(reverse("cashiering:session-close", args=[session.pk]))
-    assert response["Location"] == session.get_absolute_url()
+    # Closing leads straight to the blind count of the drawer.
+    assert response["Location"] == reverse("cashiering:blind-close", args=[session.pk])
     session.refresh_from_db()
     assert session.status == CashierSession.Status.CLOSED
     again = client.post(reverse("cashiering:session-close", args=[session.pk]), follow=True)

@@ -20,11 +20,15 @@ LEDGER_VIEW = {
     "ledger.view_journalentry",
     "kent_cs.view_reports",
 }
+BANK_VIEW = {"ledger.view_bankaccount", "ledger.view_bankstatementimport"}
 # The core's and the ledger's share of each role (other apps add their own).
 CORE_AND_LEDGER = {
     Role.CASHIER: set(),
-    Role.TECHNICIAN: LEDGER_VIEW,
+    Role.TECHNICIAN: LEDGER_VIEW
+    | BANK_VIEW
+    | {"ledger.import_bank_files", "ledger.reconcile_bank"},
     Role.SUPERVISOR: LEDGER_VIEW
+    | BANK_VIEW
     | {
         "kent_cs.view_activity",
         "kent_cs.view_all_jobs",
@@ -46,6 +50,9 @@ CORE_AND_LEDGER = {
         "ledger.delete_feedistribution",
         "ledger.view_feedistribution",
         "ledger.add_accountingperiod",
+        "ledger.view_bankaccount",
+        "ledger.add_bankaccount",
+        "ledger.change_bankaccount",
         "auth.view_user",
         "auth.add_user",
         "auth.change_user",
