@@ -21,9 +21,12 @@ from cashiering.models import (
 )
 from ledger.models import BankAccount, BankMatch, BankTransaction
 from tests.cashiering.factories import (
+    CARD_CLEARING,
+    UNDEPOSITED,
     Counter,
     counter_setup,
     fee,
+    gl_balance,
     invoice,
     make_account,
     make_invoice,
@@ -391,6 +394,10 @@ def test_a_day_blind_closed_approved_balanced_deposited_reconciled_and_closed(
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.status, second.status) == (CashierSession.Status.DEPOSITED,) * 2
+    assert first.count.over_short_entry is not None  # posted on approval
+    # Every dollar taken is in the bank: the clearing accounts are back to zero.
+    assert gl_balance(UNDEPOSITED, counter.accounts) == D("0.00")
+    assert gl_balance(CARD_CLEARING, counter.accounts) == D("0.00")
     assert unbalanced_entries() == []
     assert found == {}, "\n".join(f"{name}: {describe_violations(v)}" for name, v in found.items())
     assert csp == {"cashier": [], "supervisor": [], "technician": []}
