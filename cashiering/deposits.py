@@ -96,12 +96,16 @@ def _tender_sum(kinds: Iterable[str]) -> Coalesce:
 
 
 def _with_funds(sessions: QuerySet[CashierSession]) -> QuerySet[CashierSession]:
-    """Each session with what it deposits: counted cash less float, counted checks, and
-    its card and ACH tenders (one query however many sessions)."""
+    """Each session with what it deposits: counted cash less float, counted checks, the
+    card terminal's settlement and its ACH tenders (one query however many sessions)."""
     return sessions.select_related("drawer", "cashier").annotate(
         counted_cash=_count_line(SessionCountLine.Kind.CASH),
         counted_checks=_count_line(SessionCountLine.Kind.CHECKS),
-        card_amount=_tender_sum([TenderType.Kind.CARD]),
+        # The processor deposits what the terminal settled: the counted card total, which
+        # includes any card over/short already posted to the clearing account.
+        card_amount=Coalesce(
+            _count_line(SessionCountLine.Kind.CARDS), _tender_sum([TenderType.Kind.CARD])
+        ),
         ach_amount=_tender_sum([TenderType.Kind.ACH]),
     )
 
@@ -464,7 +468,10 @@ def deposit_prepare(
             for kind, tender_kind in SETTLEMENT_KINDS.items()
         }
         for kind, tenders in settlement_tenders.items():
-            amount = sum((t.amount for t in tenders), ZERO)
+            if kind == Deposit.Kind.CARD:  # what the terminal settled, over/short included
+                amount = sum((f.card for f in funds), ZERO)
+            else:
+                amount = sum((t.amount for t in tenders), ZERO)
             if amount < 0:
                 raise _error(
                     "sessions",

@@ -364,3 +364,25 @@ def test_detail_has_slip_lines_checks_and_the_settlements(day, technician):
     ]
     assert [d.kind for d in detail.related] == ["card", "ach"]
     assert len(detail.sessions) == 3
+
+
+def test_card_deposit_is_the_terminal_settlement_so_card_clearing_reaches_zero(
+    counter, cashier, technician
+):
+    session = open_session(cashier, "D1")
+    post(session, [fee("PET")], [counter.card("30.00")])
+    post(session, [fee("PET")], [counter.cash("30.00")])
+    # The terminal settled 29.00: a 1.00 card shortage, posted at close against 101.40.
+    balance(session, cards="29.00")
+    deposit_prepare(
+        sessions=[session],
+        currency_count={"20.00": 1, "5.00": 2},
+        idempotency_key=uuid.uuid4(),
+        user=technician,
+        deposit_date=NEXT_DAY,
+    )
+    card = Deposit.objects.get(kind=Deposit.Kind.CARD)
+    assert card.total == D("29.00")
+    assert entry_lines(card.journal_entry) == {BANK: D("29.00"), CARD_CLEARING: D("-29.00")}
+    assert gl_balance(CARD_CLEARING, counter.accounts) == D("0.00")
+    assert gl_balance(UNDEPOSITED, counter.accounts) == D("0.00")
