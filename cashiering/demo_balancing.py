@@ -86,7 +86,10 @@ BANK_CREDITS: dict[str, tuple[str, str]] = {
     Deposit.Kind.CARD: ("165", "MERCHANT CARD SETTLEMENT"),
     Deposit.Kind.ACH: ("165", "ACH SETTLEMENT"),
 }
-BANK_FEES = [("ACCOUNT ANALYSIS FEE", Decimal("48.50")), ("RETURNED ITEM FEE", Decimal("12.00"))]
+BANK_FEES = [
+    ("ACCOUNT ANALYSIS FEE", Decimal("48.50")),
+    ("CURRENCY DEPOSIT PROCESSING FEE", Decimal("12.00")),
+]
 # A minimal one-page PDF: the refund request's supporting document.
 REFUND_PDF = (
     b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
