@@ -107,8 +107,8 @@ D = Decimal
 ZERO = D("0.00")
 THRESHOLD = D("5.00")  # the counter policy's default
 MACHINE_SETTINGS = settings(
-    max_examples=8,
-    stateful_step_count=35,
+    max_examples=10,
+    stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
@@ -248,6 +248,7 @@ class DayMachine(RuleBasedStateMachine):
         self.clearing = {"cash_check": ZERO, "card": ZERO}
         self.closed_days: dict[date, dict] = {}  # closed day -> its rows when it closed
         self.check_serial = 1000
+        self.deposit_tried: set[int] = set()  # sessions a refused deposit included
 
     def teardown(self):
         transaction.set_rollback(True)
@@ -354,7 +355,9 @@ class DayMachine(RuleBasedStateMachine):
         """A valid mix: one non-cash tender for all or part of the total, cash for the
         rest and maybe more (change)."""
         how = data.draw(
-            st.sampled_from(["cash", "check", "card", "cash+check", "cash+card", "mo", "ach"]),
+            st.sampled_from(
+                ["cash", "check", "check", "card", "cash+check", "cash+card", "mo", "ach"]
+            ),
             label="tenders",
         )
         tenders = []
@@ -604,17 +607,28 @@ class DayMachine(RuleBasedStateMachine):
 
     # --- deposits and returned checks ------------------------------------------------
 
-    @precondition(lambda self: any(s.status == "balanced" for s in self.sessions.values()))
+    def depositable(self) -> tuple[list[MSession], list[MSession]]:
+        """Balanced sessions: those a deposit of their own takes, and those it refuses (a
+        drawer counted short of its float, checks miscounted, nothing taken) that no
+        deposit has tried yet."""
+        good, bad = [], []
+        for session in sorted(self.sessions.values(), key=lambda s: s.pk):
+            if session.status == "balanced":
+                if self.deposit_refusal([session]) is None:
+                    good.append(session)
+                elif session.pk not in self.deposit_tried:
+                    bad.append(session)
+        return good, bad
+
+    @precondition(lambda self: any(self.depositable()))
     @rule(data=st.data())
     def deposit(self, data):
-        balanced = sorted(
-            (s for s in self.sessions.values() if s.status == "balanced"), key=lambda s: s.pk
-        )
-        # Mostly sessions that can be deposited on their own; sometimes any mix (a drawer
-        # counted short of its float, checks miscounted, nothing taken: refused).
-        good = [s for s in balanced if self.deposit_refusal([s]) is None]
+        good, bad = self.depositable()
+        # Mostly sessions that can be deposited; sometimes any mix with a refused one.
         if good and data.draw(st.sampled_from([True, True, True, False]), label="good ones"):
             balanced = good
+        else:
+            balanced = good + bad
         chosen = data.draw(
             st.lists(st.sampled_from(balanced), min_size=1, unique_by=lambda s: s.pk),
             label="deposit",
@@ -632,6 +646,7 @@ class DayMachine(RuleBasedStateMachine):
             "deposit_date": self.today,
         }
         if refusal is not None:
+            self.deposit_tried.update(s.pk for s in chosen)
             before = self.nothing_written()
             try:
                 deposit_prepare(**call)
@@ -1016,3 +1031,66 @@ class DayMachine(RuleBasedStateMachine):
 def test_the_days_money_stays_consistent(world):
     machine = type("Day", (DayMachine,), {"world": world})
     run_state_machine_as_test(machine, settings=MACHINE_SETTINGS)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "Bug: correction_request/correction_approve do not refuse a reversal of a receipt "
+        "whose check the bank returned (returned_check_process already re-opened its "
+        "targets), so the balance is re-opened twice and the new drawer is handed a "
+        "negative check that never came back to the counter"
+    ),
+)
+def test_a_receipt_whose_check_came_back_cannot_be_reversed(cashier, supervisor, technician):
+    """The machine reverses only cash receipts; this is the case it leaves out. The other
+    direction is refused already: returned_check_process refuses a reversed receipt."""
+    from tests.cashiering.deposit_factories import balance
+
+    counter = counter_setup()
+    make_account("530001-01", balance="100.00")
+    first = session_open(
+        cashier=cashier, drawer=make_drawer("D1"), business_date=TODAY, opening_count={}
+    )
+    receipt = receipt_post(
+        session=first,
+        payer_name="Dana Whitfield",
+        lines=[LineInput(kind="utility", ref="530001-01", amount=D("100.00"))],
+        tenders=[
+            TenderInput(
+                tender_type=counter.tenders["CHECK"],
+                amount=D("100.00"),
+                check_number="1042",
+                check_payer="Dana Whitfield",
+            )
+        ],
+        idempotency_key=uuid.uuid4(),
+        user=cashier,
+    )
+    balance(first)
+    deposit_prepare(
+        sessions=[first],
+        currency_count={},
+        idempotency_key=uuid.uuid4(),
+        user=technician,
+        deposit_date=TODAY,
+    )
+    returned_check_process(
+        tender=receipt.tenders.get(), reason="nsf", returned_on=TODAY, user=technician, fee=False
+    )
+    # The returned check re-opened the balance: 100.00 owed again.
+    second = session_open(
+        cashier=cashier, drawer=make_drawer("D2"), business_date=TODAY, opening_count={}
+    )
+    before = row_counts()
+    with pytest.raises(CashieringError, match="returned"):
+        request = correction_request(
+            receipt=receipt,
+            kind="reversal",
+            reason="Paid the wrong account",
+            user=cashier,
+            target_session=second,
+        )
+        correction_approve(correction=request, user=supervisor)
+    # (Today: approved; the account owes 200.00 and drawer D2 expects a check of -100.00.)
+    assert row_counts() == before
