@@ -1,13 +1,14 @@
 """The accounting technician's day as a hypothesis state machine.
 
 Two cashiers and a business date that advances. The rules: open a session (a float
-counted by denomination), pay (utility accounts, AR invoices and fee items; cash with
-change, checks, money orders, cards, ACH, and cash mixed with a check or a card), void
-(requested by the cashier, approved by a supervisor), reverse a cash receipt of a closed
-session into the cashier's open one (a cash refund), blind close with counts drawn around
-the expected amounts (exact, cents off, dollars off, above the $5.00 threshold), approve
-the over/short, balance, deposit balanced sessions, return a deposited check, close the
-business day, try to post into a closed day, and reopen it.
+counted by denomination; now and then a training session), pay (utility accounts, AR
+invoices and fee items; cash with change, checks, money orders, cards, ACH, and cash
+mixed with a check or a card), void (requested by the cashier, approved by a
+supervisor), reverse a cash receipt of a closed session into the cashier's open one (a
+cash refund), blind close with counts drawn around the expected amounts (exact, cents
+off, dollars off, above the $5.00 threshold), approve the over/short, balance, deposit
+balanced sessions, return a deposited check, close the business day, try to post into a
+closed day, and reopen it.
 
 A plain model kept by the test says what each call must do (succeed, or be refused with
 which message) and what every balance must be. After every step the rows must agree,
@@ -44,6 +45,11 @@ computed here with SQL and never with the closing, deposit or returns selectors:
 5. Every utility balance and invoice amount due = opening - payments on posted receipts
    (reversal receipts pay a negative amount; voided receipts do not count) + what
    processed returned checks re-opened on it, from the rows, and equals the model's.
+
+Deposits are also checked to be refused, with the message at the part that is wrong and
+nothing written, for a drawer counted short of its float, checks miscounted, a training
+session or nothing to deposit; closing a day with a drawer open, unbalanced or waiting for
+approval is refused likewise.
 
 Each example runs in a savepoint that is rolled back, so examples do not see each other.
 """
@@ -107,7 +113,7 @@ D = Decimal
 ZERO = D("0.00")
 THRESHOLD = D("5.00")  # the counter policy's default
 MACHINE_SETTINGS = settings(
-    max_examples=10,
+    max_examples=12,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -170,6 +176,7 @@ class MReceipt:
     state: str = "posted"  # posted, voided, reversed (by another), reversal
     check_pk: int | None = None  # its check tender (kind "check"), if any
     returned: bool = False
+    training: bool = False  # no ledger, no payment on its targets
 
     @property
     def counts(self) -> bool:
@@ -187,6 +194,7 @@ class MSession:
     drawer: str
     day: date
     float: Decimal
+    training: bool = False
     status: str = "open"  # open, closed, balanced, deposited
     count_status: str | None = None  # balanced, posted, pending, approved
     counted: dict[str, Decimal] = field(default_factory=dict)
@@ -308,6 +316,7 @@ class DayMachine(RuleBasedStateMachine):
             "drawer": make_drawer(drawer),
             "business_date": self.today,
             "opening_count": count,
+            "is_training": data.draw(st.sampled_from([False] * 4 + [True]), label="training"),
         }
         if self.today in self.closed_days:
             self.refused_in_closed_day(lambda: session_open(**call))
@@ -316,7 +325,12 @@ class DayMachine(RuleBasedStateMachine):
         expected_float = sum((D(k) * n for k, n in count.items()), ZERO)
         assert session.opening_float == expected_float
         self.sessions[session.pk] = MSession(
-            pk=session.pk, cashier=cashier, drawer=drawer, day=self.today, float=expected_float
+            pk=session.pk,
+            cashier=cashier,
+            drawer=drawer,
+            day=self.today,
+            float=expected_float,
+            training=call["is_training"],
         )
 
     @precondition(lambda self: self.today < LAST_DAY)
@@ -421,6 +435,7 @@ class DayMachine(RuleBasedStateMachine):
             tenders=[(kind, t.amount) for t, kind in tenders],
             change=tendered - total,
             check_pk=check.pk if check else None,
+            training=session.training,
         )
         self.receipts.append(paid)
         session.receipts.append(paid)
@@ -428,6 +443,8 @@ class DayMachine(RuleBasedStateMachine):
 
     def apply_payment(self, paid: MReceipt, *, sign: int) -> None:
         """Targets and clearing accounts as a receipt moves them (sign -1 undoes it)."""
+        if paid.training:
+            return
         for kind, ref, amount in paid.lines:
             if kind == "utility":
                 self.utility[ref] -= sign * amount
@@ -460,17 +477,23 @@ class DayMachine(RuleBasedStateMachine):
         self.apply_payment(paid, sign=-1)
 
     def reversible(self) -> list[MReceipt]:
-        """Cash-only receipts of a closed session whose cashier has a session open: the
-        reversal hands the cash back from that drawer. (A reversal of a check or card
-        gives a negative check or card the blind close cannot list.)"""
-        return [
-            r
-            for r in self.receipts
-            if r.state == "posted"
-            and all(kind == "cash" for kind, _ in r.tenders)
-            and self.sessions[r.session_pk].status != "open"
-            and self.open_session_of(self.sessions[r.session_pk].cashier) is not None
-        ]
+        """Cash-only receipts of a closed session whose cashier has a session open (live
+        or training, as the receipt): the reversal hands the cash back from that drawer.
+        (A reversal of a check or card gives a negative check or card the blind close
+        cannot list.)"""
+        found = []
+        for paid in self.receipts:
+            session = self.sessions[paid.session_pk]
+            target = self.open_session_of(session.cashier)
+            if (
+                paid.state == "posted"
+                and all(kind == "cash" for kind, _ in paid.tenders)
+                and session.status != "open"
+                and target is not None
+                and target.training == paid.training
+            ):
+                found.append(paid)
+        return found
 
     @precondition(lambda self: self.reversible())
     @rule(data=st.data())
@@ -495,6 +518,7 @@ class DayMachine(RuleBasedStateMachine):
             tenders=[("cash", -refund)],
             change=ZERO,
             state="reversal",
+            training=paid.training,
         )
         self.receipts.append(back)
         target.receipts.append(back)
@@ -561,6 +585,8 @@ class DayMachine(RuleBasedStateMachine):
         over_short = sum(differences, ZERO)
         if not any(differences):
             status = "balanced"
+        elif session.training:  # recorded, never posted, never waits for a supervisor
+            status = "posted"
         elif abs(over_short) > THRESHOLD or any(abs(d) > THRESHOLD for d in differences):
             status = "pending"
         else:
@@ -573,6 +599,8 @@ class DayMachine(RuleBasedStateMachine):
             self.balance_session(session)
 
     def post_over_short(self, session: MSession) -> None:
+        if session.training:
+            return
         expected = session.expected()
         diff = {kind: session.counted[kind] - expected[kind] for kind in COUNT_KINDS}
         self.clearing["cash_check"] += diff["cash"] + diff["checks"]
@@ -672,6 +700,8 @@ class DayMachine(RuleBasedStateMachine):
         counted_checks = sum((s.counted["checks"] for s in chosen), ZERO)
         expected = [s.expected() for s in chosen]
         check_tenders = sum((e["checks"] for e in expected), ZERO)
+        if any(s.training for s in chosen):
+            return ("sessions", "is a training session; it is never deposited")
         if cash_due < 0:
             return ("currency", "counted cash less their opening floats")
         if counted_checks != check_tenders:
@@ -719,8 +749,12 @@ class DayMachine(RuleBasedStateMachine):
     # --- business days ---------------------------------------------------------------
 
     def day_closable(self, day: date) -> bool:
+        """No drawer open, every live one balanced (or deposited); training drawers
+        counted are not balanced."""
         return all(
-            s.status in ("balanced", "deposited") for s in self.sessions.values() if s.day == day
+            s.status != "open" and (s.training or s.status in ("balanced", "deposited"))
+            for s in self.sessions.values()
+            if s.day == day
         )
 
     @rule(data=st.data())
@@ -800,7 +834,7 @@ class DayMachine(RuleBasedStateMachine):
         with connection.cursor() as cursor:
             cursor.execute(
                 """
-                SELECT s.id, s.status, s.opening_float,
+                SELECT s.id, s.is_training, s.status, s.opening_float,
                     coalesce(t.cash_in, 0), coalesce(t.refunds, 0), coalesce(c.change, 0),
                     coalesce(t.checks, 0), coalesce(t.cards, 0), c2.status,
                     cl.expected, cl.counted, ck.expected, ck.counted, cd.expected, cd.counted
@@ -834,9 +868,25 @@ class DayMachine(RuleBasedStateMachine):
             rows = cursor.fetchall()
         assert len(rows) == len(self.sessions)
         for row in rows:
-            pk, status, opening, cash_in, refunds, change, checks, cards, count_status, *lines = row
+            (
+                pk,
+                training,
+                status,
+                opening,
+                cash_in,
+                refunds,
+                change,
+                checks,
+                cards,
+                count_status,
+                *lines,
+            ) = row
             model = self.sessions[pk]
-            assert (status, count_status) == (model.status, model.count_status), pk
+            assert (training, status, count_status) == (
+                model.training,
+                model.status,
+                model.count_status,
+            ), pk
             expected_cash = opening + cash_in - change - refunds
             expected = model.expected()
             assert (expected_cash, checks, cards) == (
@@ -846,7 +896,7 @@ class DayMachine(RuleBasedStateMachine):
             ), pk
             if count_status is None:  # what the blind close would compute now
                 computed = session_expected(
-                    CashierSession(pk=pk, opening_float=opening, is_training=False)
+                    CashierSession(pk=pk, opening_float=opening, is_training=training)
                 )
                 assert (computed.cash, computed.checks, computed.cards) == (
                     expected_cash,
