@@ -113,7 +113,7 @@ D = Decimal
 ZERO = D("0.00")
 THRESHOLD = D("5.00")  # the counter policy's default
 MACHINE_SETTINGS = settings(
-    max_examples=12,
+    max_examples=10,
     stateful_step_count=40,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
@@ -637,8 +637,8 @@ class DayMachine(RuleBasedStateMachine):
 
     def depositable(self) -> tuple[list[MSession], list[MSession]]:
         """Balanced sessions: those a deposit of their own takes, and those it refuses (a
-        drawer counted short of its float, checks miscounted, nothing taken) that no
-        deposit has tried yet."""
+        drawer counted short of its float, checks miscounted, nothing taken, training)
+        that no deposit has tried yet."""
         good, bad = [], []
         for session in sorted(self.sessions.values(), key=lambda s: s.pk):
             if session.status == "balanced":
@@ -686,7 +686,13 @@ class DayMachine(RuleBasedStateMachine):
                 raise AssertionError(f"deposited although it should be refused: {refusal}")
             assert self.nothing_written() == before
             return
-        deposit_prepare(**call)
+        made = deposit_prepare(**call)
+        if cash_due + counted_checks:  # the slip: the cash-and-check deposit comes first
+            assert (made.kind, made.total) == ("cash_check", cash_due + counted_checks)
+            assert (made.currency_total + made.coin_total, made.check_total) == (
+                cash_due,
+                counted_checks,
+            )
         self.clearing["cash_check"] -= cash_due + counted_checks
         self.clearing["card"] -= card + ach
         for session in chosen:
