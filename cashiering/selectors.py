@@ -15,6 +15,7 @@ from django.urls import reverse
 from cashiering.models import CashierSession, Drawer, Receipt, Tender, TenderType
 from cashiering.targets import TargetError, TargetItem, get_target_type
 from kent_cs.money import ZERO
+from ledger.models import GLAccount
 
 SESSION_PAGE_SIZE = 50
 
@@ -170,12 +171,27 @@ def drawers_available() -> QuerySet[Drawer]:
 
 
 def tender_types_active() -> list[TenderType]:
-    # With their clearing accounts: posting debits them (no query per tender).
-    return list(
-        TenderType.objects.filter(is_active=True)
-        .select_related("clearing_account")
-        .order_by("sort_order", "code")
-    )
+    # With their clearing accounts: posting debits them (no query per tender). Read on
+    # every post, so written out.
+    tender_columns = [f.attname for f in TenderType._meta.concrete_fields]
+    account_columns = [f.attname for f in GLAccount._meta.concrete_fields]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT "
+            + ", ".join(f"t.{c}" for c in tender_columns)
+            + ", "
+            + ", ".join(f"a.{c}" for c in account_columns)
+            + " FROM cashiering_tendertype t JOIN ledger_glaccount a "
+            "ON a.id = t.clearing_account_id WHERE t.is_active ORDER BY t.sort_order, t.code"
+        )
+        rows = cursor.fetchall()
+    found = []
+    split = len(tender_columns)
+    for row in rows:
+        tender = TenderType.from_db("default", tender_columns, row[:split])
+        tender.clearing_account = GLAccount.from_db("default", account_columns, row[split:])
+        found.append(tender)
+    return found
 
 
 # --- payer search ---------------------------------------------------------------------

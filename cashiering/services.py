@@ -22,19 +22,22 @@ from cashiering.models import (
     Receipt,
     ReceiptLine,
     ReceiptPrint,
+    ReturnedCheck,
     Tender,
     TenderType,
 )
 from cashiering.targets import TargetError, TargetItem, get_target_type
 from cashiering.validators import CARD_NUMBER_MESSAGE, contains_card_number
 from kent_cs.audit import audit_reason
-from kent_cs.db import allocate_ids
+from kent_cs.db import allocate_ids, insert_many
 from kent_cs.money import ZERO, to_money
-from kent_cs.numbering import NextNumber, next_number
-from ledger.models import FeeCode, FeeDistribution, JournalEntry
+from kent_cs.numbering import next_number
+from ledger.models import FeeCode, FeeDistribution, Fund, GLAccount, JournalEntry
 from ledger.services import (
+    JOURNAL_SERIES,
     LedgerError,
     LineSpec,
+    StagedEntry,
     journal_entry_reverse,
     journal_entry_stage,
     net_lines,
@@ -472,7 +475,7 @@ def receipt_post(
                 )
             return existing
         # Lock the session against a concurrent close; a cashier posts one receipt at a time.
-        locked_session = CashierSession.objects.select_for_update(no_key=True).get(pk=session.pk)
+        locked_session = _lock_session_for_posting(session.pk)
         if not locked_session.is_open:
             raise CashieringError("This session is closed; open a new session to take payments.")
         if locked_session.cashier_id != user.pk:
@@ -499,6 +502,7 @@ def receipt_post(
                     user=user,
                     source="receipt",
                     entry_id=entry_id,
+                    defer_lines=True,
                 )
         receipt = Receipt(
             id=receipt_id,
@@ -516,7 +520,7 @@ def receipt_post(
             memo=memo.strip()[:200],
             posted_by=user,
         )
-        receipt_lines = ReceiptLine.objects.bulk_create(
+        receipt_lines = [
             ReceiptLine(
                 receipt_id=receipt_id,
                 line_no=index,
@@ -534,10 +538,28 @@ def receipt_post(
                 balance_before=p.balance_before,
             )
             for index, p in enumerate(priced, start=1)
-        )
-        Tender.objects.bulk_create(
-            Tender(receipt_id=receipt_id, line_no=index, **_tender_fields(t))
-            for index, t in enumerate(clean_tenders, start=1)
+        ]
+        # The entry's lines, the receipt's lines and its tenders: one round trip.
+        insert_many(
+            [
+                *([staged.line_batch] if staged and staged.line_batch else []),
+                (
+                    ReceiptLine,
+                    RECEIPT_LINE_FIELDS,
+                    [
+                        [getattr(line, name) for name in RECEIPT_LINE_ATTRS]
+                        for line in receipt_lines
+                    ],
+                ),
+                (
+                    Tender,
+                    ("receipt", "line_no", *TENDER_FIELDS),
+                    [
+                        (receipt_id, index, *(_tender_value(t, name) for name in TENDER_FIELDS))
+                        for index, t in enumerate(clean_tenders, start=1)
+                    ],
+                ),
+            ]
         )
         payments = [] if training else list(zip(priced, receipt_lines, strict=True))
         early: list[tuple[PricedLine, ReceiptLine]] = []
@@ -546,16 +568,127 @@ def receipt_post(
             needs_number = get_target_type(pair[0].item.kind).needs_receipt_number
             (late if needs_number else early).append(pair)
         _apply_payments(early, receipt)
-        receipt.number = NextNumber(_number_series(series))
-        receipt.save(force_insert=True)
-        if staged is not None:
-            with _ledger_errors():
-                staged.post(
-                    memo=f"Receipt {series}-{receipt.number} {payer_name}"[:300],
-                    source_ref=f"{series}-{receipt.number}",
-                )
+        _insert_receipt(receipt, staged)
         _apply_payments(late, receipt)
     return receipt
+
+
+RECEIPT_LINE_FIELDS = (
+    "receipt",
+    "line_no",
+    "target_kind",
+    "target_ref",
+    "description",
+    "fee_code",
+    "quantity",
+    "unit_price",
+    "amount",
+    "balance_before",
+)
+RECEIPT_LINE_ATTRS = tuple(
+    f"{name}_id" if name in ("receipt", "fee_code") else name for name in RECEIPT_LINE_FIELDS
+)
+TENDER_FIELDS = (
+    "tender_type",
+    "amount",
+    "check_number",
+    "check_payer",
+    "account_last4",
+    "card_brand",
+    "card_last4",
+    "auth_code",
+    "reference",
+)
+
+
+def _tender_value(tender: "TenderInput", name: str):
+    return tender.tender_type.pk if name == "tender_type" else getattr(tender, name)
+
+
+RECEIPT_INSERT = (
+    "INSERT INTO cashiering_receipt (id, series, number, session_id, business_date, "
+    "payer_name, status, total, tendered, change_given, is_training, idempotency_key, "
+    "request_hash, journal_entry_id, memo, posted_by_id) "
+    "VALUES (%s, %s, kent_next_number(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+    "RETURNING number, posted_at"
+)
+# The receipt's journal entry, numbered right after the receipt (the order a reversal takes
+# the two series in too) and named after it. The ledger's triggers check it as any entry:
+# an open period, and debits equal to credits at commit.
+ENTRY_AFTER_RECEIPT = (
+    "WITH r AS (" + RECEIPT_INSERT + "), "
+    "j AS (INSERT INTO ledger_journalentry (id, number, period_id, entry_date, memo, source, "
+    "source_ref, posted_by_id) SELECT %s, kent_next_number(%s), %s, %s, "
+    "left(%s || r.number || %s, 300), 'receipt', %s || r.number, %s FROM r RETURNING id) "
+    "SELECT r.number, r.posted_at FROM r, j"
+)
+
+
+def _insert_receipt(receipt: Receipt, staged: StagedEntry | None) -> None:
+    """Write the receipt row (and its journal entry), taking the gapless numbers in the
+    same statement: from here to the commit, other cashiers wait on the series."""
+    params = [
+        receipt.id,
+        receipt.series,
+        _number_series(receipt.series),
+        receipt.session_id,
+        receipt.business_date,
+        receipt.payer_name,
+        receipt.status,
+        receipt.total,
+        receipt.tendered,
+        receipt.change_given,
+        receipt.is_training,
+        receipt.idempotency_key,
+        receipt.request_hash,
+        receipt.journal_entry_id,
+        receipt.memo,
+        receipt.posted_by_id,
+    ]
+    sql = RECEIPT_INSERT
+    if staged is not None:
+        sql = ENTRY_AFTER_RECEIPT
+        params += [
+            staged.id,
+            JOURNAL_SERIES,
+            staged.period.pk,
+            staged.entry_date,
+            f"Receipt {receipt.series}-",
+            f" {receipt.payer_name}",
+            f"{receipt.series}-",
+            receipt.posted_by_id,
+        ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        receipt.number, receipt.posted_at = cursor.fetchone()
+    receipt._state.adding = False
+    receipt._state.db = connection.alias
+
+
+def _lock_session_for_posting(pk: int) -> CashierSession:
+    """Lock the session against a concurrent close and read what posting needs (the
+    hottest query at the counter, so written out rather than built by the ORM)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT cashier_id, drawer_id, business_date, status, is_training, opening_float "
+            "FROM cashiering_cashiersession WHERE id = %s FOR NO KEY UPDATE",
+            [pk],
+        )
+        row = cursor.fetchone()
+    if row is None:
+        raise CashieringError("This session does not exist.")
+    cashier_id, drawer_id, business_date, status, is_training, opening_float = row
+    session = CashierSession(
+        id=pk,
+        cashier_id=cashier_id,
+        drawer_id=drawer_id,
+        business_date=business_date,
+        status=status,
+        is_training=is_training,
+        opening_float=opening_float,
+    )
+    session._state.adding = False
+    return session
 
 
 def _apply_payments(payments: Sequence[tuple[PricedLine, ReceiptLine]], receipt) -> None:
@@ -571,18 +704,54 @@ def _apply_payments(payments: Sequence[tuple[PricedLine, ReceiptLine]], receipt)
 def _fee_codes(codes: set[str]) -> dict[str, FeeCode]:
     """The fee codes with their GL distributions and accounts, in one query."""
     found: dict[str, FeeCode] = {}
-    rows = FeeDistribution.objects.filter(fee_code__code__in=codes).select_related(
-        "fee_code", "account__fund"
-    )
-    for row in rows:  # ordered by fee code, then id: the order distribute() splits in
-        fee_code = found.setdefault(row.fee_code.code, row.fee_code)
-        fee_code.__dict__.setdefault("_prefetched_objects_cache", {}).setdefault(
-            "distributions", []
-        ).append(row)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT f.id, f.code, f.name, f.default_amount, f.is_active, "
+            "d.id, d.percent, d.fixed_amount, "
+            "a.id, a.fund_id, a.code, a.name, a.account_type, a.is_cash, a.is_clearing, "
+            "a.is_control, a.is_active, u.code, u.name, u.is_active "
+            "FROM ledger_feecode f "
+            "JOIN ledger_feedistribution d ON d.fee_code_id = f.id "
+            "JOIN ledger_glaccount a ON a.id = d.account_id "
+            "JOIN ledger_fund u ON u.id = a.fund_id "
+            "WHERE f.code = ANY(%s) ORDER BY f.id, d.id",
+            [list(codes)],
+        )
+        rows = cursor.fetchall()
+    for row in rows:  # by fee code, then distribution id: the order distribute() splits in
+        fee_code = found.get(row[1])
+        if fee_code is None:
+            fee_code = found[row[1]] = FeeCode.from_db(
+                "default", ["id", "code", "name", "default_amount", "is_active"], row[0:5]
+            )
+            fee_code._prefetched_objects_cache = {"distributions": []}
+        fund = Fund.from_db("default", ["id", "code", "name", "is_active"], (row[9], *row[17:20]))
+        account = GLAccount.from_db("default", GL_ACCOUNT_COLUMNS, row[8:17])
+        account.fund = fund
+        distribution = FeeDistribution.from_db(
+            "default",
+            ["id", "fee_code_id", "account_id", "percent", "fixed_amount"],
+            (row[5], row[0], row[8], row[6], row[7]),
+        )
+        distribution.account = account
+        fee_code._prefetched_objects_cache["distributions"].append(distribution)
     missing = sorted(codes - set(found))
     if missing:
         raise CashieringError(f"Fee code {', '.join(missing)} is not set up; ask an administrator.")
     return found
+
+
+GL_ACCOUNT_COLUMNS = [
+    "id",
+    "fund_id",
+    "code",
+    "name",
+    "account_type",
+    "is_cash",
+    "is_clearing",
+    "is_control",
+    "is_active",
+]
 
 
 def _load_items(
@@ -600,20 +769,6 @@ def _load_items(
         for ref, item in target_type.load(sorted(by_kind[kind]), for_update=for_update).items():
             items[(kind, ref)] = item
     return items
-
-
-def _tender_fields(t: TenderInput) -> dict:
-    return {
-        "tender_type": t.tender_type,
-        "amount": t.amount,
-        "check_number": t.check_number,
-        "check_payer": t.check_payer,
-        "account_last4": t.account_last4,
-        "card_brand": t.card_brand,
-        "card_last4": t.card_last4,
-        "auth_code": t.auth_code,
-        "reference": t.reference,
-    }
 
 
 def _receipt_entry_lines(
@@ -672,6 +827,7 @@ def correction_request(
             raise CashieringError(f"{locked} is itself a reversal; it cannot be corrected again.")
         if hasattr(locked, "reversed_by"):
             raise CashieringError(f"Receipt {locked} has already been reversed.")
+        _refuse_if_check_returned(locked)
         if CorrectionRequest.objects.filter(receipt=locked, status="pending").exists():
             raise CashieringError(f"A correction of {locked} is already waiting for approval.")
         if kind not in CorrectionRequest.Kind.values:
@@ -803,6 +959,18 @@ def _void(receipt: Receipt, *, user, reason: str) -> None:
     locked.save(update_fields=["status", "void_entry", "voided_at"])
 
 
+def _refuse_if_check_returned(receipt: Receipt) -> None:
+    """A receipt whose check the bank returned was undone by the returned-check processing
+    (its items re-opened); reversing it too would re-open them twice."""
+    if ReturnedCheck.objects.filter(
+        receipt=receipt, status=ReturnedCheck.Status.PROCESSED
+    ).exists():
+        raise CashieringError(
+            f"A check on receipt {receipt} came back from the bank and was processed as a "
+            "returned check; the receipt cannot be reversed as well."
+        )
+
+
 def _reverse(receipt: Receipt, *, session: CashierSession, user, reason: str) -> Receipt:
     """A new, negative receipt in an open session that undoes `receipt`."""
     original = Receipt.objects.select_for_update().get(pk=receipt.pk)
@@ -811,6 +979,7 @@ def _reverse(receipt: Receipt, *, session: CashierSession, user, reason: str) ->
         raise CashieringError("The session chosen for the reversal has closed; ask again.")
     if original.status != Receipt.Status.POSTED or hasattr(original, "reversed_by"):
         raise CashieringError(f"Receipt {original} was already voided or reversed.")
+    _refuse_if_check_returned(original)
     lines = list(original.lines.select_related("fee_code"))
     tenders = list(original.tenders.select_related("tender_type__clearing_account__fund"))
     if not original.is_training:

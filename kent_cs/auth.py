@@ -7,11 +7,10 @@ username limit. Every failure, lockout, sign-in and sign-out is an AuthEvent row
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth import user_logged_in, user_logged_out
+from django.contrib.auth import get_user_model, user_logged_in, user_logged_out
 from django.contrib.auth.backends import ModelBackend
-from django.contrib.auth.models import Permission
-from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -65,6 +64,25 @@ def lockout_clear(*, user) -> AuthEvent:
 
 
 class ThrottledModelBackend(ModelBackend):
+    def get_user(self, user_id):
+        """The signed-in user of a request, read with a plain query (every request does)."""
+        user_model = get_user_model()
+        try:
+            pk = user_model._meta.pk.to_python(user_id)
+        except ValidationError:
+            return None
+        columns = [field.attname for field in user_model._meta.concrete_fields]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(columns)} FROM {user_model._meta.db_table} WHERE id = %s",
+                [pk],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        user = user_model.from_db(connection.alias, columns, row)
+        return user if self.user_can_authenticate(user) else None
+
     def get_all_permissions(self, user_obj, obj=None):
         """The user's own and group permissions in one query (ModelBackend takes two);
         cached on the user object for the request, as ModelBackend does."""
@@ -73,12 +91,18 @@ class ThrottledModelBackend(ModelBackend):
         if user_obj.is_superuser:
             return super().get_all_permissions(user_obj, obj)
         if not hasattr(user_obj, "_perm_cache"):
-            rows = (
-                Permission.objects.filter(Q(user=user_obj) | Q(group__user=user_obj))
-                .values_list("content_type__app_label", "codename")
-                .distinct()
-            )
-            user_obj._perm_cache = {f"{app_label}.{codename}" for app_label, codename in rows}
+            # Every request checks permissions: written out rather than built by the ORM.
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT t.app_label || '.' || p.codename FROM auth_permission p "
+                    "JOIN django_content_type t ON t.id = p.content_type_id "
+                    "WHERE p.id IN (SELECT permission_id FROM auth_user_user_permissions "
+                    "WHERE user_id = %s UNION SELECT gp.permission_id FROM "
+                    "auth_group_permissions gp JOIN auth_user_groups ug "
+                    "ON ug.group_id = gp.group_id WHERE ug.user_id = %s)",
+                    [user_obj.pk, user_obj.pk],
+                )
+                user_obj._perm_cache = {name for (name,) in cursor.fetchall()}
         return user_obj._perm_cache
 
     def authenticate(self, request, username=None, password=None, **kwargs):

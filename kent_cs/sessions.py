@@ -1,5 +1,7 @@
-"""Idle timeout without a session write on every request."""
+"""Sessions: idle timeout without a session write on every request, and the store."""
 
+from django.contrib.sessions.backends import db
+from django.db import connection
 from django.utils import timezone
 
 # A session's expiry is pushed forward at most this often; the idle timeout is therefore
@@ -22,3 +24,22 @@ class IdleTimeoutMiddleware:
             if now - session.get("_touched", 0) >= TOUCH_SECONDS:
                 session["_touched"] = now  # marks the session modified: saved, cookie renewed
         return response
+
+
+class SessionStore(db.SessionStore):
+    """The database session store, reading the session row with a plain query: every
+    request reads it, and the ORM's query building costs more than the database."""
+
+    def _get_session_from_db(self):
+        model = self.model
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT session_key, session_data, expire_date FROM django_session "
+                "WHERE session_key = %s AND expire_date > %s",
+                [self.session_key, timezone.now()],
+            )
+            row = cursor.fetchone()
+        if row is None:
+            self._session_key = None
+            return None
+        return model.from_db(connection.alias, ["session_key", "session_data", "expire_date"], row)

@@ -152,6 +152,7 @@ LOGIN_LOCKOUT_MINUTES = env.int("KENT_LOGIN_LOCKOUT_MINUTES", default=15, minimu
 # Sessions end after SESSION_IDLE_MINUTES without a request.
 SESSION_IDLE_MINUTES = env.int("KENT_SESSION_IDLE_MINUTES", default=30, minimum=1)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
+SESSION_ENGINE = "kent_cs.sessions"  # the database store, read with a plain query
 SESSION_SAVE_EVERY_REQUEST = False  # kent_cs.sessions.IdleTimeoutMiddleware renews it
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 

@@ -11,12 +11,12 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from kent_cs.audit import audit_reason
-from kent_cs.db import allocate_ids
+from kent_cs.db import allocate_ids, insert_many
 from kent_cs.money import ZERO, to_money
-from kent_cs.numbering import NextNumber
 from ledger.models import AccountingPeriod, GLAccount, JournalEntry, JournalLine
 
 JOURNAL_SERIES = "journal-entry"
+LINE_FIELDS = ("entry", "line_no", "account", "debit", "credit", "memo")
 
 
 class LedgerError(ValidationError):
@@ -32,7 +32,15 @@ class LineSpec:
 
 
 def period_for_date(day: date) -> AccountingPeriod:
-    period = AccountingPeriod.objects.filter(start_date__lte=day, end_date__gte=day).first()
+    columns = [field.attname for field in AccountingPeriod._meta.concrete_fields]
+    with connection.cursor() as cursor:  # every posting asks: a plain query
+        cursor.execute(
+            f"SELECT {', '.join(columns)} FROM ledger_accountingperiod "
+            "WHERE start_date <= %s AND end_date >= %s ORDER BY start_date LIMIT 1",
+            [day, day],
+        )
+        row = cursor.fetchone()
+    period = None if row is None else AccountingPeriod.from_db(connection.alias, columns, row)
     if period is None:
         raise LedgerError(f"There is no accounting period for {day:%B %d, %Y}.")
     return period
@@ -92,13 +100,13 @@ class StagedEntry:
     user: Any
     source: str
     reverses: JournalEntry | None
+    line_batch: tuple | None = None
 
     def post(self, *, memo: str, source_ref: str = "") -> JournalEntry:
         if not memo.strip():
             raise LedgerError("Enter a memo saying what the entry is for.")
-        return JournalEntry.objects.create(
+        entry = JournalEntry(
             id=self.id,
-            number=NextNumber(JOURNAL_SERIES),
             period=self.period,
             entry_date=self.entry_date,
             memo=memo.strip()[:300],
@@ -107,6 +115,29 @@ class StagedEntry:
             reverses=self.reverses,
             posted_by=self.user,
         )
+        # Written out: every receipt posts one, and the number is taken in this INSERT.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO ledger_journalentry (id, number, period_id, entry_date, memo, "
+                "source, source_ref, reverses_id, posted_by_id) "
+                "VALUES (%s, kent_next_number(%s), %s, %s, %s, %s, %s, %s, %s) "
+                "RETURNING number, posted_at",
+                [
+                    entry.id,
+                    JOURNAL_SERIES,
+                    entry.period_id,
+                    entry.entry_date,
+                    entry.memo,
+                    entry.source,
+                    entry.source_ref,
+                    entry.reverses_id,
+                    entry.posted_by_id,
+                ],
+            )
+            entry.number, entry.posted_at = cursor.fetchone()
+        entry._state.adding = False
+        entry._state.db = connection.alias
+        return entry
 
 
 def journal_entry_stage(
@@ -117,12 +148,16 @@ def journal_entry_stage(
     source: str = "manual",
     reverses: JournalEntry | None = None,
     entry_id: int | None = None,
+    defer_lines: bool = False,
 ) -> StagedEntry:
     """Check and write an entry's lines under a reserved id; `.post()` writes the entry.
 
     For callers that write more rows in the same transaction (a receipt): they stage the
     entry first and post it last, just before their commit. `entry_id` may come from the
-    caller's own `allocate_ids` call (one round trip for several ids).
+    caller's own `allocate_ids` call (one round trip for several ids). With `defer_lines`
+    the lines are not written: the caller writes `line_batch` with its own rows
+    (`kent_cs.db.insert_many`); an entry without its lines fails the balance check at
+    commit, so nothing unbalanced can be left behind.
     """
     if not connection.in_atomic_block:
         raise RuntimeError("journal_entry_stage() must run inside transaction.atomic().")
@@ -132,17 +167,16 @@ def journal_entry_stage(
         raise LedgerError(f"The {period} accounting period is closed.")
     if entry_id is None:
         (entry_id,) = allocate_ids(JournalEntry)
-    JournalLine.objects.bulk_create(
-        JournalLine(
-            entry_id=entry_id,
-            line_no=number,
-            account=line.account,
-            debit=line.debit,
-            credit=line.credit,
-            memo=line.memo,
-        )
-        for number, line in enumerate(cleaned, start=1)
+    line_batch = (
+        JournalLine,
+        LINE_FIELDS,
+        [
+            (entry_id, number, line.account.pk, line.debit, line.credit, line.memo)
+            for number, line in enumerate(cleaned, start=1)
+        ],
     )
+    if not defer_lines:
+        insert_many([line_batch])
     return StagedEntry(
         id=entry_id,
         period=period,
@@ -150,6 +184,7 @@ def journal_entry_stage(
         user=user,
         source=source,
         reverses=reverses,
+        line_batch=line_batch if defer_lines else None,
     )
 
 

@@ -282,7 +282,10 @@ def receipt_line(request, pk: int):
 @require_POST
 @permission_required(OPERATE, raise_exception=True)
 def receipt_post_view(request, pk: int):
-    session = _operating_session(request, pk)
+    # Posting needs only the session's id: the service locks the row and refuses anyone
+    # but its cashier. The page shown again on an error fetches the session through the
+    # user's scope, so another cashier's session answers 404.
+    session = CashierSession(pk=pk)
     form = ReceiptEntryForm(request.POST, tender_types=selectors.tender_types_active())
     if form.is_valid():
         try:
@@ -300,7 +303,7 @@ def receipt_post_view(request, pk: int):
         else:
             return redirect("cashiering:receipt-print", pk=receipt.pk)
     form.attach_items(selectors.load_items((row.kind, row.ref) for row in form.lines))
-    return _receipt_page(request, session, form)
+    return _receipt_page(request, _operating_session(request, pk), form)
 
 
 # ---------------------------------------------------------------------------- receipts

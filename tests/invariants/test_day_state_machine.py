@@ -1089,15 +1089,6 @@ def test_the_days_money_stays_consistent(world):
     run_state_machine_as_test(machine, settings=MACHINE_SETTINGS)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "Bug: correction_request/correction_approve do not refuse a reversal of a receipt "
-        "whose check the bank returned (returned_check_process already re-opened its "
-        "targets), so the balance is re-opened twice and the new drawer is handed a "
-        "negative check that never came back to the counter"
-    ),
-)
 def test_a_receipt_whose_check_came_back_cannot_be_reversed(cashier, supervisor, technician):
     """The machine reverses only cash receipts; this is the case it leaves out. The other
     direction is refused already: returned_check_process refuses a reversed receipt."""

@@ -22,6 +22,7 @@ from ledger.services import (
     JOURNAL_SERIES,
     LedgerError,
     LineSpec,
+    StagedEntry,
     journal_entry_post,
     journal_entry_reverse,
     net_lines,
@@ -203,14 +204,13 @@ def test_entry_numbers_are_contiguous(ledger, technician):
 
 def test_a_posting_that_fails_midway_does_not_spend_its_number(ledger, technician):
     assert post(technician, ledger).number == 1
+    # The lines are written first, then the entry takes its number: fail at that point.
     with (
-        mock.patch.object(
-            JournalLine.objects, "bulk_create", side_effect=DatabaseError("disk full")
-        ),
+        mock.patch.object(StagedEntry, "post", side_effect=DatabaseError("disk full")),
         pytest.raises(DatabaseError, match="disk full"),
     ):
         post(technician, ledger)
-    assert counts() == (1, 2)  # the entry row written before the failure is gone too
+    assert counts() == (1, 2)  # the lines written before the failure are gone too
     assert post(technician, ledger).number == 2
 
 
