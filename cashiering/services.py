@@ -724,7 +724,7 @@ def _fee_codes(codes: set[str]) -> dict[str, FeeCode]:
             fee_code = found[row[1]] = FeeCode.from_db(
                 "default", ["id", "code", "name", "default_amount", "is_active"], row[0:5]
             )
-            fee_code._prefetched_objects_cache = {"distributions": []}
+            fee_code._prefetched_objects_cache = {"distributions": []}  # type: ignore[attr-defined]
         fund = Fund.from_db("default", ["id", "code", "name", "is_active"], (row[9], *row[17:20]))
         account = GLAccount.from_db("default", GL_ACCOUNT_COLUMNS, row[8:17])
         account.fund = fund
@@ -734,7 +734,7 @@ def _fee_codes(codes: set[str]) -> dict[str, FeeCode]:
             (row[5], row[0], row[8], row[6], row[7]),
         )
         distribution.account = account
-        fee_code._prefetched_objects_cache["distributions"].append(distribution)
+        fee_code._prefetched_objects_cache["distributions"].append(distribution)  # type: ignore[attr-defined]
     missing = sorted(codes - set(found))
     if missing:
         raise CashieringError(f"Fee code {', '.join(missing)} is not set up; ask an administrator.")
@@ -907,6 +907,8 @@ def correction_approve(*, correction: CorrectionRequest, user, note: str = "") -
             if locked.kind == CorrectionRequest.Kind.VOID:
                 _void(locked.receipt, user=user, reason=locked.reason)
             else:
+                # A reversal request always names its session (a database check).
+                assert locked.target_session is not None
                 locked.reversal_receipt = _reverse(
                     locked.receipt, session=locked.target_session, user=user, reason=locked.reason
                 )
@@ -946,6 +948,7 @@ def _void(receipt: Receipt, *, user, reason: str) -> None:
     if locked.status != Receipt.Status.POSTED:
         raise CashieringError(f"Receipt {locked} is already void.")
     if not locked.is_training:
+        assert locked.journal_entry is not None  # every live receipt has its entry
         _unapply_targets(locked)
         with _ledger_errors():
             locked.void_entry = journal_entry_reverse(
@@ -988,6 +991,7 @@ def _reverse(receipt: Receipt, *, session: CashierSession, user, reason: str) ->
     number = next_number(_number_series(series))
     entry = None
     if not original.is_training:
+        assert original.journal_entry is not None  # every live receipt has its entry
         with _ledger_errors():
             entry = journal_entry_reverse(
                 entry=original.journal_entry,
@@ -1028,7 +1032,7 @@ def _reverse(receipt: Receipt, *, session: CashierSession, user, reason: str) ->
     )
     # Money goes back out the way it came in: cash tenders net of the change given.
     change_left = original.change_given
-    reversed_tenders = []
+    reversed_tenders: list[Tender] = []
     for tender in tenders:
         amount = tender.amount
         if tender.tender_type.gives_change and change_left:

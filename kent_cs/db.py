@@ -46,6 +46,7 @@ def _insert_sql(model: type[models.Model], fields: tuple[str, ...]) -> str:
     columns, arrays = [], []
     for name in fields:
         field = opts.get_field(name)
+        assert isinstance(field, models.Field) and field.column, f"{name} is not a column"
         columns.append(connection.ops.quote_name(field.column))
         arrays.append(f"%s::{field.cast_db_type(connection)}[]")
     return (
