@@ -34,6 +34,7 @@ from django.db.models.functions import Coalesce
 from django.http import Http404
 from django.utils import timezone
 
+from cashiering.closing import business_day_ensure_open
 from cashiering.denominations import DENOMINATIONS, count_total
 from cashiering.models import (
     CashierSession,
@@ -45,6 +46,7 @@ from cashiering.models import (
     Tender,
     TenderType,
 )
+from cashiering.services import CashieringError
 from kent_cs.money import ZERO, to_money
 from kent_cs.numbering import next_number
 from ledger.models import BankAccount, GLAccount, JournalEntry
@@ -401,6 +403,10 @@ def deposit_prepare(
         funds = _lock_sessions(sessions)
         locked = [f.session for f in funds]
         latest = max(s.business_date for s in locked)
+        try:
+            business_day_ensure_open(deposit_date)  # nothing posts into a closed day
+        except CashieringError as exc:
+            raise _error("deposit_date", " ".join(exc.messages)) from None
         if deposit_date < latest:
             raise _error(
                 "deposit_date",

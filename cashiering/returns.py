@@ -35,6 +35,7 @@ from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
 from django.utils import timezone
 
+from cashiering.closing import business_day_ensure_open
 from cashiering.models import (
     CashierSession,
     CounterPolicy,
@@ -444,6 +445,7 @@ def returned_check_process(
                 setattr(returned_check, name, value)
             returned_check.save()
         number = returned_check_number(returned_check)
+        business_day_ensure_open(returned_on)  # nothing posts into a closed day
         with _ledger_errors():
             returned_check.reversal_entry = journal_entry_post(
                 entry_date=returned_on,

@@ -386,3 +386,25 @@ def test_card_deposit_is_the_terminal_settlement_so_card_clearing_reaches_zero(
     assert entry_lines(card.journal_entry) == {BANK: D("29.00"), CARD_CLEARING: D("-29.00")}
     assert gl_balance(CARD_CLEARING, counter.accounts) == D("0.00")
     assert gl_balance(UNDEPOSITED, counter.accounts) == D("0.00")
+
+
+def test_a_deposit_is_refused_on_a_closed_business_day_and_writes_nothing(
+    day, technician, supervisor
+):
+    from cashiering.closing import business_day_close
+
+    business_day_close(business_date=NEXT_DAY, user=supervisor)
+    before = Deposit.objects.count(), JournalEntry.objects.count()
+    with pytest.raises(DepositError) as refused:
+        deposit_prepare(
+            sessions=list(day),
+            currency_count=CURRENCY,
+            idempotency_key=uuid.uuid4(),
+            user=technician,
+            deposit_date=NEXT_DAY,
+        )
+    assert refused.value.message_dict["deposit_date"] == [
+        "Business day 2026-03-17 is closed; nothing can be taken into it. "
+        "A supervisor can reopen it."
+    ]
+    assert (Deposit.objects.count(), JournalEntry.objects.count()) == before

@@ -222,6 +222,7 @@ def _rc_line(ref, amount):
         ("twice", "was already returned"),
         ("early", "cannot come back before"),
         ("future", "cannot be in the future"),
+        ("closed day", "is closed; nothing can be taken into it"),
     ],
 )
 def test_refusals(counter, cashier, technician, supervisor, setup, message):
@@ -237,6 +238,10 @@ def test_refusals(counter, cashier, technician, supervisor, setup, message):
     returned_on = {"early": date(2026, 3, 1), "future": date(2026, 4, 2)}.get(setup, RETURNED)
     if setup == "twice":
         returned_check_process(tender=tender, reason="nsf", returned_on=RETURNED, user=technician)
+    if setup == "closed day":
+        from cashiering.closing import business_day_close
+
+        business_day_close(business_date=RETURNED, user=supervisor)
     balance_before = UtilityAccount.objects.get(pk=account.pk).balance
     count_before = ReturnedCheck.objects.count()
     with pytest.raises(CashieringError, match=message):
