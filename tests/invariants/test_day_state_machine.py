@@ -708,6 +708,8 @@ class DayMachine(RuleBasedStateMachine):
         check_tenders = sum((e["checks"] for e in expected), ZERO)
         if any(s.training for s in chosen):
             return ("sessions", "is a training session; it is never deposited")
+        if self.today in self.closed_days:  # nothing posts into a closed day
+            return ("deposit_date", "is closed; nothing can be taken into it")
         if cash_due < 0:
             return ("currency", "counted cash less their opening floats")
         if counted_checks != check_tenders:
@@ -725,6 +727,8 @@ class DayMachine(RuleBasedStateMachine):
             and r.check_pk is not None
             and not r.returned
             and self.sessions[r.session_pk].status == "deposited"
+            # Returned on today (or the receipt's day): not into a closed day.
+            and max(self.today, self.sessions[r.session_pk].day) not in self.closed_days
         ]
 
     @precondition(lambda self: self.returnable())
