@@ -14,8 +14,8 @@ from tests.e2e.helpers import nav_sections, open_menu, sign_in, watch_csp
 # app adds a section: it is the contract of who sees what.
 ROLE_SECTIONS = {
     "cashier": ["Counter"],
-    "technician": ["Counter", "Licensing", "Ledger"],
-    "supervisor": ["Counter", "Licensing", "Ledger", "Audit"],
+    "technician": ["Counter", "Balancing", "Licensing", "Ledger"],
+    "supervisor": ["Counter", "Balancing", "Licensing", "Ledger", "Audit"],
     "admin": ["Licensing", "Ledger", "Audit"],
 }
 BOOTSTRAP_CSS = "/static/vendor/bootstrap/css/bootstrap.min.css"
