@@ -461,7 +461,10 @@ class BankTransaction(models.Model):
         BankStatement, on_delete=models.PROTECT, related_name="transactions"
     )
     bank_account = models.ForeignKey(
-        BankAccount, on_delete=models.PROTECT, related_name="transactions"
+        BankAccount,
+        on_delete=models.PROTECT,
+        related_name="transactions",
+        db_index=False,  # banktxn_account_date starts with it
     )
     source_line = models.PositiveIntegerField()
     booked_date = models.DateField()
