@@ -176,7 +176,7 @@ def seed_balancing(stdout, *, days: int | None = None, today: date | None = None
             f"  cashiering: {len(done)} business days balanced, deposited and closed "
             f"({Deposit.objects.count()} deposits); {len(left)} left open for the technician"
         )
-        statements, matched = _bank_statements(done, technician, today)
+        statements, matched = _bank_statements(done, technician, today, left[0])
         stdout.write(f"  ledger: {statements} bank statements imported, {matched} lines matched")
         _refund_request(technician)
 
@@ -279,7 +279,9 @@ def _bai2_month(
     return ("\n".join(out) + "\n").encode("ascii"), balance
 
 
-def _bank_statements(done: list[date], technician, today: date) -> tuple[int, int]:
+def _bank_statements(
+    done: list[date], technician, today: date, return_day: date
+) -> tuple[int, int]:
     """Monthly BAI2 statements through the last closed day: each deposit credited the
     next bank day with its number as the customer reference; in the last month two fees
     and one returned check. The last closed day's deposits are still in transit."""
@@ -301,7 +303,8 @@ def _bank_statements(done: list[date], technician, today: date) -> tuple[int, in
     returned = _returned_check_tender(end)
     returned_day = None
     if returned is not None:
-        tender, returned_day = returned
+        # The bank returns it on a day still open: nothing posts into a closed day.
+        tender, returned_day = returned[0], return_day
         ref += 1
         lines[returned_day].append(
             (
