@@ -29,6 +29,7 @@ from cashiering.closing import (
     session_blind_close,
     session_expected,
 )
+from cashiering.denominations import pieces_for
 from cashiering.deposits import default_bank_account, deposit_prepare
 from cashiering.models import (
     CashierSession,
@@ -99,16 +100,8 @@ REFUND_PDF = (
 )
 
 
-def _pieces(amount: Decimal, keys=DEPOSIT_PIECES) -> dict[str, int]:
-    """A count by denomination adding up to `amount`, largest pieces first."""
-    left, count = amount, {}
-    for key in (*keys, "0.01"):
-        pieces = int(left // Decimal(key))
-        if pieces:
-            count[key] = pieces
-            left -= Decimal(key) * pieces
-    assert left == 0, amount
-    return count
+def _pieces(amount: Decimal, keys: tuple[str, ...] = DEPOSIT_PIECES) -> dict[str, int]:
+    return pieces_for(amount, (*keys, "0.01"))
 
 
 def _next_weekday(day: date) -> date:

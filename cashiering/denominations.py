@@ -1,5 +1,6 @@
 """US currency denominations for counting floats, drawers and deposits."""
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -43,3 +44,17 @@ def count_total(counts: dict[str, int]) -> tuple[Decimal, dict[str, int]]:
             normalized[key] = pieces
             total += VALUES[key] * pieces
     return total, normalized
+
+
+def pieces_for(amount: Decimal, keys: Sequence[str]) -> dict[str, int]:
+    """A count by denomination adding up to `amount`, taking as many of each of `keys`
+    (largest first) as fit; `keys` must end with a piece that makes up any rest."""
+    left, count = amount, {}
+    for key in keys:
+        pieces = int(left // VALUES[key])
+        if pieces:
+            count[key] = pieces
+            left -= VALUES[key] * pieces
+    if left:
+        raise ValueError(f"{amount} cannot be made of {', '.join(keys)}.")
+    return count

@@ -34,7 +34,6 @@ from kent_cs.money import ZERO, to_money
 from kent_cs.numbering import next_number
 from ledger.models import FeeCode, FeeDistribution, Fund, GLAccount, JournalEntry
 from ledger.services import (
-    JOURNAL_SERIES,
     LedgerError,
     LineSpec,
     StagedEntry,
@@ -612,16 +611,6 @@ RECEIPT_INSERT = (
     "VALUES (%s, %s, kent_next_number(%s), %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
     "RETURNING number, posted_at"
 )
-# The receipt's journal entry, numbered right after the receipt (the order a reversal takes
-# the two series in too) and named after it. The ledger's triggers check it as any entry:
-# an open period, and debits equal to credits at commit.
-ENTRY_AFTER_RECEIPT = (
-    "WITH r AS (" + RECEIPT_INSERT + "), "
-    "j AS (INSERT INTO ledger_journalentry (id, number, period_id, entry_date, memo, source, "
-    "source_ref, posted_by_id) SELECT %s, kent_next_number(%s), %s, %s, "
-    "left(%s || r.number || %s, 300), 'receipt', %s || r.number, %s FROM r RETURNING id) "
-    "SELECT r.number, r.posted_at FROM r, j"
-)
 
 
 def _insert_receipt(receipt: Receipt, staged: StagedEntry | None) -> None:
@@ -645,22 +634,22 @@ def _insert_receipt(receipt: Receipt, staged: StagedEntry | None) -> None:
         receipt.memo,
         receipt.posted_by_id,
     ]
-    sql = RECEIPT_INSERT
-    if staged is not None:
-        sql = ENTRY_AFTER_RECEIPT
-        params += [
-            staged.id,
-            JOURNAL_SERIES,
-            staged.period.pk,
-            staged.entry_date,
-            f"Receipt {receipt.series}-",
-            f" {receipt.payer_name}",
-            f"{receipt.series}-",
-            receipt.posted_by_id,
-        ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        receipt.number, receipt.posted_at = cursor.fetchone()
+    if staged is None:
+        with connection.cursor() as cursor:
+            cursor.execute(RECEIPT_INSERT, params)
+            receipt.number, receipt.posted_at = cursor.fetchone()
+    else:
+        # The journal entry is numbered right after the receipt (the order a reversal
+        # takes the two series in too) and named after it.
+        with _ledger_errors():
+            receipt.number, receipt.posted_at = staged.post_after(
+                row_sql=RECEIPT_INSERT,
+                row_params=params,
+                number_column="number",
+                memo_prefix=f"Receipt {receipt.series}-",
+                memo_suffix=f" {receipt.payer_name}",
+                ref_prefix=f"{receipt.series}-",
+            )
     receipt._state.adding = False
     receipt._state.db = connection.alias
 

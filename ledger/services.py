@@ -17,6 +17,9 @@ from ledger.models import AccountingPeriod, GLAccount, JournalEntry, JournalLine
 
 JOURNAL_SERIES = "journal-entry"
 LINE_FIELDS = ("entry", "line_no", "account", "debit", "credit", "memo")
+ENTRY_COLUMNS = (
+    "id, number, period_id, entry_date, memo, source, source_ref, reverses_id, posted_by_id"
+)
 
 
 class LedgerError(ValidationError):
@@ -118,18 +121,17 @@ class StagedEntry:
         # Written out: every receipt posts one, and the number is taken in this INSERT.
         with connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO ledger_journalentry (id, number, period_id, entry_date, memo, "
-                "source, source_ref, reverses_id, posted_by_id) "
+                f"INSERT INTO ledger_journalentry ({ENTRY_COLUMNS}) "
                 "VALUES (%s, kent_next_number(%s), %s, %s, %s, %s, %s, %s, %s) "
                 "RETURNING number, posted_at",
                 [
-                    entry.id,
+                    self.id,
                     JOURNAL_SERIES,
-                    entry.period_id,
-                    entry.entry_date,
+                    self.period.pk,
+                    self.entry_date,
                     entry.memo,
-                    entry.source,
-                    entry.source_ref,
+                    self.source,
+                    source_ref,
                     entry.reverses_id,
                     entry.posted_by_id,
                 ],
@@ -138,6 +140,47 @@ class StagedEntry:
         entry._state.adding = False
         entry._state.db = connection.alias
         return entry
+
+    def post_after(
+        self,
+        *,
+        row_sql: str,
+        row_params: Sequence,
+        number_column: str,
+        memo_prefix: str,
+        memo_suffix: str = "",
+        ref_prefix: str = "",
+    ) -> tuple:
+        """Insert the caller's numbered row (`row_sql`: an INSERT ... RETURNING, whose
+        RETURNING includes `number_column`) and then this entry, in one statement: the entry
+        takes its number right after the row and is named after the row's number (memo
+        `memo_prefix + number + memo_suffix`, source_ref `ref_prefix + number`). Both
+        series stay locked only from this statement to the commit. Returns the row's
+        RETURNING values."""
+        if not memo_prefix.strip():
+            raise LedgerError("Enter a memo saying what the entry is for.")
+        number = f"r.{number_column}"
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH r AS ({row_sql}), j AS (INSERT INTO ledger_journalentry "
+                f"({ENTRY_COLUMNS}) SELECT %s, kent_next_number(%s), %s, %s, "
+                f"left(%s || {number} || %s, 300), %s, %s || {number}, %s, %s FROM r "
+                "RETURNING id) SELECT r.* FROM r, j",
+                [
+                    *row_params,
+                    self.id,
+                    JOURNAL_SERIES,
+                    self.period.pk,
+                    self.entry_date,
+                    memo_prefix,
+                    memo_suffix,
+                    self.source,
+                    ref_prefix,
+                    self.reverses.pk if self.reverses else None,
+                    self.user.pk,
+                ],
+            )
+            return cursor.fetchone()
 
 
 def journal_entry_stage(

@@ -18,6 +18,7 @@ from cashiering.closing import (
     session_blind_close,
     session_expected,
 )
+from cashiering.denominations import pieces_for
 from cashiering.models import (
     CashierSession,
     Receipt,
@@ -72,14 +73,7 @@ def _user_with_role(role: Role, username: str):
 
 def _pieces(amount: Decimal) -> dict[str, int]:
     """A count by denomination adding up to `amount` (largest pieces first)."""
-    left, count = amount, {}
-    for key in ("100.00", "20.00", "5.00", "1.00", "0.25", "0.10", "0.05", "0.01"):
-        pieces = int(left // D(key))
-        if pieces:
-            count[key] = pieces
-            left -= D(key) * pieces
-    assert left == 0, amount
-    return count
+    return pieces_for(amount, ("100.00", "20.00", "5.00", "1.00", "0.25", "0.10", "0.05", "0.01"))
 
 
 def balance(

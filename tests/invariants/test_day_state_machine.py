@@ -81,6 +81,7 @@ from cashiering.closing import (
     session_blind_close,
     session_expected,
 )
+from cashiering.denominations import pieces_for
 from cashiering.deposits import DepositError, deposit_prepare
 from cashiering.models import CashierSession, Receipt, Tender
 from cashiering.returns import returned_check_process
@@ -223,14 +224,7 @@ def cents(low: int, high: int):
 
 def pieces(amount: Decimal) -> dict[str, int]:
     """A count by denomination adding up to `amount` (largest pieces first)."""
-    left, count = amount, {}
-    for key in DENOMINATIONS:
-        n = int(left // D(key))
-        if n:
-            count[key] = n
-            left -= D(key) * n
-    assert left == 0, amount
-    return count
+    return pieces_for(amount, DENOMINATIONS)
 
 
 def messages(exc) -> str:
