@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from cashiering.models import CashierSession, Drawer, Receipt, Tender, TenderType
 from cashiering.targets import TargetError, TargetItem, get_target_type
+from kent_cs.db import prepared_cursor
 from kent_cs.money import ZERO
 from ledger.models import GLAccount
 
@@ -175,7 +176,7 @@ def tender_types_active() -> list[TenderType]:
     # every post, so written out.
     tender_columns = [f.attname for f in TenderType._meta.concrete_fields]
     account_columns = [f.attname for f in GLAccount._meta.concrete_fields]
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             "SELECT "
             + ", ".join(f"t.{c}" for c in tender_columns)

@@ -29,7 +29,13 @@ from cashiering.models import (
 from cashiering.targets import TargetError, TargetItem, get_target_type
 from cashiering.validators import CARD_NUMBER_MESSAGE, contains_card_number
 from kent_cs.audit import audit_reason
-from kent_cs.db import allocate_ids, insert_many
+from kent_cs.db import (
+    allocate_ids,
+    history_context_bound,
+    insert_many,
+    placeholders,
+    prepared_cursor,
+)
 from kent_cs.money import ZERO, to_money
 from kent_cs.numbering import next_number
 from ledger.models import FeeCode, FeeDistribution, Fund, GLAccount, JournalEntry
@@ -422,12 +428,18 @@ def _ledger_errors() -> Iterator[None]:
         raise CashieringError(exc.messages) from None
 
 
-def _lock_idempotency_key(key: uuid.UUID) -> int | None:
+def _lock_idempotency_key(key: uuid.UUID, history: tuple[str, str]) -> int | None:
     """Serialize requests carrying the same key: the second waits for the first to commit
     and then finds its receipt, instead of failing on the unique constraint. Returns the id
-    of the receipt already posted with `key`, if any."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 7))", [str(key)])
+    of the receipt already posted with `key`, if any. The same statement sets the audit
+    context for the transaction's writes (`history`, see kent_cs.db.history_context_bound)."""
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7)), "
+            "set_config('pghistory.context_id', %s, true), "
+            "set_config('pghistory.context_metadata', %s, true)",
+            [str(key), *history],
+        )
         # A statement of its own: its snapshot must be taken after the lock was granted.
         cursor.execute("SELECT id FROM cashiering_receipt WHERE idempotency_key = %s", [key])
         row = cursor.fetchone()
@@ -464,8 +476,8 @@ def receipt_post(
         session_id=session.pk, payer_name=payer_name, lines=lines, tenders=tenders, memo=memo
     )
 
-    with transaction.atomic():
-        existing_id = _lock_idempotency_key(key)
+    with transaction.atomic(), history_context_bound() as history:
+        existing_id = _lock_idempotency_key(key, history)
         if existing_id is not None:
             existing = Receipt.objects.get(pk=existing_id)
             if existing.request_hash != fingerprint:
@@ -635,7 +647,7 @@ def _insert_receipt(receipt: Receipt, staged: StagedEntry | None) -> None:
         receipt.posted_by_id,
     ]
     if staged is None:
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(RECEIPT_INSERT, params)
             receipt.number, receipt.posted_at = cursor.fetchone()
     else:
@@ -657,7 +669,7 @@ def _insert_receipt(receipt: Receipt, staged: StagedEntry | None) -> None:
 def _lock_session_for_posting(pk: int) -> CashierSession:
     """Lock the session against a concurrent close and read what posting needs (the
     hottest query at the counter, so written out rather than built by the ORM)."""
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             "SELECT cashier_id, drawer_id, business_date, status, is_training, opening_float "
             "FROM cashiering_cashiersession WHERE id = %s FOR NO KEY UPDATE",
@@ -693,7 +705,7 @@ def _apply_payments(payments: Sequence[tuple[PricedLine, ReceiptLine]], receipt)
 def _fee_codes(codes: set[str]) -> dict[str, FeeCode]:
     """The fee codes with their GL distributions and accounts, in one query."""
     found: dict[str, FeeCode] = {}
-    with connection.cursor() as cursor:
+    with prepared_cursor() as cursor:
         cursor.execute(
             "SELECT f.id, f.code, f.name, f.default_amount, f.is_active, "
             "d.id, d.percent, d.fixed_amount, "
@@ -703,8 +715,8 @@ def _fee_codes(codes: set[str]) -> dict[str, FeeCode]:
             "JOIN ledger_feedistribution d ON d.fee_code_id = f.id "
             "JOIN ledger_glaccount a ON a.id = d.account_id "
             "JOIN ledger_fund u ON u.id = a.fund_id "
-            "WHERE f.code = ANY(%s) ORDER BY f.id, d.id",
-            [list(codes)],
+            f"WHERE f.code IN ({placeholders(len(codes))}) ORDER BY f.id, d.id",
+            sorted(codes),
         )
         rows = cursor.fetchall()
     for row in rows:  # by fee code, then distribution id: the order distribute() splits in

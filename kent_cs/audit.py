@@ -7,10 +7,12 @@ gave a reason; management commands and tasks use `audit_actor()`.
 """
 
 import ipaddress
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pghistory
+import pghistory.config
 import pghistory.runtime
 from django.conf import settings
 from django.db import connection
@@ -71,6 +73,21 @@ def _context(**metadata) -> Iterator[None]:
                 "SELECT set_config('pghistory.context_id', '', true), "
                 "set_config('pghistory.context_metadata', '', true)"
             )
+
+
+def current_history_context():
+    """pghistory's context of this thread (entered by the outermost block), or None."""
+    return getattr(pghistory.runtime._tracker, "value", None)
+
+
+def history_context() -> tuple[str, str] | None:
+    """The values pghistory would set before a write now (context id, metadata as JSON),
+    or None outside any context: for statements sent past Django's execute wrappers
+    (kent_cs.db.PreparedCursor)."""
+    current = current_history_context()
+    if current is None:
+        return None
+    return str(current.id), json.dumps(current.metadata, cls=pghistory.config.json_encoder())
 
 
 class AuditContextMiddleware:

@@ -15,6 +15,7 @@ from django.dispatch import receiver
 from django.utils import timezone
 
 from kent_cs.audit import client_ip
+from kent_cs.db import prepared_cursor
 from kent_cs.models import AuthEvent
 
 
@@ -72,7 +73,7 @@ class ThrottledModelBackend(ModelBackend):
         except ValidationError:
             return None
         columns = [field.attname for field in user_model._meta.concrete_fields]
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 f"SELECT {', '.join(columns)} FROM {user_model._meta.db_table} WHERE id = %s",
                 [pk],
@@ -92,7 +93,7 @@ class ThrottledModelBackend(ModelBackend):
             return super().get_all_permissions(user_obj, obj)
         if not hasattr(user_obj, "_perm_cache"):
             # Every request checks permissions: written out rather than built by the ORM.
-            with connection.cursor() as cursor:
+            with prepared_cursor() as cursor:
                 cursor.execute(
                     "SELECT t.app_label || '.' || p.codename FROM auth_permission p "
                     "JOIN django_content_type t ON t.id = p.content_type_id "

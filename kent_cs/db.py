@@ -1,9 +1,132 @@
 """Database expressions and helpers shared by the apps."""
 
 import functools
-from collections.abc import Sequence
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
-from django.db import models
+import psycopg
+from django.db import connection, models
+
+# pghistory hands its context (who, from where, why) to its triggers in these settings,
+# local to the transaction; see kent_cs.audit.
+SET_HISTORY_CONTEXT = (
+    "SELECT set_config('pghistory.context_id', %s, true), "
+    "set_config('pghistory.context_metadata', %s, true)"
+)
+
+_local = threading.local()
+
+
+class PreparedCursor:
+    """A cursor whose statements PostgreSQL parses and plans once per connection.
+
+    Django's cursors bind parameters on the client: every execution sends the statement
+    as text, to be parsed and planned again. For the few statements that every request or
+    every receipt runs, that costs the server more than executing them; this cursor sends
+    them as prepared statements instead (server-side binding, `prepare=True`), on the
+    same connection and in the same transaction as the ORM.
+
+    Django's execute wrappers do not see these statements, pghistory's among them: before
+    a statement that writes, the cursor sets the audit context pghistory would have set
+    (`SET_HISTORY_CONTEXT`), unless `history_context_bound()` says the transaction has it
+    already. Statements are logged where Django logs its own (tests counting queries see
+    them).
+    """
+
+    def __init__(self, cursor: psycopg.Cursor) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence = ()) -> None:
+        started = time.monotonic()
+        context = None if sql.lstrip()[:6].lower() == "select" else _unbound_context()
+        with connection.wrap_database_errors:
+            if context is None:
+                self._cursor.execute(sql, params, prepare=True)
+            elif connection.in_atomic_block:
+                self._cursor.execute(SET_HISTORY_CONTEXT, context, prepare=True)
+                self._cursor.execute(sql, params, prepare=True)
+            else:  # autocommit: both in one implicit transaction
+                with self._cursor.connection.pipeline():
+                    self._cursor.execute(SET_HISTORY_CONTEXT, context, prepare=True)
+                    self._cursor.execute(sql, params, prepare=True)
+        if connection.queries_logged:
+            _log(sql, params, started)
+
+    def execute_many(self, statements: Sequence[tuple[str, Sequence]]) -> None:
+        """Several statements in one round trip (a pipeline), in order."""
+        started = time.monotonic()
+        context = _unbound_context()
+        with connection.wrap_database_errors, self._cursor.connection.pipeline():
+            if context is not None:
+                self._cursor.execute(SET_HISTORY_CONTEXT, context, prepare=True)
+            for sql, params in statements:
+                self._cursor.execute(sql, params, prepare=True)
+        if connection.queries_logged:
+            for sql, params in statements:
+                _log(sql, params, started)
+
+    def fetchone(self):
+        with connection.wrap_database_errors:
+            return self._cursor.fetchone()
+
+    def fetchall(self):
+        with connection.wrap_database_errors:
+            return self._cursor.fetchall()
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+
+def _log(sql: str, params: Sequence, started: float) -> None:
+    connection.queries_log.append(
+        {"sql": f"{sql} -- {list(params)!r}", "time": f"{time.monotonic() - started:.3f}"}
+    )
+
+
+def _unbound_context() -> tuple[str, str] | None:
+    """The audit context to set before a write, or None (none active, or already set in
+    this transaction by the block that `history_context_bound()` marks)."""
+    from kent_cs.audit import current_history_context, history_context
+
+    current = current_history_context()
+    if current is None or getattr(_local, "bound", None) is current:
+        return None
+    return history_context()
+
+
+@contextmanager
+def history_context_bound() -> Iterator[tuple[str, str]]:
+    """For a block inside one transaction whose first statement sets the audit context
+    itself (yielded: the SET_HISTORY_CONTEXT parameters, or empty strings when there is
+    none, which pghistory reads as no context): `PreparedCursor` then does not set it
+    again before each write. The hottest write path, receipt posting, saves a round trip
+    per write this way."""
+    from kent_cs.audit import current_history_context, history_context
+
+    assert connection.in_atomic_block, "the audit context lasts for one transaction"
+    previous = getattr(_local, "bound", None)
+    _local.bound = current_history_context()
+    try:
+        yield history_context() or ("", "")
+    finally:
+        _local.bound = previous
+
+
+@contextmanager
+def prepared_cursor() -> Iterator[PreparedCursor]:
+    """A `PreparedCursor` on the default connection (see its docstring)."""
+    connection.validate_no_broken_transaction()
+    connection.validate_thread_sharing()
+    connection.ensure_connection()
+    raw = connection.connection
+    cached = getattr(_local, "cursor", None)
+    if cached is None or cached.connection is not raw or cached.closed:
+        with connection.wrap_database_errors:
+            cached = _local.cursor = psycopg.Cursor(raw)
+    yield PreparedCursor(cached)
 
 
 class TransactionNow(models.Func):
@@ -17,6 +140,12 @@ class TransactionNow(models.Func):
     output_field = models.DateTimeField()
 
 
+def placeholders(count: int) -> str:
+    """`%s, %s, ...` for an IN list. A prepared statement gets a generic plan for an IN
+    list of n parameters; for `= ANY(array)` PostgreSQL keeps planning each execution."""
+    return ", ".join(["%s"] * count)
+
+
 def allocate_ids(*model_classes: type[models.Model]) -> list[int]:
     """Reserve the next primary key of each model in one round trip.
 
@@ -24,24 +153,26 @@ def allocate_ids(*model_classes: type[models.Model]) -> list[int]:
     checked at commit), so the row that takes a gapless number can be written last. An id
     reserved by a transaction that rolls back is simply never used; ids are not gapless.
     """
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT " + ", ".join("nextval(pg_get_serial_sequence(%s, %s))" for _ in model_classes),
-            [
-                value
-                for model in model_classes
-                for value in (model._meta.db_table, model._meta.pk.column)
-            ],
-        )
+    with prepared_cursor() as cursor:
+        cursor.execute(_allocate_sql(model_classes))
         return [int(value) for value in cursor.fetchone()]
 
 
 @functools.cache
-def _insert_sql(model: type[models.Model], fields: tuple[str, ...]) -> str:
-    from django.db import connection
+def _allocate_sql(model_classes: tuple[type[models.Model], ...]) -> str:
+    sequences = []
+    with connection.cursor() as cursor:
+        for model in model_classes:
+            cursor.execute(
+                "SELECT pg_get_serial_sequence(%s, %s)",
+                [model._meta.db_table, model._meta.pk.column],
+            )
+            sequences.append(cursor.fetchone()[0])
+    return "SELECT " + ", ".join(f"nextval('{name}')" for name in sequences)
 
+
+@functools.cache
+def _insert_sql(model: type[models.Model], fields: tuple[str, ...]) -> str:
     opts = model._meta
     columns, arrays = [], []
     for name in fields:
@@ -59,22 +190,21 @@ def insert_many(
     batches: Sequence[tuple[type[models.Model], Sequence[str], Sequence[Sequence]]],
 ) -> None:
     """Several `insert_rows` calls in one round trip (one statement per batch)."""
-    from django.db import connection
-
-    statements: list[str] = []
-    params: list[list] = []
+    statements: list[tuple[str, list[list]]] = []
     for model, fields, rows in batches:
-        if not rows:
-            continue
-        columns: list[list] = [[] for _ in fields]
-        for row in rows:
-            for column, value in zip(columns, row, strict=True):
-                column.append(value)
-        statements.append(_insert_sql(model, tuple(fields)))
-        params.extend(columns)
+        if rows:
+            statements.append((_insert_sql(model, tuple(fields)), _columns(fields, rows)))
     if statements:
-        with connection.cursor() as cursor:
-            cursor.execute("; ".join(statements), params)
+        with prepared_cursor() as cursor:
+            cursor.execute_many(statements)
+
+
+def _columns(fields: Sequence[str], rows: Sequence[Sequence]) -> list[list]:
+    columns: list[list] = [[] for _ in fields]
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return columns
 
 
 def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence]) -> None:
@@ -82,13 +212,5 @@ def insert_rows(model: type[models.Model], fields: Sequence[str], rows: Sequence
     statement, without building model instances: for the counter's hottest writes, where
     the ORM's per-row work costs more than the database's. Triggers (history, guards)
     fire as for any insert; callers validate first, as they would for bulk_create."""
-    if not rows:
-        return
-    from django.db import connection
-
-    columns: list[list] = [[] for _ in fields]
-    for row in rows:
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
-    with connection.cursor() as cursor:
-        cursor.execute(_insert_sql(model, tuple(fields)), columns)
+    if rows:
+        insert_many([(model, fields, rows)])

@@ -4,6 +4,8 @@ from django.contrib.sessions.backends import db
 from django.db import connection
 from django.utils import timezone
 
+from kent_cs.db import prepared_cursor
+
 # A session's expiry is pushed forward at most this often; the idle timeout is therefore
 # exact to within a minute, and a busy counter page does not write its session each time.
 TOUCH_SECONDS = 60
@@ -32,7 +34,7 @@ class SessionStore(db.SessionStore):
 
     def _get_session_from_db(self):
         model = self.model
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 "SELECT session_key, session_data, expire_date FROM django_session "
                 "WHERE session_key = %s AND expire_date > %s",

@@ -119,6 +119,10 @@ _db["OPTIONS"] = {
         "max_size": env.int("KENT_DB_POOL_MAX", default=20, minimum=1),
         "timeout": env.int("KENT_DB_POOL_TIMEOUT", default=10),
     },
+    # The ORM's cursors bind on the client and never prepare; kent_cs.db.PreparedCursor
+    # prepares the few statements every request and every receipt runs. Behind a pooler
+    # that cannot track prepared statements, turn it off (they are then sent unprepared).
+    "prepare_threshold": 5 if env.bool("KENT_DB_PREPARED_STATEMENTS", default=True) else None,
 }
 _db["TEST"] = {"NAME": env.str("KENT_TEST_DB_NAME", default=None)}
 DATABASES = {"default": _db}

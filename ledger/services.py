@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from kent_cs.audit import audit_reason
-from kent_cs.db import allocate_ids, insert_many
+from kent_cs.db import allocate_ids, insert_many, prepared_cursor
 from kent_cs.money import ZERO, to_money
 from ledger.models import AccountingPeriod, GLAccount, JournalEntry, JournalLine
 
@@ -36,7 +36,7 @@ class LineSpec:
 
 def period_for_date(day: date) -> AccountingPeriod:
     columns = [field.attname for field in AccountingPeriod._meta.concrete_fields]
-    with connection.cursor() as cursor:  # every posting asks: a plain query
+    with prepared_cursor() as cursor:  # every posting asks: a plain query
         cursor.execute(
             f"SELECT {', '.join(columns)} FROM ledger_accountingperiod "
             "WHERE start_date <= %s AND end_date >= %s ORDER BY start_date LIMIT 1",
@@ -119,7 +119,7 @@ class StagedEntry:
             posted_by=self.user,
         )
         # Written out: every receipt posts one, and the number is taken in this INSERT.
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 f"INSERT INTO ledger_journalentry ({ENTRY_COLUMNS}) "
                 "VALUES (%s, kent_next_number(%s), %s, %s, %s, %s, %s, %s, %s) "
@@ -160,7 +160,7 @@ class StagedEntry:
         if not memo_prefix.strip():
             raise LedgerError("Enter a memo saying what the entry is for.")
         number = f"r.{number_column}"
-        with connection.cursor() as cursor:
+        with prepared_cursor() as cursor:
             cursor.execute(
                 f"WITH r AS ({row_sql}), j AS (INSERT INTO ledger_journalentry "
                 f"({ENTRY_COLUMNS}) SELECT %s, kent_next_number(%s), %s, %s, "
