@@ -428,11 +428,12 @@ def _ledger_errors() -> Iterator[None]:
         raise CashieringError(exc.messages) from None
 
 
-def _lock_idempotency_key(key: uuid.UUID, history: tuple[str, str]) -> int | None:
+def _lock_idempotency_key(key: uuid.UUID, history: tuple[str, str]) -> None:
     """Serialize requests carrying the same key: the second waits for the first to commit
-    and then finds its receipt, instead of failing on the unique constraint. Returns the id
-    of the receipt already posted with `key`, if any. The same statement sets the audit
-    context for the transaction's writes (`history`, see kent_cs.db.history_context_bound)."""
+    and then finds its receipt (`_lock_session_for_posting` looks, in a statement of its
+    own, so its snapshot is taken after the lock was granted), instead of failing on the
+    unique constraint. The same statement sets the audit context for the transaction's
+    writes (`history`, see kent_cs.db.history_context_bound)."""
     with prepared_cursor() as cursor:
         cursor.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7)), "
@@ -440,10 +441,6 @@ def _lock_idempotency_key(key: uuid.UUID, history: tuple[str, str]) -> int | Non
             "set_config('pghistory.context_metadata', %s, true)",
             [str(key), *history],
         )
-        # A statement of its own: its snapshot must be taken after the lock was granted.
-        cursor.execute("SELECT id FROM cashiering_receipt WHERE idempotency_key = %s", [key])
-        row = cursor.fetchone()
-    return None if row is None else row[0]
 
 
 def receipt_post(
@@ -477,7 +474,9 @@ def receipt_post(
     )
 
     with transaction.atomic(), history_context_bound() as history:
-        existing_id = _lock_idempotency_key(key, history)
+        _lock_idempotency_key(key, history)
+        # Lock the session against a concurrent close; a cashier posts one receipt at a time.
+        locked_session, existing_id = _lock_session_for_posting(session.pk, key)
         if existing_id is not None:
             existing = Receipt.objects.get(pk=existing_id)
             if existing.request_hash != fingerprint:
@@ -485,8 +484,6 @@ def receipt_post(
                     "This form was already used for a different payment. Start a new receipt."
                 )
             return existing
-        # Lock the session against a concurrent close; a cashier posts one receipt at a time.
-        locked_session = _lock_session_for_posting(session.pk)
         if not locked_session.is_open:
             raise CashieringError("This session is closed; open a new session to take payments.")
         if locked_session.cashier_id != user.pk:
@@ -666,19 +663,21 @@ def _insert_receipt(receipt: Receipt, staged: StagedEntry | None) -> None:
     receipt._state.db = connection.alias
 
 
-def _lock_session_for_posting(pk: int) -> CashierSession:
-    """Lock the session against a concurrent close and read what posting needs (the
-    hottest query at the counter, so written out rather than built by the ORM)."""
+def _lock_session_for_posting(pk: int, key: uuid.UUID) -> tuple[CashierSession, int | None]:
+    """Lock the session against a concurrent close and read what posting needs, with the
+    id of the receipt already posted under `key`, if any (the hottest query at the
+    counter, so written out rather than built by the ORM)."""
     with prepared_cursor() as cursor:
         cursor.execute(
-            "SELECT cashier_id, drawer_id, business_date, status, is_training, opening_float "
+            "SELECT cashier_id, drawer_id, business_date, status, is_training, opening_float, "
+            "(SELECT id FROM cashiering_receipt WHERE idempotency_key = %s) "
             "FROM cashiering_cashiersession WHERE id = %s FOR NO KEY UPDATE",
-            [pk],
+            [key, pk],
         )
         row = cursor.fetchone()
     if row is None:
         raise CashieringError("This session does not exist.")
-    cashier_id, drawer_id, business_date, status, is_training, opening_float = row
+    cashier_id, drawer_id, business_date, status, is_training, opening_float, existing = row
     session = CashierSession(
         id=pk,
         cashier_id=cashier_id,
@@ -689,7 +688,7 @@ def _lock_session_for_posting(pk: int) -> CashierSession:
         opening_float=opening_float,
     )
     session._state.adding = False
-    return session
+    return session, existing
 
 
 def _apply_payments(payments: Sequence[tuple[PricedLine, ReceiptLine]], receipt) -> None:

@@ -64,9 +64,22 @@ def lockout_clear(*, user) -> AuthEvent:
     )
 
 
+# A user's own and group permissions as "app_label.codename" (parameters: the user's id,
+# twice).
+PERMISSIONS_SQL = (
+    "SELECT t.app_label || '.' || p.codename FROM auth_permission p "
+    "JOIN django_content_type t ON t.id = p.content_type_id "
+    "WHERE p.id IN (SELECT permission_id FROM auth_user_user_permissions "
+    "WHERE user_id = %s UNION SELECT gp.permission_id FROM "
+    "auth_group_permissions gp JOIN auth_user_groups ug "
+    "ON ug.group_id = gp.group_id WHERE ug.user_id = %s)"
+)
+
+
 class ThrottledModelBackend(ModelBackend):
     def get_user(self, user_id):
-        """The signed-in user of a request, read with a plain query (every request does)."""
+        """The signed-in user of a request, with their permissions, in one plain query
+        (every request reads the user, and nearly every view checks a permission)."""
         user_model = get_user_model()
         try:
             pk = user_model._meta.pk.to_python(user_id)
@@ -75,13 +88,16 @@ class ThrottledModelBackend(ModelBackend):
         columns = [field.attname for field in user_model._meta.concrete_fields]
         with prepared_cursor() as cursor:
             cursor.execute(
-                f"SELECT {', '.join(columns)} FROM {user_model._meta.db_table} WHERE id = %s",
-                [pk],
+                f"SELECT {', '.join(columns)}, ARRAY({PERMISSIONS_SQL}) "
+                f"FROM {user_model._meta.db_table} WHERE id = %s",
+                [pk, pk, pk],
             )
             row = cursor.fetchone()
         if row is None:
             return None
-        user = user_model.from_db(connection.alias, columns, row)
+        user = user_model.from_db(connection.alias, columns, row[:-1])
+        if not user.is_superuser:  # a superuser has every permission, not only these
+            user._perm_cache = set(row[-1])  # as get_all_permissions would fill it
         return user if self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj, obj=None):
@@ -92,17 +108,8 @@ class ThrottledModelBackend(ModelBackend):
         if user_obj.is_superuser:
             return super().get_all_permissions(user_obj, obj)
         if not hasattr(user_obj, "_perm_cache"):
-            # Every request checks permissions: written out rather than built by the ORM.
             with prepared_cursor() as cursor:
-                cursor.execute(
-                    "SELECT t.app_label || '.' || p.codename FROM auth_permission p "
-                    "JOIN django_content_type t ON t.id = p.content_type_id "
-                    "WHERE p.id IN (SELECT permission_id FROM auth_user_user_permissions "
-                    "WHERE user_id = %s UNION SELECT gp.permission_id FROM "
-                    "auth_group_permissions gp JOIN auth_user_groups ug "
-                    "ON ug.group_id = gp.group_id WHERE ug.user_id = %s)",
-                    [user_obj.pk, user_obj.pk],
-                )
+                cursor.execute(PERMISSIONS_SQL, [user_obj.pk, user_obj.pk])
                 user_obj._perm_cache = {name for (name,) in cursor.fetchall()}
         return user_obj._perm_cache
 

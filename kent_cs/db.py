@@ -54,19 +54,6 @@ class PreparedCursor:
         if connection.queries_logged:
             _log(sql, params, started)
 
-    def execute_many(self, statements: Sequence[tuple[str, Sequence]]) -> None:
-        """Several statements in one round trip (a pipeline), in order."""
-        started = time.monotonic()
-        context = _unbound_context()
-        with connection.wrap_database_errors, self._cursor.connection.pipeline():
-            if context is not None:
-                self._cursor.execute(SET_HISTORY_CONTEXT, context, prepare=True)
-            for sql, params in statements:
-                self._cursor.execute(sql, params, prepare=True)
-        if connection.queries_logged:
-            for sql, params in statements:
-                _log(sql, params, started)
-
     def fetchone(self):
         with connection.wrap_database_errors:
             return self._cursor.fetchone()
@@ -189,14 +176,23 @@ def _insert_sql(model: type[models.Model], fields: tuple[str, ...]) -> str:
 def insert_many(
     batches: Sequence[tuple[type[models.Model], Sequence[str], Sequence[Sequence]]],
 ) -> None:
-    """Several `insert_rows` calls in one round trip (one statement per batch)."""
-    statements: list[tuple[str, list[list]]] = []
+    """Several `insert_rows` calls as one statement (the first inserts as data-modifying
+    WITH queries): one round trip, one prepared plan."""
+    statements: list[str] = []
+    params: list[list] = []
     for model, fields, rows in batches:
         if rows:
-            statements.append((_insert_sql(model, tuple(fields)), _columns(fields, rows)))
-    if statements:
-        with prepared_cursor() as cursor:
-            cursor.execute_many(statements)
+            statements.append(_insert_sql(model, tuple(fields)))
+            params.extend(_columns(fields, rows))
+    if not statements:
+        return
+    *first, last = statements
+    sql = "".join(
+        f"{'WITH' if index == 0 else ','} i{index} AS ({statement}) "
+        for index, statement in enumerate(first)
+    )
+    with prepared_cursor() as cursor:
+        cursor.execute(sql + last, params)
 
 
 def _columns(fields: Sequence[str], rows: Sequence[Sequence]) -> list[list]:

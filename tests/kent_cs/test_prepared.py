@@ -67,7 +67,9 @@ def _event_contexts(app_model: str, **filters) -> list[dict | None]:
     model = apps.get_model(app_model)
     return [
         event.pgh_context.metadata if event.pgh_context else None
-        for event in model.objects.filter(**filters).select_related("pgh_context")
+        for event in model.objects.filter(**filters)
+        .select_related("pgh_context")
+        .order_by("pgh_id")
     ]
 
 
