@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import psycopg
-from django.db import connection, models
+from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 # pghistory hands its context (who, from where, why) to its triggers in these settings,
 # local to the transaction; see kent_cs.audit.
@@ -35,42 +35,40 @@ class PreparedCursor:
     them).
     """
 
-    def __init__(self, cursor: psycopg.Cursor) -> None:
+    def __init__(self, db, cursor: psycopg.Cursor) -> None:
+        self._db = db  # Django's DatabaseWrapper (resolved once, not through the proxy)
         self._cursor = cursor
 
     def execute(self, sql: str, params: Sequence = ()) -> None:
+        db = self._db
         started = time.monotonic()
         context = None if sql.lstrip()[:6].lower() == "select" else _unbound_context()
-        with connection.wrap_database_errors:
+        with db.wrap_database_errors:
             if context is None:
                 self._cursor.execute(sql, params, prepare=True)
-            elif connection.in_atomic_block:
+            elif db.in_atomic_block:
                 self._cursor.execute(SET_HISTORY_CONTEXT, context, prepare=True)
                 self._cursor.execute(sql, params, prepare=True)
             else:  # autocommit: both in one implicit transaction
                 with self._cursor.connection.pipeline():
                     self._cursor.execute(SET_HISTORY_CONTEXT, context, prepare=True)
                     self._cursor.execute(sql, params, prepare=True)
-        if connection.queries_logged:
-            _log(sql, params, started)
+        if db.queries_logged:
+            db.queries_log.append(
+                {"sql": f"{sql} -- {list(params)!r}", "time": f"{time.monotonic() - started:.3f}"}
+            )
 
     def fetchone(self):
-        with connection.wrap_database_errors:
+        with self._db.wrap_database_errors:
             return self._cursor.fetchone()
 
     def fetchall(self):
-        with connection.wrap_database_errors:
+        with self._db.wrap_database_errors:
             return self._cursor.fetchall()
 
     @property
     def rowcount(self) -> int:
         return self._cursor.rowcount
-
-
-def _log(sql: str, params: Sequence, started: float) -> None:
-    connection.queries_log.append(
-        {"sql": f"{sql} -- {list(params)!r}", "time": f"{time.monotonic() - started:.3f}"}
-    )
 
 
 def _unbound_context() -> tuple[str, str] | None:
@@ -105,15 +103,16 @@ def history_context_bound() -> Iterator[tuple[str, str]]:
 @contextmanager
 def prepared_cursor() -> Iterator[PreparedCursor]:
     """A `PreparedCursor` on the default connection (see its docstring)."""
-    connection.validate_no_broken_transaction()
-    connection.validate_thread_sharing()
-    connection.ensure_connection()
-    raw = connection.connection
+    db = connections[DEFAULT_DB_ALIAS]
+    db.validate_no_broken_transaction()
+    db.validate_thread_sharing()
+    db.ensure_connection()
+    raw = db.connection
     cached = getattr(_local, "cursor", None)
     if cached is None or cached.connection is not raw or cached.closed:
-        with connection.wrap_database_errors:
+        with db.wrap_database_errors:
             cached = _local.cursor = psycopg.Cursor(raw)
-    yield PreparedCursor(cached)
+    yield PreparedCursor(db, cached)
 
 
 class TransactionNow(models.Func):
