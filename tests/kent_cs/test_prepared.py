@@ -1,6 +1,8 @@
 """Prepared statements on the ORM's connection (kent_cs.db.PreparedCursor): the same
 transaction, errors as Django's, audit context on every history event."""
 
+from decimal import Decimal
+
 import pytest
 from django.apps import apps
 from django.db import IntegrityError, connection, transaction
@@ -162,3 +164,25 @@ def test_a_bound_block_yields_the_context_to_set_and_ends_with_its_block(cashier
     assert metadata is not None and metadata["reason"] == "bound"
     with transaction.atomic(), history_context_bound() as values:
         assert values == ("", "")  # no context: pghistory reads an empty id as none
+
+
+def test_without_prepared_statements_the_same_statements_run_unprepared(
+    client_for, cashier, session, accounts
+):
+    """KENT_DB_PREPARED_STATEMENTS=false (behind a pooler that cannot track them): the
+    connection's prepare_threshold is None and nothing is prepared, and a receipt posts."""
+    connection.ensure_connection()
+    raw = connection.connection
+    saved = raw.prepare_threshold
+    raw.prepare_threshold = None
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")
+        raw._prepared.clear()  # psycopg's record of what the server has prepared
+        data = post_data(lines=[("utility", "100007-23", "84.50")], tenders=[("CASH", "90.00")])
+        response = post_receipt(client_for(cashier), session, data)
+        assert response.status_code == 302
+        assert Receipt.objects.get().change_given == Decimal("5.50")
+        assert _prepared_names() == set()
+    finally:
+        raw.prepare_threshold = saved
