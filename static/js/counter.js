@@ -52,6 +52,28 @@
 
   function initCount(form) {
     var total = form.querySelector("[data-count-total]");
+    // A deposit may give rolled coin as a total: the grand total adds it, and says how it
+    // compares with the cash to deposit.
+    var extra = form.querySelector("[data-count-extra]");
+    var grand = form.querySelector("[data-count-grand]");
+    var dueHolder = form.querySelector("[data-count-due]");
+    var difference = form.querySelector("[data-count-difference]");
+    function updateGrand(sum) {
+      if (!grand) { return; }
+      var coin = extra ? parseCents(extra.value) : 0;
+      var counted = sum + (coin > 0 ? coin : 0);
+      grand.textContent = formatCents(counted);
+      if (!dueHolder || !difference) { return; }
+      var due = parseCents(dueHolder.getAttribute("data-count-due"));
+      if (due === null || isNaN(due)) { difference.textContent = ""; return; }
+      if (counted === due) {
+        difference.textContent = "(matches the cash to deposit)";
+      } else if (counted < due) {
+        difference.textContent = "(" + formatCents(due - counted) + " short of the cash to deposit)";
+      } else {
+        difference.textContent = "(" + formatCents(counted - due) + " over the cash to deposit)";
+      }
+    }
     function update() {
       var sum = 0;
       form.querySelectorAll("[data-denomination]").forEach(function (input) {
@@ -63,6 +85,7 @@
         if (output) { output.textContent = formatCents(amount); }
       });
       if (total) { total.textContent = formatCents(sum); }
+      updateGrand(sum);
     }
     form.addEventListener("input", update);
     update();

@@ -293,6 +293,15 @@ def test_a_day_blind_closed_approved_balanced_deposited_reconciled_and_closed(
         for label, pieces in DEPOSIT_CURRENCY.items():
             desk_tech.get_by_label(label, exact=True).fill(str(pieces))
         expect(desk_tech.locator("[data-count-total]")).to_have_text("172.00")
+        expect(desk_tech.locator("[data-count-grand]")).to_have_text("172.00")
+        difference = desk_tech.locator("[data-count-difference]")
+        expect(difference).to_have_text("(matches the cash to deposit)")
+        rolled = desk_tech.get_by_label("Coin as a total (rolled coin)")
+        rolled.fill("2.50")  # rolled coin given as a total counts in the running total
+        expect(desk_tech.locator("[data-count-grand]")).to_have_text("174.50")
+        expect(difference).to_have_text("(2.50 over the cash to deposit)")
+        rolled.fill("")
+        expect(difference).to_have_text("(matches the cash to deposit)")
         audit("deposit prepare, currency counted", desk_tech, in_place=True)
         desk_tech.get_by_role("button", name="Prepare deposit").click()
 
