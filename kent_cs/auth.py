@@ -66,14 +66,31 @@ def lockout_clear(*, user) -> AuthEvent:
 
 # A user's own and group permissions as "app_label.codename" (parameters: the user's id,
 # twice).
-PERMISSIONS_SQL = (
-    "SELECT t.app_label || '.' || p.codename FROM auth_permission p "
-    "JOIN django_content_type t ON t.id = p.content_type_id "
-    "WHERE p.id IN (SELECT permission_id FROM auth_user_user_permissions "
-    "WHERE user_id = %s UNION SELECT gp.permission_id FROM "
-    "auth_group_permissions gp JOIN auth_user_groups ug "
-    "ON ug.group_id = gp.group_id WHERE ug.user_id = %s)"
+# The ids of a user's own and group permissions (parameter: the user's id, twice). Names
+# come from `_permission_names`: joining auth_permission and django_content_type on every
+# request cost the server several times more than this.
+PERMISSION_IDS_SQL = (
+    "SELECT permission_id FROM auth_user_user_permissions WHERE user_id = %s "
+    "UNION ALL SELECT permission_id FROM auth_group_permissions WHERE group_id = ANY("
+    "ARRAY(SELECT group_id FROM auth_user_groups WHERE user_id = %s))"
 )
+_names: dict[int, str] = {}
+
+
+def _permission_names(ids) -> set[str]:
+    """ "app_label.codename" of permission ids. Permissions are rows that migrations
+    create and ids are never reused, so the names are read once per process, and again
+    when an id is new to it."""
+    global _names
+    names = _names
+    if any(pk not in names for pk in ids):
+        with prepared_cursor() as cursor:
+            cursor.execute(
+                "SELECT p.id, t.app_label || '.' || p.codename FROM auth_permission p "
+                "JOIN django_content_type t ON t.id = p.content_type_id"
+            )
+            names = _names = dict(cursor.fetchall())
+    return {names[pk] for pk in ids if pk in names}
 
 
 class ThrottledModelBackend(ModelBackend):
@@ -88,7 +105,7 @@ class ThrottledModelBackend(ModelBackend):
         columns = [field.attname for field in user_model._meta.concrete_fields]
         with prepared_cursor() as cursor:
             cursor.execute(
-                f"SELECT {', '.join(columns)}, ARRAY({PERMISSIONS_SQL}) "
+                f"SELECT {', '.join(columns)}, ARRAY({PERMISSION_IDS_SQL}) "
                 f"FROM {user_model._meta.db_table} WHERE id = %s",
                 [pk, pk, pk],
             )
@@ -97,7 +114,7 @@ class ThrottledModelBackend(ModelBackend):
             return None
         user = user_model.from_db(connection.alias, columns, row[:-1])
         if not user.is_superuser:  # a superuser has every permission, not only these
-            user._perm_cache = set(row[-1])  # as get_all_permissions would fill it
+            user._perm_cache = _permission_names(row[-1])  # as get_all_permissions fills it
         return user if self.user_can_authenticate(user) else None
 
     def get_all_permissions(self, user_obj, obj=None):
@@ -109,8 +126,9 @@ class ThrottledModelBackend(ModelBackend):
             return super().get_all_permissions(user_obj, obj)
         if not hasattr(user_obj, "_perm_cache"):
             with prepared_cursor() as cursor:
-                cursor.execute(PERMISSIONS_SQL, [user_obj.pk, user_obj.pk])
-                user_obj._perm_cache = {name for (name,) in cursor.fetchall()}
+                cursor.execute(PERMISSION_IDS_SQL, [user_obj.pk, user_obj.pk])
+                ids = [pk for (pk,) in cursor.fetchall()]
+            user_obj._perm_cache = _permission_names(ids)
         return user_obj._perm_cache
 
     def authenticate(self, request, username=None, password=None, **kwargs):

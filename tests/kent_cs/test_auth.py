@@ -412,3 +412,30 @@ def test_a_short_new_password_is_refused(client, cashier):
     )
     cashier.refresh_from_db()
     assert cashier.check_password(PASSWORD)
+
+
+def test_a_request_reads_the_user_with_their_permissions_and_sees_new_ones(cashier):
+    from django.contrib.auth.models import Permission
+    from django.contrib.contenttypes.models import ContentType
+
+    from kent_cs.auth import ThrottledModelBackend
+
+    backend = ThrottledModelBackend()
+    user = backend.get_user(cashier.pk)
+    assert user.has_perm("cashiering.operate_drawer")  # the Cashier role's
+    assert not user.has_perm("kent_cs.special_audit")
+    # A permission created after this process read the names (ids are never reused).
+    permission = Permission.objects.create(
+        codename="special_audit",
+        name="Can run the special audit",
+        content_type=ContentType.objects.get_for_model(AuthEvent),
+    )
+    cashier.user_permissions.add(permission)
+    user = backend.get_user(cashier.pk)
+    assert user.has_perm("kent_cs.special_audit")
+    assert backend.get_all_permissions(user) >= {
+        "kent_cs.special_audit",
+        "cashiering.operate_drawer",
+    }
+    del user._perm_cache  # read again by get_all_permissions, in its own query
+    assert "kent_cs.special_audit" in backend.get_all_permissions(user)
