@@ -29,7 +29,13 @@ from django.utils import timezone
 
 from cashiering.denominations import DENOMINATIONS, count_total
 from cashiering.models import CashierSession, Drawer, TenderType
-from cashiering.services import MAX_LINES, MAX_TENDERS, LineInput, TenderInput
+from cashiering.services import (
+    MAX_LINES,
+    MAX_TENDERS,
+    TENDER_DETAIL_FIELDS,
+    LineInput,
+    TenderInput,
+)
 from cashiering.targets import TargetError, TargetItem, get_target_type
 from cashiering.validators import CARD_NUMBER_MESSAGE, contains_card_number
 from kent_cs.money import ZERO, MoneyError, parse_money, to_money
@@ -116,17 +122,7 @@ class CorrectionForm(forms.Form):
 # --- receipt entry --------------------------------------------------------------------
 
 LINE_FIELDS = ("kind", "ref", "amount", "quantity", "unit_price")
-TENDER_FIELDS = (
-    "type",
-    "amount",
-    "check_number",
-    "check_payer",
-    "account_last4",
-    "card_brand",
-    "card_last4",
-    "auth_code",
-    "reference",
-)
+TENDER_FIELDS = ("type", "amount", *TENDER_DETAIL_FIELDS)
 _LINE_KEY = re.compile(r"^line (\d+)(?: (.+))?$")
 _TENDER_KEY = re.compile(r"^tender (\d+)(?: (.+))?$")
 

@@ -30,6 +30,7 @@ from cashiering.targets import TargetError, TargetItem, get_target_type
 from cashiering.validators import CARD_NUMBER_MESSAGE, contains_card_number
 from kent_cs.audit import audit_reason
 from kent_cs.db import (
+    HISTORY_CONTEXT_SETTERS,
     allocate_ids,
     history_context_bound,
     insert_many,
@@ -161,6 +162,19 @@ class TenderInput:
     reference: str = ""
 
 
+# What a tender records besides its type and amount (the form's fields, the table's
+# columns, the text checked for card numbers).
+TENDER_DETAIL_FIELDS = (
+    "check_number",
+    "check_payer",
+    "account_last4",
+    "card_brand",
+    "card_last4",
+    "auth_code",
+    "reference",
+)
+
+
 @dataclass(frozen=True)
 class PricedLine:
     item: TargetItem
@@ -205,15 +219,7 @@ def _validate_tenders(tenders: Sequence[TenderInput]) -> list[TenderInput]:
             raise _field_error(f"{prefix} amount", TOO_LARGE)
         if not tender.tender_type.is_active:
             raise _field_error(f"{prefix} type", f"{tender.tender_type} is not accepted.")
-        for name in (
-            "check_number",
-            "check_payer",
-            "account_last4",
-            "card_brand",
-            "card_last4",
-            "auth_code",
-            "reference",
-        ):
+        for name in TENDER_DETAIL_FIELDS:
             _check_text(f"{prefix} {name.replace('_', ' ')}", getattr(tender, name))
         if kind == TenderType.Kind.CHECK:
             if not tender.check_number.strip():
@@ -436,9 +442,7 @@ def _lock_idempotency_key(key: uuid.UUID, history: tuple[str, str]) -> None:
     writes (`history`, see kent_cs.db.history_context_bound)."""
     with prepared_cursor() as cursor:
         cursor.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 7)), "
-            "set_config('pghistory.context_id', %s, true), "
-            "set_config('pghistory.context_metadata', %s, true)",
+            f"SELECT pg_advisory_xact_lock(hashtextextended(%s, 7)), {HISTORY_CONTEXT_SETTERS}",
             [str(key), *history],
         )
 
@@ -596,17 +600,7 @@ RECEIPT_LINE_FIELDS = (
 RECEIPT_LINE_ATTRS = tuple(
     f"{name}_id" if name in ("receipt", "fee_code") else name for name in RECEIPT_LINE_FIELDS
 )
-TENDER_FIELDS = (
-    "tender_type",
-    "amount",
-    "check_number",
-    "check_payer",
-    "account_last4",
-    "card_brand",
-    "card_last4",
-    "auth_code",
-    "reference",
-)
+TENDER_FIELDS = ("tender_type", "amount", *TENDER_DETAIL_FIELDS)
 
 
 def _tender_value(tender: "TenderInput", name: str):

@@ -17,6 +17,8 @@ import pghistory.runtime
 from django.conf import settings
 from django.db import connection
 
+from kent_cs.db import SET_HISTORY_CONTEXT
+
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
@@ -69,10 +71,7 @@ def _context(**metadata) -> Iterator[None]:
     if outermost and connection.in_atomic_block and not connection.needs_rollback:
         with connection.cursor() as cursor:
             # An empty id is not a UUID: pghistory's trigger function then attaches none.
-            cursor.execute(
-                "SELECT set_config('pghistory.context_id', '', true), "
-                "set_config('pghistory.context_metadata', '', true)"
-            )
+            cursor.execute(SET_HISTORY_CONTEXT, ["", ""])
 
 
 def current_history_context():

@@ -10,11 +10,13 @@ import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
 # pghistory hands its context (who, from where, why) to its triggers in these settings,
-# local to the transaction; see kent_cs.audit.
-SET_HISTORY_CONTEXT = (
-    "SELECT set_config('pghistory.context_id', %s, true), "
+# local to the transaction (parameters: the context id and its metadata as JSON; empty
+# strings mean none); see kent_cs.audit.
+HISTORY_CONTEXT_SETTERS = (
+    "set_config('pghistory.context_id', %s, true), "
     "set_config('pghistory.context_metadata', %s, true)"
 )
+SET_HISTORY_CONTEXT = f"SELECT {HISTORY_CONTEXT_SETTERS}"
 
 _local = threading.local()
 

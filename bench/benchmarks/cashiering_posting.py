@@ -48,7 +48,7 @@ from bench.pgbench import pgbench_tps
 from bench.registry import Context, Result, benchmark
 from bench.timing import median, percentile, run_on_threads
 from cashiering.models import Receipt, TenderType
-from cashiering.services import LineInput, TenderInput, receipt_post
+from cashiering.services import TENDER_DETAIL_FIELDS, LineInput, TenderInput, receipt_post
 
 CLIENTS = 8
 WORKERS = 4
@@ -87,16 +87,7 @@ class Payment:
                 ("line_unit_price", "" if price is None else str(price)),
             ]
         fields.append(("tender_amount", str(self.tender_amount)))
-        for name in (
-            "type",
-            "check_number",
-            "check_payer",
-            "account_last4",
-            "card_brand",
-            "card_last4",
-            "auth_code",
-            "reference",
-        ):
+        for name in ("type", *TENDER_DETAIL_FIELDS):
             fields.append((f"tender_{name}", self.tender.get(name, "")))
         return fields
 
