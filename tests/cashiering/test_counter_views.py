@@ -17,6 +17,7 @@ from cashiering.models import (
 )
 from cashiering.payables import invoice_index_rows, utility_index_rows
 from cashiering.services import (
+    TENDER_DETAIL_FIELDS,
     LineInput,
     TenderInput,
     receipt_post,
@@ -89,13 +90,7 @@ def post_data(*, lines, tenders, payer="John Smith", key=None, memo=""):
         "line_unit_price": [],
         "tender_type": [],
         "tender_amount": [],
-        "tender_check_number": [],
-        "tender_check_payer": [],
-        "tender_account_last4": [],
-        "tender_card_brand": [],
-        "tender_card_last4": [],
-        "tender_auth_code": [],
-        "tender_reference": [],
+        **{f"tender_{name}": [] for name in TENDER_DETAIL_FIELDS},
     }
     for line in lines:
         data["line_kind"].append(line[0])
@@ -108,15 +103,7 @@ def post_data(*, lines, tenders, payer="John Smith", key=None, memo=""):
         extra = rest[0] if rest else {}
         data["tender_type"].append(code)
         data["tender_amount"].append(amount)
-        for name in (
-            "check_number",
-            "check_payer",
-            "account_last4",
-            "card_brand",
-            "card_last4",
-            "auth_code",
-            "reference",
-        ):
+        for name in TENDER_DETAIL_FIELDS:
             data[f"tender_{name}"].append(extra.get(name, ""))
     return data
 
