@@ -1,6 +1,6 @@
 """Cashiering's own payment targets: utility accounts, AR invoices and fee-code items."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from decimal import Decimal
 
 from django.db.models import F
@@ -94,6 +94,19 @@ class UtilityAccountTarget(PaymentTargetType):
                 [amount, ref],
             )
 
+    def fee_codes_for(self, refs: Iterable[str]) -> set[str]:
+        return {UTILITY_FEE_CODE}
+
+    def payment_statements(self, payments: Sequence[tuple[str, Decimal]]) -> list[tuple[str, list]]:
+        rows = ", ".join(["(%s, %s::numeric)"] * len(payments))
+        return [
+            (
+                "UPDATE cashiering_utilityaccount u SET balance = u.balance - p.amount "
+                f"FROM (VALUES {rows}) p (number, amount) WHERE u.number = p.number",
+                [value for payment in payments for value in payment],
+            )
+        ]
+
     def inquiry_url(self, ref: str) -> str:
         return reverse("cashiering:inquiry", args=[self.kind, ref])
 
@@ -124,6 +137,9 @@ class InvoiceTarget(PaymentTargetType):
             )
             for i in invoices
         }
+
+    def fee_codes_for(self, refs: Iterable[str]) -> set[str]:
+        return {INVOICE_FEE_CODE}
 
     def apply_payment(self, *, ref: str, amount: Decimal, receipt, line) -> None:
         updated = ARInvoice.objects.filter(number=ref, amount_due__gte=amount).update(
@@ -172,6 +188,12 @@ class FeeItemTarget(PaymentTargetType):
 
     def apply_payment(self, *, ref: str, amount: Decimal, receipt, line) -> None:
         return None  # nothing is owed on a fee item
+
+    def fee_codes_for(self, refs: Iterable[str]) -> set[str]:
+        return set(refs)  # a fee item is its fee code
+
+    def payment_statements(self, payments: Sequence[tuple[str, Decimal]]) -> list[tuple[str, list]]:
+        return []
 
 
 class ReturnedCheckTarget(PaymentTargetType):

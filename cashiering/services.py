@@ -1,5 +1,6 @@
 """Cashiering writes: sessions, receipt posting, corrections (voids and reversals), notes."""
 
+import functools
 import hashlib
 import json
 import uuid
@@ -31,22 +32,25 @@ from cashiering.validators import CARD_NUMBER_MESSAGE, contains_card_number
 from kent_cs.audit import audit_reason
 from kent_cs.db import (
     HISTORY_CONTEXT_SETTERS,
-    allocate_ids,
     history_context_bound,
-    insert_many,
+    insert_statement,
+    next_id_sql,
     placeholders,
     prepared_cursor,
+    with_queries,
 )
 from kent_cs.money import ZERO, to_money
 from kent_cs.numbering import next_number
 from ledger.models import FeeCode, FeeDistribution, Fund, GLAccount, JournalEntry
 from ledger.services import (
+    PERIOD_FOR_DATE_SQL,
     LedgerError,
     LineSpec,
     StagedEntry,
     journal_entry_reverse,
     journal_entry_stage,
     net_lines,
+    period_from_row,
 )
 
 LIVE_SERIES = "R"
@@ -434,19 +438,6 @@ def _ledger_errors() -> Iterator[None]:
         raise CashieringError(exc.messages) from None
 
 
-def _lock_idempotency_key(key: uuid.UUID, history: tuple[str, str]) -> None:
-    """Serialize requests carrying the same key: the second waits for the first to commit
-    and then finds its receipt (`_lock_session_for_posting` looks, in a statement of its
-    own, so its snapshot is taken after the lock was granted), instead of failing on the
-    unique constraint. The same statement sets the audit context for the transaction's
-    writes (`history`, see kent_cs.db.history_context_bound)."""
-    with prepared_cursor() as cursor:
-        cursor.execute(
-            f"SELECT pg_advisory_xact_lock(hashtextextended(%s, 7)), {HISTORY_CONTEXT_SETTERS}",
-            [str(key), *history],
-        )
-
-
 def receipt_post(
     *,
     session: CashierSession,
@@ -477,12 +468,15 @@ def receipt_post(
         session_id=session.pk, payer_name=payer_name, lines=lines, tenders=tenders, memo=memo
     )
 
+    fee_code_hint = _fee_codes_known_from(lines)
     with transaction.atomic(), history_context_bound() as history:
-        _lock_idempotency_key(key, history)
-        # Lock the session against a concurrent close; a cashier posts one receipt at a time.
-        locked_session, existing_id = _lock_session_for_posting(session.pk, key)
-        if existing_id is not None:
-            existing = Receipt.objects.get(pk=existing_id)
+        # A cashier posts one receipt at a time: the session is locked against a concurrent
+        # close, with the idempotency key, in the transaction's first statement.
+        locked_session = _lock_session_for_posting(session.pk, key, history)
+        training = locked_session.is_training
+        reads = _posting_reads(key, locked_session.business_date, training, fee_code_hint)
+        if reads.existing_id is not None:
+            existing = Receipt.objects.get(pk=reads.existing_id)
             if existing.request_hash != fingerprint:
                 raise IdempotencyConflict(
                     "This form was already used for a different payment. Start a new receipt."
@@ -496,25 +490,28 @@ def receipt_post(
         priced = _price_lines(lines, items)
         total = sum((p.amount for p in priced), ZERO)
         change = compute_change(total, clean_tenders)
-        series = TRAINING_SERIES if locked_session.is_training else LIVE_SERIES
-        fee_codes = _fee_codes({p.code for p in priced})
-        training = locked_session.is_training
-        # Everything but the two numbered rows is written first, under reserved ids: the
-        # receipt and journal series stay locked only from the receipt's INSERT (which
-        # takes its number) to the commit, while every other cashier waits on them.
+        series = TRAINING_SERIES if training else LIVE_SERIES
+        fee_codes = reads.fee_codes
+        missing = {p.code for p in priced} - fee_codes.keys()
+        if missing:
+            fee_codes = {**fee_codes, **_fee_codes(missing)}
+        receipt_id = reads.receipt_id
+        # Everything but the two numbered rows is written first, under reserved ids (or in
+        # the same statement): the receipt and journal series stay locked only from the
+        # receipt's INSERT (which takes its number) to the commit, while every other
+        # cashier waits on them.
         if training:
-            (receipt_id,) = allocate_ids(Receipt)
             staged = None
         else:
-            receipt_id, entry_id = allocate_ids(Receipt, JournalEntry)
             with _ledger_errors():
                 staged = journal_entry_stage(
                     entry_date=locked_session.business_date,
                     lines=_receipt_entry_lines(priced, clean_tenders, change, fee_codes),
                     user=user,
                     source="receipt",
-                    entry_id=entry_id,
+                    entry_id=reads.entry_id,
                     defer_lines=True,
+                    period=period_from_row(locked_session.business_date, reads.period_row),
                 )
         receipt = Receipt(
             id=receipt_id,
@@ -551,38 +548,65 @@ def receipt_post(
             )
             for index, p in enumerate(priced, start=1)
         ]
-        # The entry's lines, the receipt's lines and its tenders: one round trip.
-        insert_many(
-            [
-                *([staged.line_batch] if staged and staged.line_batch else []),
-                (
-                    ReceiptLine,
-                    RECEIPT_LINE_FIELDS,
-                    [
-                        [getattr(line, name) for name in RECEIPT_LINE_ATTRS]
-                        for line in receipt_lines
-                    ],
-                ),
-                (
-                    Tender,
-                    ("receipt", "line_no", *TENDER_FIELDS),
-                    [
-                        (receipt_id, index, *(_tender_value(t, name) for name in TENDER_FIELDS))
-                        for index, t in enumerate(clean_tenders, start=1)
-                    ],
-                ),
-            ]
-        )
+        # The entry's lines, the receipt's lines and its tenders.
+        rows = [
+            *([insert_statement(*staged.line_batch)] if staged and staged.line_batch else []),
+            insert_statement(
+                ReceiptLine,
+                RECEIPT_LINE_FIELDS,
+                [[getattr(line, name) for name in RECEIPT_LINE_ATTRS] for line in receipt_lines],
+            ),
+            insert_statement(
+                Tender,
+                ("receipt", "line_no", *TENDER_FIELDS),
+                [
+                    (receipt_id, index, *(_tender_value(t, name) for name in TENDER_FIELDS))
+                    for index, t in enumerate(clean_tenders, start=1)
+                ],
+            ),
+        ]
         payments = [] if training else list(zip(priced, receipt_lines, strict=True))
-        early: list[tuple[PricedLine, ReceiptLine]] = []
-        late: list[tuple[PricedLine, ReceiptLine]] = []
-        for pair in payments:
-            needs_number = get_target_type(pair[0].item.kind).needs_receipt_number
-            (late if needs_number else early).append(pair)
-        _apply_payments(early, receipt)
-        _insert_receipt(receipt, staged)
+        late = [pair for pair in payments if _target(pair).needs_receipt_number]
+        early = [pair for pair in payments if not _target(pair).needs_receipt_number]
+        statements, direct = _payment_statements(early)
+        if direct:
+            # Targets that check a payment as they take it do so after the receipt's lines
+            # are written (a returned check reads what is still owed from them).
+            sql, params = with_queries(rows)
+            with prepared_cursor() as cursor:
+                cursor.execute(sql, params)
+            rows = []
+            _apply_payments(direct, receipt)
+        # The rest, with the two numbered rows, in one statement.
+        _insert_receipt(receipt, staged, [*rows, *statements])
         _apply_payments(late, receipt)
     return receipt
+
+
+def _target(pair: tuple["PricedLine", ReceiptLine]):
+    return get_target_type(pair[0].item.kind)
+
+
+def _payment_statements(
+    payments: Sequence[tuple["PricedLine", ReceiptLine]],
+) -> tuple[list[tuple[str, list]], list[tuple["PricedLine", ReceiptLine]]]:
+    """The payments their targets take as statements (`payment_statements`, one amount per
+    item), and the lines whose targets take them through `apply_payment`."""
+    by_kind: dict[str, list[tuple[PricedLine, ReceiptLine]]] = {}
+    for pair in payments:
+        by_kind.setdefault(pair[0].item.kind, []).append(pair)
+    statements: list[tuple[str, list]] = []
+    direct: list[tuple[PricedLine, ReceiptLine]] = []
+    for kind in sorted(by_kind):
+        totals: dict[str, Decimal] = {}
+        for p, _line in by_kind[kind]:
+            totals[p.item.ref] = totals.get(p.item.ref, ZERO) + p.amount
+        given = get_target_type(kind).payment_statements(sorted(totals.items()))
+        if given is None:
+            direct.extend(by_kind[kind])
+        else:
+            statements.extend(given)
+    return statements, direct
 
 
 RECEIPT_LINE_FIELDS = (
@@ -616,62 +640,76 @@ RECEIPT_INSERT = (
 )
 
 
-def _insert_receipt(receipt: Receipt, staged: StagedEntry | None) -> None:
-    """Write the receipt row (and its journal entry), taking the gapless numbers in the
-    same statement: from here to the commit, other cashiers wait on the series."""
-    params = [
-        receipt.id,
-        receipt.series,
-        _number_series(receipt.series),
-        receipt.session_id,
-        receipt.business_date,
-        receipt.payer_name,
-        receipt.status,
-        receipt.total,
-        receipt.tendered,
-        receipt.change_given,
-        receipt.is_training,
-        receipt.idempotency_key,
-        receipt.request_hash,
-        receipt.journal_entry_id,
-        receipt.memo,
-        receipt.posted_by_id,
-    ]
-    if staged is None:
-        with prepared_cursor() as cursor:
-            cursor.execute(RECEIPT_INSERT, params)
-            receipt.number, receipt.posted_at = cursor.fetchone()
-    else:
+def _insert_receipt(
+    receipt: Receipt, staged: StagedEntry | None, before: Sequence[tuple[str, list]]
+) -> None:
+    """Write the receipt row (and its journal entry), taking the gapless numbers, in one
+    statement with the `before` statements (as its WITH queries): from here to the commit,
+    other cashiers wait on the series."""
+    row = (
+        RECEIPT_INSERT,
+        [
+            receipt.id,
+            receipt.series,
+            _number_series(receipt.series),
+            receipt.session_id,
+            receipt.business_date,
+            receipt.payer_name,
+            receipt.status,
+            receipt.total,
+            receipt.tendered,
+            receipt.change_given,
+            receipt.is_training,
+            receipt.idempotency_key,
+            receipt.request_hash,
+            receipt.journal_entry_id,
+            receipt.memo,
+            receipt.posted_by_id,
+        ],
+    )
+    parts = [*before, row]
+    final = "SELECT r.number, r.posted_at FROM r"
+    if staged is not None:
         # The journal entry is numbered right after the receipt (the order a reversal
         # takes the two series in too) and named after it.
         with _ledger_errors():
-            receipt.number, receipt.posted_at = staged.post_after(
-                row_sql=RECEIPT_INSERT,
-                row_params=params,
-                number_column="number",
-                memo_prefix=f"Receipt {receipt.series}-",
-                memo_suffix=f" {receipt.payer_name}",
-                ref_prefix=f"{receipt.series}-",
+            parts.append(
+                staged.after_row_query(
+                    number_column="number",
+                    memo_prefix=f"Receipt {receipt.series}-",
+                    memo_suffix=f" {receipt.payer_name}",
+                    ref_prefix=f"{receipt.series}-",
+                )
             )
+        final += ", j"
+    names = [None] * len(before) + ["r", "j"]
+    sql, params = with_queries(parts, names=names, final=(final, []))
+    with prepared_cursor() as cursor, _ledger_errors():
+        cursor.execute(sql, params)
+        receipt.number, receipt.posted_at = cursor.fetchone()
     receipt._state.adding = False
     receipt._state.db = connection.alias
 
 
-def _lock_session_for_posting(pk: int, key: uuid.UUID) -> tuple[CashierSession, int | None]:
-    """Lock the session against a concurrent close and read what posting needs, with the
-    id of the receipt already posted under `key`, if any (the hottest query at the
-    counter, so written out rather than built by the ORM)."""
+def _lock_session_for_posting(pk: int, key: uuid.UUID, history: tuple[str, str]) -> CashierSession:
+    """Lock the session against a concurrent close and read what posting needs. The same
+    statement first takes a lock on the idempotency key and sets the audit context for
+    the transaction's writes (`history`, see kent_cs.db.history_context_bound). The key's
+    lock serializes requests carrying the same key: the second waits for the first to
+    commit and then finds its receipt (`_posting_reads`, a statement of its own, so its
+    snapshot is taken after the lock was granted) instead of failing on the unique
+    constraint. The hottest query at the counter, so written out."""
     with prepared_cursor() as cursor:
         cursor.execute(
-            "SELECT cashier_id, drawer_id, business_date, status, is_training, opening_float, "
-            "(SELECT id FROM cashiering_receipt WHERE idempotency_key = %s) "
+            f"SELECT pg_advisory_xact_lock(hashtextextended(%s, 7)), {HISTORY_CONTEXT_SETTERS}, "
+            "cashier_id, drawer_id, business_date, status, is_training, opening_float "
             "FROM cashiering_cashiersession WHERE id = %s FOR NO KEY UPDATE",
-            [key, pk],
+            [str(key), *history, pk],
         )
         row = cursor.fetchone()
     if row is None:
         raise CashieringError("This session does not exist.")
-    cashier_id, drawer_id, business_date, status, is_training, opening_float, existing = row
+    cashier_id, drawer_id, business_date, status, is_training, opening_float = row[3:]
     session = CashierSession(
         id=pk,
         cashier_id=cashier_id,
@@ -682,7 +720,78 @@ def _lock_session_for_posting(pk: int, key: uuid.UUID) -> tuple[CashierSession, 
         opening_float=opening_float,
     )
     session._state.adding = False
-    return session, existing
+    return session
+
+
+@dataclass(frozen=True)
+class _PostingReads:
+    existing_id: int | None
+    receipt_id: int
+    entry_id: int | None
+    period_row: tuple | None
+    fee_codes: dict[str, FeeCode]
+
+
+def _posting_reads(
+    key: uuid.UUID, business_date: date, training: bool, fee_codes: set[str]
+) -> _PostingReads:
+    """In one statement: the receipt already posted under `key` (if any), the receipt's
+    and journal entry's reserved ids, the accounting period of the business date and the
+    fee codes the receipt is known to credit (see `_fee_codes_known_from`)."""
+    codes = sorted(fee_codes)
+    with prepared_cursor() as cursor:
+        cursor.execute(
+            _posting_reads_sql(training, len(codes)),
+            [key, *codes, *([] if training else [business_date, business_date])],
+        )
+        row = cursor.fetchone()
+    existing_id, receipt_id, entry_id, fee_rows = row[:4]
+    return _PostingReads(
+        existing_id=existing_id,
+        receipt_id=receipt_id,
+        entry_id=entry_id,
+        period_row=None if training else row[4:],
+        fee_codes=_fee_codes_from_rows(fee_rows or [], decimals_as_text=True),
+    )
+
+
+@functools.cache
+def _posting_reads_sql(training: bool, fee_code_count: int) -> str:
+    fee_codes = "NULL"
+    if fee_code_count:
+        columns = ", ".join(
+            f"{column}::text" if column in _FEE_DECIMAL_COLUMNS else column
+            for column in _FEE_CODE_COLUMNS
+        )
+        fee_codes = (
+            f"(SELECT json_agg(json_build_array({columns}) ORDER BY f.id, d.id) "
+            f"{_FEE_CODE_FROM} WHERE f.code IN ({placeholders(fee_code_count)}))"
+        )
+    if training:
+        return (
+            "SELECT (SELECT id FROM cashiering_receipt WHERE idempotency_key = %s), "
+            f"{next_id_sql(Receipt)}, NULL, {fee_codes}"
+        )
+    return (
+        "SELECT (SELECT id FROM cashiering_receipt WHERE idempotency_key = %s), "
+        f"{next_id_sql(Receipt)}, {next_id_sql(JournalEntry)}, {fee_codes}, p.* "
+        f"FROM (SELECT 1) one LEFT JOIN LATERAL ({PERIOD_FOR_DATE_SQL}) p ON true"
+    )
+
+
+def _fee_codes_known_from(lines: Sequence[LineInput]) -> set[str]:
+    """The fee codes the lines' targets say they credit without loading them."""
+    by_kind: dict[str, set[str]] = {}
+    for line in lines:
+        by_kind.setdefault(line.kind, set()).add(line.ref)
+    codes: set[str] = set()
+    for kind, refs in by_kind.items():
+        try:
+            known = get_target_type(kind).fee_codes_for(refs)
+        except TargetError:
+            continue  # loading the items says so, at the line
+        codes |= known or set()
+    return codes
 
 
 def _apply_payments(payments: Sequence[tuple[PricedLine, ReceiptLine]], receipt) -> None:
@@ -695,24 +804,63 @@ def _apply_payments(payments: Sequence[tuple[PricedLine, ReceiptLine]], receipt)
             raise _field_error(f"line {line.line_no}", str(exc)) from None
 
 
+_FEE_CODE_COLUMNS = (
+    "f.id",
+    "f.code",
+    "f.name",
+    "f.default_amount",
+    "f.is_active",
+    "d.id",
+    "d.percent",
+    "d.fixed_amount",
+    "a.id",
+    "a.fund_id",
+    "a.code",
+    "a.name",
+    "a.account_type",
+    "a.is_cash",
+    "a.is_clearing",
+    "a.is_control",
+    "a.is_active",
+    "u.code",
+    "u.name",
+    "u.is_active",
+)
+_FEE_DECIMAL_COLUMNS = {"f.default_amount", "d.percent", "d.fixed_amount"}
+_FEE_CODE_FROM = (
+    "FROM ledger_feecode f "
+    "JOIN ledger_feedistribution d ON d.fee_code_id = f.id "
+    "JOIN ledger_glaccount a ON a.id = d.account_id "
+    "JOIN ledger_fund u ON u.id = a.fund_id"
+)
+
+
 def _fee_codes(codes: set[str]) -> dict[str, FeeCode]:
     """The fee codes with their GL distributions and accounts, in one query."""
-    found: dict[str, FeeCode] = {}
     with prepared_cursor() as cursor:
         cursor.execute(
-            "SELECT f.id, f.code, f.name, f.default_amount, f.is_active, "
-            "d.id, d.percent, d.fixed_amount, "
-            "a.id, a.fund_id, a.code, a.name, a.account_type, a.is_cash, a.is_clearing, "
-            "a.is_control, a.is_active, u.code, u.name, u.is_active "
-            "FROM ledger_feecode f "
-            "JOIN ledger_feedistribution d ON d.fee_code_id = f.id "
-            "JOIN ledger_glaccount a ON a.id = d.account_id "
-            "JOIN ledger_fund u ON u.id = a.fund_id "
+            f"SELECT {', '.join(_FEE_CODE_COLUMNS)} {_FEE_CODE_FROM} "
             f"WHERE f.code IN ({placeholders(len(codes))}) ORDER BY f.id, d.id",
             sorted(codes),
         )
-        rows = cursor.fetchall()
-    for row in rows:  # by fee code, then distribution id: the order distribute() splits in
+        found = _fee_codes_from_rows(cursor.fetchall())
+    missing = sorted(codes - set(found))
+    if missing:
+        raise CashieringError(f"Fee code {', '.join(missing)} is not set up; ask an administrator.")
+    return found
+
+
+def _fee_codes_from_rows(rows, *, decimals_as_text: bool = False) -> dict[str, FeeCode]:
+    """FeeCode objects with their distributions prefetched, from rows of
+    _FEE_CODE_COLUMNS ordered by fee code and distribution id (the order distribute()
+    splits in); `decimals_as_text` for rows read as JSON."""
+    found: dict[str, FeeCode] = {}
+    for row in rows:
+        if decimals_as_text:
+            row = [
+                Decimal(value) if value is not None and column in _FEE_DECIMAL_COLUMNS else value
+                for column, value in zip(_FEE_CODE_COLUMNS, row, strict=True)
+            ]
         fee_code = found.get(row[1])
         if fee_code is None:
             fee_code = found[row[1]] = FeeCode.from_db(
@@ -729,9 +877,6 @@ def _fee_codes(codes: set[str]) -> dict[str, FeeCode]:
         )
         distribution.account = account
         fee_code._prefetched_objects_cache["distributions"].append(distribution)  # type: ignore[attr-defined]
-    missing = sorted(codes - set(found))
-    if missing:
-        raise CashieringError(f"Fee code {', '.join(missing)} is not set up; ask an administrator.")
     return found
 
 

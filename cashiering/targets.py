@@ -10,9 +10,14 @@ for_update=True)` locked the rows (and, unless the type sets `needs_receipt_numb
 before the receipt has its number): a target may do more there (licensing issues the
 license when its invoice is paid in full) and everything commits or rolls back together.
 A void or reversal calls `apply_payment` with the negative amount.
+
+Two optional hooks let receipt posting save round trips on the hottest path:
+`fee_codes_for` names the fee codes a kind's items will be credited to without loading
+them (read together with the receipt's other reads), and `payment_statements` gives a
+payment that needs no checks as SQL the posting runs inside its one writing statement.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -67,6 +72,21 @@ class PaymentTargetType:
     def apply_payment(self, *, ref: str, amount: Decimal, receipt, line) -> None:
         """Record `amount` (negative to undo) against the target, in the caller's transaction."""
         raise NotImplementedError
+
+    def fee_codes_for(self, refs: Iterable[str]) -> set[str] | None:
+        """The fee codes these items are credited to, when known without loading them
+        (None: not known; posting then reads them after `load`)."""
+        return None
+
+    def payment_statements(
+        self, payments: Sequence[tuple[str, Decimal]]
+    ) -> list[tuple[str, list]] | None:
+        """Receipt posting's payments, one (ref, amount) per ref, as data-modifying
+        statements (SQL, parameters) the posting runs as WITH queries of its own
+        statement, in place of `apply_payment`; an empty list when paying changes nothing.
+        None (the default): posting calls `apply_payment` per line. Only for payments that
+        need no checks beyond the rows `load(..., for_update=True)` locked and read."""
+        return None
 
     def inquiry_url(self, ref: str) -> str | None:
         return None

@@ -142,21 +142,20 @@ def allocate_ids(*model_classes: type[models.Model]) -> list[int]:
     reserved by a transaction that rolls back is simply never used; ids are not gapless.
     """
     with prepared_cursor() as cursor:
-        cursor.execute(_allocate_sql(model_classes))
+        cursor.execute("SELECT " + ", ".join(next_id_sql(model) for model in model_classes))
         return [int(value) for value in cursor.fetchone()]
 
 
 @functools.cache
-def _allocate_sql(model_classes: tuple[type[models.Model], ...]) -> str:
-    sequences = []
+def next_id_sql(model: type[models.Model]) -> str:
+    """`nextval(...)` of the model's primary key sequence, to reserve an id within a
+    statement of one's own (see `allocate_ids`)."""
     with connection.cursor() as cursor:
-        for model in model_classes:
-            cursor.execute(
-                "SELECT pg_get_serial_sequence(%s, %s)",
-                [model._meta.db_table, model._meta.pk.column],
-            )
-            sequences.append(cursor.fetchone()[0])
-    return "SELECT " + ", ".join(f"nextval('{name}')" for name in sequences)
+        cursor.execute(
+            "SELECT pg_get_serial_sequence(%s, %s)", [model._meta.db_table, model._meta.pk.column]
+        )
+        sequence = cursor.fetchone()[0]
+    return f"nextval('{sequence}')"
 
 
 @functools.cache
@@ -179,21 +178,45 @@ def insert_many(
 ) -> None:
     """Several `insert_rows` calls as one statement (the first inserts as data-modifying
     WITH queries): one round trip, one prepared plan."""
-    statements: list[str] = []
-    params: list[list] = []
-    for model, fields, rows in batches:
-        if rows:
-            statements.append(_insert_sql(model, tuple(fields)))
-            params.extend(_columns(fields, rows))
-    if not statements:
+    parts = [insert_statement(*batch) for batch in batches if batch[2]]
+    if not parts:
         return
-    *first, last = statements
-    sql = "".join(
-        f"{'WITH' if index == 0 else ','} i{index} AS ({statement}) "
-        for index, statement in enumerate(first)
-    )
+    sql, params = with_queries(parts)
     with prepared_cursor() as cursor:
-        cursor.execute(sql + last, params)
+        cursor.execute(sql, params)
+
+
+def insert_statement(
+    model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence]
+) -> tuple[str, list]:
+    """An INSERT of `rows` (values in `fields` order) with one array parameter per column:
+    one plan whatever the number of rows. Returns (SQL, parameters)."""
+    return _insert_sql(model, tuple(fields)), _columns(fields, rows)
+
+
+def with_queries(
+    parts: Sequence[tuple[str, Sequence]],
+    *,
+    names: Sequence[str | None] = (),
+    final: tuple[str, Sequence] | None = None,
+) -> tuple[str, list]:
+    """Statements (SQL, parameters) as one: each a WITH query (named by `names`, else
+    w0, w1, ...) of the `final` statement, or, without one, of the last part. PostgreSQL
+    runs every data-modifying WITH query to completion, referenced or not, in the final
+    statement's snapshot: such statements must not depend on one another's changes
+    (foreign keys are checked at commit). Returns (SQL, parameters)."""
+    if final is None:
+        *parts, final = parts
+    clauses: list[str] = []
+    params: list = []
+    for index, (sql, values) in enumerate(parts):
+        name = names[index] if index < len(names) and names[index] else f"w{index}"
+        clauses.append(f"{name} AS ({sql})")
+        params.extend(values)
+    params.extend(final[1])
+    if not clauses:
+        return final[0], params
+    return f"WITH {', '.join(clauses)} {final[0]}", params
 
 
 def _columns(fields: Sequence[str], rows: Sequence[Sequence]) -> list[list]:

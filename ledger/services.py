@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from kent_cs.audit import audit_reason
-from kent_cs.db import allocate_ids, insert_many, prepared_cursor
+from kent_cs.db import allocate_ids, insert_many, prepared_cursor, with_queries
 from kent_cs.money import ZERO, to_money
 from ledger.models import AccountingPeriod, GLAccount, JournalEntry, JournalLine
 
@@ -34,19 +34,26 @@ class LineSpec:
     memo: str = ""
 
 
+PERIOD_COLUMNS = [field.attname for field in AccountingPeriod._meta.concrete_fields]
+#: The period holding a date (parameters: the date twice); one row at most.
+PERIOD_FOR_DATE_SQL = (
+    f"SELECT {', '.join(PERIOD_COLUMNS)} FROM ledger_accountingperiod "
+    "WHERE start_date <= %s AND end_date >= %s ORDER BY start_date LIMIT 1"
+)
+
+
 def period_for_date(day: date) -> AccountingPeriod:
-    columns = [field.attname for field in AccountingPeriod._meta.concrete_fields]
     with prepared_cursor() as cursor:  # every posting asks: a plain query
-        cursor.execute(
-            f"SELECT {', '.join(columns)} FROM ledger_accountingperiod "
-            "WHERE start_date <= %s AND end_date >= %s ORDER BY start_date LIMIT 1",
-            [day, day],
-        )
-        row = cursor.fetchone()
-    period = None if row is None else AccountingPeriod.from_db(connection.alias, columns, row)
-    if period is None:
+        cursor.execute(PERIOD_FOR_DATE_SQL, [day, day])
+        return period_from_row(day, cursor.fetchone())
+
+
+def period_from_row(day: date, row: Sequence | None) -> AccountingPeriod:
+    """The period PERIOD_FOR_DATE_SQL found for `day` (its PERIOD_COLUMNS values), or the
+    ledger's refusal when there is none (no row, or a row of NULLs from an outer join)."""
+    if row is None or row[0] is None:
         raise LedgerError(f"There is no accounting period for {day:%B %d, %Y}.")
-    return period
+    return AccountingPeriod.from_db(connection.alias, PERIOD_COLUMNS, row)
 
 
 def _clean_lines(lines: Sequence[LineSpec]) -> list[LineSpec]:
@@ -157,30 +164,48 @@ class StagedEntry:
         `memo_prefix + number + memo_suffix`, source_ref `ref_prefix + number`). Both
         series stay locked only from this statement to the commit. Returns the row's
         RETURNING values."""
+        entry_sql, entry_params = self.after_row_query(
+            number_column=number_column,
+            memo_prefix=memo_prefix,
+            memo_suffix=memo_suffix,
+            ref_prefix=ref_prefix,
+        )
+        sql, params = with_queries(
+            [(row_sql, row_params), (entry_sql, entry_params)],
+            names=["r", "j"],
+            final=("SELECT r.* FROM r, j", []),
+        )
+        with prepared_cursor() as cursor:
+            cursor.execute(sql, params)
+            return cursor.fetchone()
+
+    def after_row_query(
+        self, *, number_column: str, memo_prefix: str, memo_suffix: str = "", ref_prefix: str = ""
+    ) -> tuple[str, list]:
+        """This entry's INSERT as a WITH query that follows the caller's numbered row,
+        itself the WITH query named `r` (see `post_after`); the statement must read both
+        (e.g. `... SELECT r.* FROM r, j`, naming this one `j`) so that the entry takes its
+        number after the row. Returns (SQL, parameters)."""
         if not memo_prefix.strip():
             raise LedgerError("Enter a memo saying what the entry is for.")
         number = f"r.{number_column}"
-        with prepared_cursor() as cursor:
-            cursor.execute(
-                f"WITH r AS ({row_sql}), j AS (INSERT INTO ledger_journalentry "
-                f"({ENTRY_COLUMNS}) SELECT %s, kent_next_number(%s), %s, %s, "
-                f"left(%s || {number} || %s, 300), %s, %s || {number}, %s, %s FROM r "
-                "RETURNING id) SELECT r.* FROM r, j",
-                [
-                    *row_params,
-                    self.id,
-                    JOURNAL_SERIES,
-                    self.period.pk,
-                    self.entry_date,
-                    memo_prefix,
-                    memo_suffix,
-                    self.source,
-                    ref_prefix,
-                    self.reverses.pk if self.reverses else None,
-                    self.user.pk,
-                ],
-            )
-            return cursor.fetchone()
+        return (
+            f"INSERT INTO ledger_journalentry ({ENTRY_COLUMNS}) "
+            f"SELECT %s, kent_next_number(%s), %s, %s, left(%s || {number} || %s, 300), "
+            f"%s, %s || {number}, %s, %s FROM r RETURNING id",
+            [
+                self.id,
+                JOURNAL_SERIES,
+                self.period.pk,
+                self.entry_date,
+                memo_prefix,
+                memo_suffix,
+                self.source,
+                ref_prefix,
+                self.reverses.pk if self.reverses else None,
+                self.user.pk,
+            ],
+        )
 
 
 def journal_entry_stage(
@@ -192,6 +217,7 @@ def journal_entry_stage(
     reverses: JournalEntry | None = None,
     entry_id: int | None = None,
     defer_lines: bool = False,
+    period: AccountingPeriod | None = None,
 ) -> StagedEntry:
     """Check and write an entry's lines under a reserved id; `.post()` writes the entry.
 
@@ -200,12 +226,14 @@ def journal_entry_stage(
     caller's own `allocate_ids` call (one round trip for several ids). With `defer_lines`
     the lines are not written: the caller writes `line_batch` with its own rows
     (`kent_cs.db.insert_many`); an entry without its lines fails the balance check at
-    commit, so nothing unbalanced can be left behind.
+    commit, so nothing unbalanced can be left behind. `period` is the period holding
+    `entry_date` when the caller has read it already (`PERIOD_FOR_DATE_SQL`).
     """
     if not connection.in_atomic_block:
         raise RuntimeError("journal_entry_stage() must run inside transaction.atomic().")
     cleaned = _clean_lines(lines)
-    period = period_for_date(entry_date)
+    if period is None:
+        period = period_for_date(entry_date)
     if not period.is_open:
         raise LedgerError(f"The {period} accounting period is closed.")
     if entry_id is None:
