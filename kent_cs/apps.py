@@ -9,4 +9,12 @@ class KentCsConfig(AppConfig):
     nav_items = (NavItem("Audit", "Activity", "activity", "kent_cs.view_activity"),)
 
     def ready(self) -> None:
-        from kent_cs import auth  # noqa: F401 - connects the sign-in audit receivers
+        from django.db.models.signals import post_migrate
+
+        from kent_cs import (
+            auth,  # noqa: F401 - connects the sign-in audit receivers
+            trigger_functions,
+        )
+
+        # After pgtrigger's and pghistory's own (they come first in INSTALLED_APPS).
+        post_migrate.connect(trigger_functions.install, sender=self)
