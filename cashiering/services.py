@@ -33,7 +33,7 @@ from kent_cs.audit import audit_reason
 from kent_cs.db import (
     HISTORY_CONTEXT_SETTERS,
     history_context_bound,
-    insert_statement,
+    json_insert_statement,
     next_id_sql,
     placeholders,
     prepared_cursor,
@@ -550,13 +550,13 @@ def receipt_post(
         ]
         # The entry's lines, the receipt's lines and its tenders.
         rows = [
-            *([insert_statement(*staged.line_batch)] if staged and staged.line_batch else []),
-            insert_statement(
+            *([json_insert_statement(*staged.line_batch)] if staged and staged.line_batch else []),
+            json_insert_statement(
                 ReceiptLine,
                 RECEIPT_LINE_FIELDS,
                 [[getattr(line, name) for name in RECEIPT_LINE_ATTRS] for line in receipt_lines],
             ),
-            insert_statement(
+            json_insert_statement(
                 Tender,
                 ("receipt", "line_no", *TENDER_FIELDS),
                 [

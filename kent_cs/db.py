@@ -1,10 +1,14 @@
 """Database expressions and helpers shared by the apps."""
 
 import functools
+import json
 import threading
 import time
+import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
+from decimal import Decimal
 
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
@@ -192,6 +196,43 @@ def insert_statement(
     """An INSERT of `rows` (values in `fields` order) with one array parameter per column:
     one plan whatever the number of rows. Returns (SQL, parameters)."""
     return _insert_sql(model, tuple(fields)), _columns(fields, rows)
+
+
+def json_insert_statement(
+    model: type[models.Model], fields: Sequence[str], rows: Sequence[Sequence]
+) -> tuple[str, list]:
+    """An INSERT of a few `rows` (values in `fields` order) with all their values in one
+    JSON parameter: a statement made of several INSERTs (`with_queries`) keeps few
+    parameters this way, and psycopg parses a statement once only when it has at most 50.
+    Text is checked against the column's length, as by any INSERT. Returns (SQL,
+    parameters)."""
+    return _json_insert_sql(model, tuple(fields)), [
+        json.dumps(rows, default=_json_value, separators=(",", ":"))
+    ]
+
+
+@functools.cache
+def _json_insert_sql(model: type[models.Model], fields: tuple[str, ...]) -> str:
+    opts = model._meta
+    columns, values = [], []
+    for index, name in enumerate(fields):
+        field = opts.get_field(name)
+        assert isinstance(field, models.Field) and field.column, f"{name} is not a column"
+        columns.append(connection.ops.quote_name(field.column))
+        cast = field.cast_db_type(connection) or "text"
+        values.append(f"(v->>{index})::{'text' if cast.startswith('varchar') else cast}")
+    return (
+        f"INSERT INTO {connection.ops.quote_name(opts.db_table)} ({', '.join(columns)}) "
+        f"SELECT {', '.join(values)} FROM json_array_elements(%s::json) v"
+    )
+
+
+def _json_value(value):
+    if isinstance(value, Decimal | uuid.UUID):
+        return str(value)
+    if isinstance(value, date):  # and datetime
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} is not a column value")
 
 
 def with_queries(

@@ -1,16 +1,17 @@
 """Prepared statements on the ORM's connection (kent_cs.db.PreparedCursor): the same
 transaction, errors as Django's, audit context on every history event."""
 
+from datetime import date
 from decimal import Decimal
 
 import pytest
 from django.apps import apps
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.urls import reverse
 
 from cashiering.models import Receipt, UtilityAccount
 from kent_cs.audit import audit_actor
-from kent_cs.db import history_context_bound, prepared_cursor
+from kent_cs.db import history_context_bound, json_insert_statement, prepared_cursor
 from kent_cs.models import NumberSeries
 from tests.cashiering.factories import make_account
 from tests.cashiering.test_counter_views import accounts, post_data, post_receipt, session
@@ -186,3 +187,22 @@ def test_without_prepared_statements_the_same_statements_run_unprepared(
         assert _prepared_names() == set()
     finally:
         raw.prepare_threshold = saved
+
+
+def test_json_insert_keeps_every_value_exactly_and_refuses_text_too_long():
+    fields = ("number", "name", "service_address", "balance", "balance_as_of", "is_active")
+    rows = [
+        ("JSON-1", 'Ann O\'Brien "Jr"', "1 Main St", Decimal("-0.10"), date(2026, 11, 26), True),
+        ("JSON-2", "Bob", "", Decimal("123456789.99"), None, False),
+    ]
+    with prepared_cursor() as cursor:
+        cursor.execute(*json_insert_statement(UtilityAccount, fields, rows))
+    stored = list(
+        UtilityAccount.objects.filter(number__startswith="JSON-")
+        .order_by("number")
+        .values_list(*fields)
+    )
+    assert stored == rows
+    too_long = [("JSON-3", "x" * 121, "", Decimal(0), None, True)]
+    with pytest.raises(DataError), transaction.atomic(), prepared_cursor() as cursor:
+        cursor.execute(*json_insert_statement(UtilityAccount, fields, too_long))
