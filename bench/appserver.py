@@ -4,7 +4,7 @@
 database, with production settings (DEBUG off, a random secret, no demo users, no https
 redirect since there is no TLS proxy in front; see bench/server_settings.py), and stops it
 afterwards. `Browser` is one signed-in user's client: its own keep-alive connection and
-cookies (session and CSRF), standard library only.
+cookies (session and CSRF), on a plain socket.
 
     with app_server(ctx.database_url, workers=4, threads=2) as server:
         browser = Browser(server)
@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import urlencode
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,10 +138,10 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-@dataclass
+@dataclass(frozen=True)
 class Response:
     status: int
-    headers: http.client.HTTPMessage
+    headers: dict[str, list[str]]  # lower-cased names
     body: bytes
 
     @property
@@ -149,55 +150,105 @@ class Response:
 
     @property
     def location(self) -> str:
-        return self.headers.get("Location", "")
+        return self.header("location")
+
+    def header(self, name: str) -> str:
+        values = self.headers.get(name)
+        return values[0] if values else ""
+
+
+class _ServerClosed(Exception):
+    """The server closed the keep-alive connection before answering."""
 
 
 class Browser:
-    """One user's HTTP client: a keep-alive connection and a cookie jar."""
+    """One user's HTTP client: a keep-alive connection and a cookie jar.
+
+    HTTP/1.1 on a plain socket: the client shares the machine with the server it loads,
+    as pgbench's client does, so it spends as little as it can (the standard library's
+    http.client parses every response's headers with the email package).
+    """
 
     def __init__(self, server: Server) -> None:
         self.server = server
         self.cookies: dict[str, str] = {}
-        self._connection: http.client.HTTPConnection | None = None
+        self._socket: socket.socket | None = None
+        self._reader: BinaryIO | None = None
+        self._host = f"Host: {server.host}:{server.port}\r\n".encode()
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+        if self._socket is not None:
+            if self._reader is not None:
+                self._reader.close()
+            self._socket.close()
+            self._socket = self._reader = None
 
     def request(self, method: str, path: str, form: list[tuple[str, str]] | None = None):
-        headers = {"Host": f"{self.server.host}:{self.server.port}"}
+        head = [f"{method} {path} HTTP/1.1\r\n".encode(), self._host]
         if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        body = None
+            cookies = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+            head.append(f"Cookie: {cookies}\r\n".encode())
+        body = b""
         if form is not None:
             body = urlencode(form).encode()
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
+            head.append(b"Content-Type: application/x-www-form-urlencoded\r\n")
+        if body or method == "POST":
+            head.append(f"Content-Length: {len(body)}\r\n".encode())
+        message = b"".join(head) + b"\r\n" + body
         for attempt in range(2):
-            if self._connection is None:
-                self._connection = http.client.HTTPConnection(
-                    self.server.host, self.server.port, timeout=60
+            if self._socket is None:
+                self._socket = socket.create_connection(
+                    (self.server.host, self.server.port), timeout=60
                 )
+                self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self._reader = self._socket.makefile("rb")
             try:
-                self._connection.request(method, path, body, headers)
-                raw = self._connection.getresponse()
-                data = raw.read()
-            except (http.client.RemoteDisconnected, ConnectionError):
+                self._socket.sendall(message)
+                response = self._read_response(method)
+            except (_ServerClosed, ConnectionError):
                 # The server closed an idle keep-alive connection: open a new one. Safe
                 # to resend: the counter's posts carry an idempotency key.
                 self.close()
                 if attempt:
                     raise
                 continue
-            if raw.getheader("Connection", "").lower() == "close":
+            if response.header("connection").lower() == "close":
                 self.close()
-            self._keep_cookies(raw.headers)
-            return Response(raw.status, raw.headers, data)
+            self._keep_cookies(response.headers.get("set-cookie", ()))
+            return response
         raise AssertionError("unreachable")
 
-    def _keep_cookies(self, headers: http.client.HTTPMessage) -> None:
-        for header in headers.get_all("Set-Cookie") or []:
-            jar = SimpleCookie()
+    def _read_response(self, method: str) -> Response:
+        reader = self._reader
+        assert reader is not None
+        status_line = reader.readline()
+        if not status_line:
+            raise _ServerClosed
+        status = int(status_line.split(None, 2)[1])
+        headers: dict[str, list[str]] = {}
+        while (line := reader.readline()) not in (b"\r\n", b"\n", b""):
+            name, _, value = line.decode("latin-1").partition(":")
+            headers.setdefault(name.strip().lower(), []).append(value.strip())
+        if method == "HEAD" or status in (204, 304) or 100 <= status < 200:
+            body = b""
+        elif "chunked" in ",".join(headers.get("transfer-encoding", ())).lower():
+            chunks = []
+            while size := int(reader.readline().split(b";")[0], 16):
+                chunks.append(reader.read(size))
+                reader.readline()
+            while reader.readline() not in (b"\r\n", b"\n", b""):
+                pass  # trailers
+            body = b"".join(chunks)
+        elif "content-length" in headers:
+            body = reader.read(int(headers["content-length"][0]))
+        else:
+            body = reader.read()
+            headers["connection"] = ["close"]
+        return Response(status, headers, body)
+
+    def _keep_cookies(self, headers) -> None:
+        for header in headers:
+            jar: SimpleCookie = SimpleCookie()
             jar.load(header)
             for name, morsel in jar.items():
                 if morsel.value == "" or morsel["max-age"] == "0":
