@@ -63,28 +63,41 @@ class UtilityAccountTarget(PaymentTargetType):
 
     def _lock(self, refs: list[str]) -> dict[str, TargetItem]:
         """The accounts a receipt pays, locked in number order (concurrent receipts lock
-        without deadlock). Posting's hottest read, so written out."""
+        without deadlock)."""
         with prepared_cursor() as cursor:
-            cursor.execute(
-                "SELECT number, name, service_address, balance FROM cashiering_utilityaccount "
-                f"WHERE number IN ({placeholders(len(refs))}) ORDER BY number FOR UPDATE",
-                refs,
-            )
-            rows = cursor.fetchall()
+            cursor.execute(self._LOCK_SQL.format(placeholders(len(refs))), refs)
+            return {row[0]: self._locked_item(*row) for row in cursor.fetchall()}
+
+    _LOCK_SQL = (
+        "SELECT number, name, service_address, balance FROM cashiering_utilityaccount "
+        "WHERE number IN ({}) ORDER BY number FOR UPDATE"
+    )
+
+    def lock_query(self, refs: Sequence[str]) -> tuple[str, list]:
+        return (
+            "SELECT json_agg(json_build_array(number, name, service_address, balance::text) "
+            f"ORDER BY number) FROM ({self._LOCK_SQL.format(placeholders(len(refs)))}) x",
+            sorted(refs),
+        )
+
+    def items_from_json(self, rows: list) -> dict[str, TargetItem]:
         return {
-            number: TargetItem(
-                kind=self.kind,
-                ref=number,
-                number=number,
-                name=name,
-                address=address,
-                description=f"Utility account {number}",
-                fee_code=UTILITY_FEE_CODE,
-                balance=balance,
-                allow_overpay=True,
-            )
+            number: self._locked_item(number, name, address, Decimal(balance))
             for number, name, address, balance in rows
         }
+
+    def _locked_item(self, number: str, name: str, address: str, balance: Decimal) -> TargetItem:
+        return TargetItem(
+            kind=self.kind,
+            ref=number,
+            number=number,
+            name=name,
+            address=address,
+            description=f"Utility account {number}",
+            fee_code=UTILITY_FEE_CODE,
+            balance=balance,
+            allow_overpay=True,
+        )
 
     def apply_payment(self, *, ref: str, amount: Decimal, receipt, line) -> None:
         # Overpayment leaves a negative balance: a credit on the account.
@@ -164,27 +177,41 @@ class FeeItemTarget(PaymentTargetType):
         if not codes:
             return {}
         with prepared_cursor() as cursor:  # a quarter of the receipts add copies: written out
-            cursor.execute(
-                "SELECT f.code, c.label, c.unit_price FROM cashiering_counterfee c "
-                "JOIN ledger_feecode f ON f.id = c.fee_code_id "
-                f"WHERE f.code IN ({placeholders(len(codes))}) AND c.is_active AND f.is_active",
-                codes,
-            )
-            rows = cursor.fetchall()
+            cursor.execute(self._LOAD_SQL.format(placeholders(len(codes))), codes)
+            return {row[0]: self._item(*row) for row in cursor.fetchall()}
+
+    _LOAD_SQL = (
+        "SELECT f.code, c.label, c.unit_price FROM cashiering_counterfee c "
+        "JOIN ledger_feecode f ON f.id = c.fee_code_id "
+        "WHERE f.code IN ({}) AND c.is_active AND f.is_active"
+    )
+
+    def lock_query(self, refs: Sequence[str]) -> tuple[str, list]:
+        codes = sorted(set(refs))
+        return (
+            "SELECT json_agg(json_build_array(code, label, unit_price::text)) "
+            f"FROM ({self._LOAD_SQL.format(placeholders(len(codes)))}) x",
+            codes,
+        )
+
+    def items_from_json(self, rows: list) -> dict[str, TargetItem]:
         return {
-            code: TargetItem(
-                kind=self.kind,
-                ref=code,
-                number=code,
-                name=label,
-                description=label,
-                fee_code=code,
-                balance=None,
-                allow_overpay=True,
-                default_amount=unit_price,
-            )
-            for code, label, unit_price in rows
+            code: self._item(code, label, None if price is None else Decimal(price))
+            for code, label, price in rows
         }
+
+    def _item(self, code: str, label: str, unit_price: Decimal | None) -> TargetItem:
+        return TargetItem(
+            kind=self.kind,
+            ref=code,
+            number=code,
+            name=label,
+            description=label,
+            fee_code=code,
+            balance=None,
+            allow_overpay=True,
+            default_amount=unit_price,
+        )
 
     def apply_payment(self, *, ref: str, amount: Decimal, receipt, line) -> None:
         return None  # nothing is owed on a fee item

@@ -468,13 +468,15 @@ def receipt_post(
         session_id=session.pk, payer_name=payer_name, lines=lines, tenders=tenders, memo=memo
     )
 
-    fee_code_hint = _fee_codes_known_from(lines)
+    fee_code_hint, item_queries = _known_before_loading(lines)
     with transaction.atomic(), history_context_bound() as history:
         # A cashier posts one receipt at a time: the session is locked against a concurrent
         # close, with the idempotency key, in the transaction's first statement.
         locked_session = _lock_session_for_posting(session.pk, key, history)
         training = locked_session.is_training
-        reads = _posting_reads(key, locked_session.business_date, training, fee_code_hint)
+        reads = _posting_reads(
+            key, locked_session.business_date, training, fee_code_hint, item_queries
+        )
         if reads.existing_id is not None:
             existing = Receipt.objects.get(pk=reads.existing_id)
             if existing.request_hash != fingerprint:
@@ -486,7 +488,11 @@ def receipt_post(
             raise CashieringError("This session is closed; open a new session to take payments.")
         if locked_session.cashier_id != user.pk:
             raise CashieringError("Only the session's cashier can take payments in it.")
-        items = _load_items(lines, for_update=True)
+        # Targets without a lock_query lock their items after those with one.
+        items = {
+            **reads.items,
+            **_load_items([x for x in lines if x.kind not in reads.item_kinds], for_update=True),
+        }
         priced = _price_lines(lines, items)
         total = sum((p.amount for p in priced), ZERO)
         change = compute_change(total, clean_tenders)
@@ -730,33 +736,53 @@ class _PostingReads:
     entry_id: int | None
     period_row: tuple | None
     fee_codes: dict[str, FeeCode]
+    items: dict[tuple[str, str], TargetItem]
+    item_kinds: frozenset[str]
 
 
 def _posting_reads(
-    key: uuid.UUID, business_date: date, training: bool, fee_codes: set[str]
+    key: uuid.UUID,
+    business_date: date,
+    training: bool,
+    fee_codes: set[str],
+    item_queries: Sequence[tuple[str, str, list]],
 ) -> _PostingReads:
     """In one statement: the receipt already posted under `key` (if any), the receipt's
-    and journal entry's reserved ids, the accounting period of the business date and the
-    fee codes the receipt is known to credit (see `_fee_codes_known_from`)."""
+    and journal entry's reserved ids, the items of the targets that offer a `lock_query`
+    ((kind, SQL, parameters), in kind order: they are locked in that order), the
+    accounting period of the business date and the fee codes the receipt is known to
+    credit (see `_known_before_loading`)."""
     codes = sorted(fee_codes)
+    sql = _posting_reads_sql(training, len(codes), tuple(query for _, query, _ in item_queries))
     with prepared_cursor() as cursor:
         cursor.execute(
-            _posting_reads_sql(training, len(codes)),
-            [key, *codes, *([] if training else [business_date, business_date])],
+            sql,
+            [
+                key,
+                *codes,
+                *(value for _, _, params in item_queries for value in params),
+                *([] if training else [business_date, business_date]),
+            ],
         )
         row = cursor.fetchone()
     existing_id, receipt_id, entry_id, fee_rows = row[:4]
+    items: dict[tuple[str, str], TargetItem] = {}
+    for (kind, _, _), found in zip(item_queries, row[4 : 4 + len(item_queries)], strict=True):
+        for ref, item in get_target_type(kind).items_from_json(found or []).items():
+            items[(kind, ref)] = item
     return _PostingReads(
         existing_id=existing_id,
         receipt_id=receipt_id,
         entry_id=entry_id,
-        period_row=None if training else row[4:],
+        period_row=None if training else row[4 + len(item_queries) :],
         fee_codes=_fee_codes_from_rows(fee_rows or [], decimals_as_text=True),
+        items=items,
+        item_kinds=frozenset(kind for kind, _, _ in item_queries),
     )
 
 
 @functools.cache
-def _posting_reads_sql(training: bool, fee_code_count: int) -> str:
+def _posting_reads_sql(training: bool, fee_code_count: int, item_queries: tuple[str, ...]) -> str:
     fee_codes = "NULL"
     if fee_code_count:
         columns = ", ".join(
@@ -767,31 +793,39 @@ def _posting_reads_sql(training: bool, fee_code_count: int) -> str:
             f"(SELECT json_agg(json_build_array({columns}) ORDER BY f.id, d.id) "
             f"{_FEE_CODE_FROM} WHERE f.code IN ({placeholders(fee_code_count)}))"
         )
+    items = "".join(f", ({query})" for query in item_queries)
     if training:
         return (
             "SELECT (SELECT id FROM cashiering_receipt WHERE idempotency_key = %s), "
-            f"{next_id_sql(Receipt)}, NULL, {fee_codes}"
+            f"{next_id_sql(Receipt)}, NULL, {fee_codes}{items}"
         )
     return (
         "SELECT (SELECT id FROM cashiering_receipt WHERE idempotency_key = %s), "
-        f"{next_id_sql(Receipt)}, {next_id_sql(JournalEntry)}, {fee_codes}, p.* "
+        f"{next_id_sql(Receipt)}, {next_id_sql(JournalEntry)}, {fee_codes}{items}, p.* "
         f"FROM (SELECT 1) one LEFT JOIN LATERAL ({PERIOD_FOR_DATE_SQL}) p ON true"
     )
 
 
-def _fee_codes_known_from(lines: Sequence[LineInput]) -> set[str]:
-    """The fee codes the lines' targets say they credit without loading them."""
+def _known_before_loading(
+    lines: Sequence[LineInput],
+) -> tuple[set[str], list[tuple[str, str, list]]]:
+    """What posting can read with its other reads: the fee codes the lines' targets say
+    they credit, and the targets' `lock_query` (kind, SQL, parameters) in kind order."""
     by_kind: dict[str, set[str]] = {}
     for line in lines:
         by_kind.setdefault(line.kind, set()).add(line.ref)
     codes: set[str] = set()
-    for kind, refs in by_kind.items():
+    queries: list[tuple[str, str, list]] = []
+    for kind in sorted(by_kind):
         try:
-            known = get_target_type(kind).fee_codes_for(refs)
+            target_type = get_target_type(kind)
         except TargetError:
             continue  # loading the items says so, at the line
-        codes |= known or set()
-    return codes
+        codes |= target_type.fee_codes_for(by_kind[kind]) or set()
+        query = target_type.lock_query(sorted(by_kind[kind]))
+        if query is not None:
+            queries.append((kind, *query))
+    return codes, queries
 
 
 def _apply_payments(payments: Sequence[tuple[PricedLine, ReceiptLine]], receipt) -> None:

@@ -12,8 +12,9 @@ license when its invoice is paid in full) and everything commits or rolls back t
 A void or reversal calls `apply_payment` with the negative amount.
 
 Two optional hooks let receipt posting save round trips on the hottest path:
-`fee_codes_for` names the fee codes a kind's items will be credited to without loading
-them (read together with the receipt's other reads), and `payment_statements` gives a
+`lock_query` reads and locks the items, and `fee_codes_for` names the fee codes a kind's
+items will be credited to without loading them, together with the receipt's other reads;
+`payment_statements` gives a
 payment that needs no checks as SQL the posting runs inside its one writing statement.
 """
 
@@ -71,6 +72,17 @@ class PaymentTargetType:
 
     def apply_payment(self, *, ref: str, amount: Decimal, receipt, line) -> None:
         """Record `amount` (negative to undo) against the target, in the caller's transaction."""
+        raise NotImplementedError
+
+    def lock_query(self, refs: Sequence[str]) -> tuple[str, list] | None:
+        """For receipt posting: a query (SQL, parameters) whose one value is a JSON array
+        of the items `load(refs, for_update=True)` returns, locked as `load` locks them;
+        `items_from_json` reads it. Posting runs it with its other reads. None (the
+        default): posting calls `load`."""
+        return None
+
+    def items_from_json(self, rows: list) -> dict[str, TargetItem]:
+        """The items of `lock_query`'s JSON array, by ref."""
         raise NotImplementedError
 
     def fee_codes_for(self, refs: Iterable[str]) -> set[str] | None:

@@ -14,7 +14,7 @@ import pytest
 from django.db import DatabaseError, connection, connections
 from django.db.models import Sum
 
-from cashiering.models import CashierSession, Receipt, UtilityAccount
+from cashiering.models import CashierSession, Receipt, ReceiptLine, UtilityAccount
 from cashiering.services import (
     CashieringError,
     IdempotencyConflict,
@@ -122,6 +122,11 @@ def test_sixteen_cashiers_posting_at_once_get_contiguous_numbers():
         r.journal_entry.source_ref for r in Receipt.objects.select_related("journal_entry")
     } == {f"R-{n}" for n in range(1, total + 1)}
     assert UtilityAccount.objects.get(number=shared.number).balance == D("1000.00") - total
+    # Each receipt read the shared account locked, after the ones before it had paid.
+    seen = ReceiptLine.objects.filter(target_ref=shared.number).values_list(
+        "balance_before", flat=True
+    )
+    assert sorted(seen) == [D("1000.00") - n for n in range(total - 1, -1, -1)]
     own = UtilityAccount.objects.filter(number__startswith="2000").aggregate(s=Sum("balance"))
     assert own["s"] == THREADS * (D("50.00") - RECEIPTS_PER_THREAD * D("10.00"))
 
