@@ -270,6 +270,11 @@ class ReceiptEntryForm:
                 TenderRow(index=i, kind=tender_type.kind if tender_type else "", **values)
             )
 
+    def offer_tender_types(self, tender_types: list[TenderType]) -> None:
+        """Every tender type the page offers, when it is shown again (a post reads only
+        the ones it was paid with)."""
+        self.tender_types = {t.code: t for t in tender_types}
+
     def attach_items(self, items: dict[tuple[str, str], TargetItem]) -> None:
         """Describe each line from the registry (to show it again, with its amount due)."""
         for row in self.lines:

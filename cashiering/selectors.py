@@ -14,7 +14,7 @@ from django.urls import reverse
 
 from cashiering.models import CashierSession, Drawer, Receipt, Tender, TenderType
 from cashiering.targets import TargetError, TargetItem, get_target_type
-from kent_cs.db import prepared_cursor
+from kent_cs.db import placeholders, prepared_cursor
 from kent_cs.money import ZERO
 from ledger.models import GLAccount
 
@@ -171,11 +171,15 @@ def drawers_available() -> QuerySet[Drawer]:
     )
 
 
-def tender_types_active() -> list[TenderType]:
-    # With their clearing accounts: posting debits them (no query per tender). Read on
-    # every post, so written out.
+def tender_types_active(codes: Sequence[str] | None = None) -> list[TenderType]:
+    """The active tender types (only those of `codes`, when given: a post reads the ones
+    it was paid with), with their clearing accounts: posting debits them (no query per
+    tender). Read on every post, so written out."""
     tender_columns = [f.attname for f in TenderType._meta.concrete_fields]
     account_columns = [f.attname for f in GLAccount._meta.concrete_fields]
+    wanted = sorted(set(codes)) if codes is not None else []
+    if codes is not None and not wanted:
+        return []
     with prepared_cursor() as cursor:
         cursor.execute(
             "SELECT "
@@ -183,7 +187,10 @@ def tender_types_active() -> list[TenderType]:
             + ", "
             + ", ".join(f"a.{c}" for c in account_columns)
             + " FROM cashiering_tendertype t JOIN ledger_glaccount a "
-            "ON a.id = t.clearing_account_id WHERE t.is_active ORDER BY t.sort_order, t.code"
+            "ON a.id = t.clearing_account_id WHERE t.is_active"
+            + (f" AND t.code IN ({placeholders(len(wanted))})" if codes is not None else "")
+            + " ORDER BY t.sort_order, t.code",
+            wanted,
         )
         rows = cursor.fetchall()
     found = []

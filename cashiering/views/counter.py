@@ -286,7 +286,8 @@ def receipt_post_view(request, pk: int):
     # but its cashier. The page shown again on an error fetches the session through the
     # user's scope, so another cashier's session answers 404.
     session = CashierSession(pk=pk)
-    form = ReceiptEntryForm(request.POST, tender_types=selectors.tender_types_active())
+    paid_with = [code for code in request.POST.getlist("tender_type") if code][:20]
+    form = ReceiptEntryForm(request.POST, tender_types=selectors.tender_types_active(paid_with))
     if form.is_valid():
         try:
             receipt = receipt_post(
@@ -303,6 +304,7 @@ def receipt_post_view(request, pk: int):
         else:
             return redirect("cashiering:receipt-print", pk=receipt.pk)
     form.attach_items(selectors.load_items((row.kind, row.ref) for row in form.lines))
+    form.offer_tender_types(selectors.tender_types_active())  # the page lists them all
     return _receipt_page(request, _operating_session(request, pk), form)
 
 

@@ -13,6 +13,7 @@ from cashiering.models import (
     Receipt,
     ReceiptPrint,
     Tender,
+    TenderType,
     UtilityAccount,
 )
 from cashiering.payables import invoice_index_rows, utility_index_rows
@@ -299,6 +300,14 @@ def test_short_tender_is_refused(client_for, cashier, session, accounts):
     response = post_receipt(client_for(cashier), session, data)
     assert "less than the total" in response.context["form"].tenders_error
     assert Receipt.objects.count() == 0
+
+
+def test_a_refused_post_offers_every_tender_type_again(client_for, cashier, session, accounts):
+    data = post_data(lines=[("utility", "100007-23", "84.50")], tenders=[("CASH", "50.00")])
+    response = post_receipt(client_for(cashier), session, data)
+    offered = [t.code for t in response.context["tender_types"]]
+    assert offered == [t.code for t in TenderType.objects.filter(is_active=True)]
+    assert len(offered) > 1 and response.context["form"].tenders[0].kind == "cash"
 
 
 def test_text_in_an_amount_is_refused_at_that_line(client_for, cashier, session, accounts):
