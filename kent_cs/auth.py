@@ -4,6 +4,8 @@ Counter staff often share one public address, so the address limit is higher tha
 username limit. Every failure, lockout, sign-in and sign-out is an AuthEvent row.
 """
 
+import functools
+from contextvars import ContextVar
 from datetime import timedelta
 
 from django.conf import settings
@@ -64,16 +66,35 @@ def lockout_clear(*, user) -> AuthEvent:
     )
 
 
-# A user's own and group permissions as "app_label.codename" (parameters: the user's id,
-# twice).
-# The ids of a user's own and group permissions (parameter: the user's id, twice). Names
-# come from `_permission_names`: joining auth_permission and django_content_type on every
-# request cost the server several times more than this.
-PERMISSION_IDS_SQL = (
-    "SELECT permission_id FROM auth_user_user_permissions WHERE user_id = %s "
-    "UNION ALL SELECT permission_id FROM auth_group_permissions WHERE group_id = ANY("
-    "ARRAY(SELECT group_id FROM auth_user_groups WHERE user_id = %s))"
-)
+def _permission_ids_sql(user_id: str) -> str:
+    """The ids of a user's own and group permissions (`user_id`: an SQL expression). Names
+    come from `_permission_names`: joining auth_permission and django_content_type on
+    every request cost the server several times more than this."""
+    return (
+        f"SELECT permission_id FROM auth_user_user_permissions WHERE user_id = {user_id} "
+        "UNION ALL SELECT permission_id FROM auth_group_permissions WHERE group_id = ANY("
+        f"ARRAY(SELECT group_id FROM auth_user_groups WHERE user_id = {user_id}))"
+    )
+
+
+PERMISSION_IDS_SQL = _permission_ids_sql("%s")  # parameter: the user's id
+
+
+def user_columns_sql(alias: str, user_id: str) -> str:
+    """The select list `ThrottledModelBackend.user_from_row` reads: the user's columns
+    (table `alias`) and the ids of their permissions (`user_id`: an SQL expression)."""
+    columns = ", ".join(f"{alias}.{column}" for column in _user_columns())
+    return f"{columns}, ARRAY({_permission_ids_sql(user_id)})"
+
+
+@functools.cache
+def _user_columns() -> list[str]:
+    return [field.attname for field in get_user_model()._meta.concrete_fields]
+
+
+# The session of the request being handled (set by kent_cs.sessions.IdleTimeoutMiddleware):
+# reading it reads its user too, and get_user takes the user from it.
+current_session: ContextVar = ContextVar("current_session", default=None)
 _names: dict[int, str] = {}
 
 
@@ -95,27 +116,36 @@ def _permission_names(ids) -> set[str]:
 
 class ThrottledModelBackend(ModelBackend):
     def get_user(self, user_id):
-        """The signed-in user of a request, with their permissions, in one plain query
-        (every request reads the user, and nearly every view checks a permission)."""
+        """The signed-in user of a request, with their permissions: read with the session
+        (kent_cs.sessions) or else in one plain query (every request reads the user, and
+        nearly every view checks a permission)."""
         user_model = get_user_model()
         try:
             pk = user_model._meta.pk.to_python(user_id)
         except ValidationError:
             return None
-        columns = [field.attname for field in user_model._meta.concrete_fields]
-        with prepared_cursor() as cursor:
-            cursor.execute(
-                f"SELECT {', '.join(columns)}, ARRAY({PERMISSION_IDS_SQL}) "
-                f"FROM {user_model._meta.db_table} WHERE id = %s",
-                [pk, pk, pk],
-            )
-            row = cursor.fetchone()
+        session = current_session.get()
+        row = getattr(session, "user_row", None)
+        if row is None or row[0] != pk:
+            with prepared_cursor() as cursor:
+                cursor.execute(
+                    f"SELECT {user_columns_sql('u', '%s')} FROM {user_model._meta.db_table} u "
+                    "WHERE u.id = %s",
+                    [pk, pk, pk],
+                )
+                row = cursor.fetchone()
         if row is None:
             return None
-        user = user_model.from_db(connection.alias, columns, row[:-1])
+        user = self.user_from_row(row)
+        return user if self.user_can_authenticate(user) else None
+
+    @staticmethod
+    def user_from_row(row):
+        """The user of a row of `user_columns_sql`, its permission names cached on it."""
+        user = get_user_model().from_db(connection.alias, _user_columns(), row[:-1])
         if not user.is_superuser:  # a superuser has every permission, not only these
             user._perm_cache = _permission_names(row[-1])  # as get_all_permissions fills it
-        return user if self.user_can_authenticate(user) else None
+        return user
 
     def get_all_permissions(self, user_obj, obj=None):
         """The user's own and group permissions in one query (ModelBackend takes two);

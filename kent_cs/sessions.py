@@ -1,9 +1,11 @@
 """Sessions: idle timeout without a session write on every request, and the store."""
 
+from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.sessions.backends import db
 from django.db import connection
 from django.utils import timezone
 
+from kent_cs.auth import current_session, user_columns_sql
 from kent_cs.db import prepared_cursor
 
 # A session's expiry is pushed forward at most this often; the idle timeout is therefore
@@ -13,13 +15,19 @@ TOUCH_SECONDS = 60
 
 class IdleTimeoutMiddleware:
     """Keeps a session alive while it is used: its expiry (SESSION_COOKIE_AGE) restarts
-    whenever a request comes more than TOUCH_SECONDS after the last refresh."""
+    whenever a request comes more than TOUCH_SECONDS after the last refresh. Also makes
+    the request's session the one the authentication backend finds its user in
+    (kent_cs.auth.current_session)."""
 
     def __init__(self, get_response):
         self.get_response = get_response
 
     def __call__(self, request):
-        response = self.get_response(request)
+        token = current_session.set(getattr(request, "session", None))
+        try:
+            response = self.get_response(request)
+        finally:
+            current_session.reset(token)
         session = getattr(request, "session", None)
         if session is not None and not session.modified and not session.is_empty():
             now = int(timezone.now().timestamp())
@@ -29,19 +37,43 @@ class IdleTimeoutMiddleware:
 
 
 class SessionStore(db.SessionStore):
-    """The database session store, reading the session row with a plain query: every
-    request reads it, and the ORM's query building costs more than the database."""
+    """The database store (kent_cs.models.Session), which keeps the signed-in user's id
+    in a column: the one plain query that reads a session reads its user and their
+    permission ids too (`user_row`, for kent_cs.auth's get_user), since every request
+    needs both and the ORM's query building costs more than the database."""
+
+    user_row: tuple | None = None
+
+    @classmethod
+    def get_model_class(cls):
+        from kent_cs.models import Session
+
+        return Session
+
+    def create_model_instance(self, data):
+        instance = super().create_model_instance(data)
+        try:
+            instance.user_id = int(data[SESSION_KEY])
+        except (KeyError, TypeError, ValueError):
+            instance.user_id = None
+        return instance
 
     def _get_session_from_db(self):
-        model = self.model
         with prepared_cursor() as cursor:
             cursor.execute(
-                "SELECT session_key, session_data, expire_date FROM django_session "
-                "WHERE session_key = %s AND expire_date > %s",
+                "SELECT s.session_key, s.session_data, s.expire_date, "
+                f"{user_columns_sql('u', 's.user_id')} FROM kent_cs_session s "
+                f"LEFT JOIN {get_user_model()._meta.db_table} u ON u.id = s.user_id "
+                "WHERE s.session_key = %s AND s.expire_date > %s",
                 [self.session_key, timezone.now()],
             )
             row = cursor.fetchone()
+        self.user_row = None
         if row is None:
             self._session_key = None
             return None
-        return model.from_db(connection.alias, ["session_key", "session_data", "expire_date"], row)
+        if row[3] is not None:
+            self.user_row = row[3:]
+        return self.model.from_db(
+            connection.alias, ["session_key", "session_data", "expire_date"], row[:3]
+        )

@@ -439,3 +439,38 @@ def test_a_request_reads_the_user_with_their_permissions_and_sees_new_ones(cashi
     }
     del user._perm_cache  # read again by get_all_permissions, in its own query
     assert "kent_cs.special_audit" in backend.get_all_permissions(user)
+
+
+def test_a_request_reads_its_session_and_user_in_one_query(client, cashier):
+    from django.test.utils import CaptureQueriesContext
+
+    from kent_cs.models import Session
+
+    sign_in(client, "cashier")
+    stored = Session.objects.get(session_key=client.session.session_key)
+    assert stored.user_id == cashier.pk
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(reverse("home")).status_code == 200
+    reads = [q["sql"] for q in queries.captured_queries]
+    assert "FROM kent_cs_session s LEFT JOIN auth_user u" in reads[0]
+    assert not any('FROM "auth_user"' in sql or "FROM auth_user u WHERE" in sql for sql in reads)
+    # Signing out removes the row; the next request is anonymous and asks to sign in.
+    client.post(reverse("logout"))
+    assert not Session.objects.filter(user_id=cashier.pk).exists()
+    assert client.get(reverse("home")).status_code == 302
+
+
+def test_the_user_read_with_the_session_is_checked_like_any_other(client, cashier):
+    sign_in(client, "cashier")
+    assert client.get(reverse("home")).status_code == 200
+    # Deactivated, or with a new password set elsewhere: the session no longer signs in.
+    cashier.is_active = False
+    cashier.save(update_fields=["is_active"])
+    assert client.get(reverse("home")).status_code == 302
+    cashier.is_active = True
+    cashier.save(update_fields=["is_active"])
+    sign_in(client, "cashier")
+    assert client.get(reverse("home")).status_code == 200
+    cashier.set_password("a-brand-new-password-2026")
+    cashier.save(update_fields=["password"])
+    assert client.get(reverse("home")).status_code == 302
