@@ -469,123 +469,160 @@ def receipt_post(
     )
 
     fee_code_hint, item_queries = _known_before_loading(lines)
-    with transaction.atomic(), history_context_bound() as history:
-        # A cashier posts one receipt at a time: the session is locked against a concurrent
-        # close, with the idempotency key, in the transaction's first statement.
-        locked_session = _lock_session_for_posting(session.pk, key, history)
-        training = locked_session.is_training
-        reads = _posting_reads(
-            key, locked_session.business_date, training, fee_code_hint, item_queries
-        )
-        if reads.existing_id is not None:
-            existing = Receipt.objects.get(pk=reads.existing_id)
-            if existing.request_hash != fingerprint:
-                raise IdempotencyConflict(
-                    "This form was already used for a different payment. Start a new receipt."
-                )
-            return existing
-        if not locked_session.is_open:
-            raise CashieringError("This session is closed; open a new session to take payments.")
-        if locked_session.cashier_id != user.pk:
-            raise CashieringError("Only the session's cashier can take payments in it.")
-        # Targets without a lock_query lock their items after those with one.
-        items = {
-            **reads.items,
-            **_load_items([x for x in lines if x.kind not in reads.item_kinds], for_update=True),
-        }
-        priced = _price_lines(lines, items)
-        total = sum((p.amount for p in priced), ZERO)
-        change = compute_change(total, clean_tenders)
-        series = TRAINING_SERIES if training else LIVE_SERIES
-        fee_codes = reads.fee_codes
-        missing = {p.code for p in priced} - fee_codes.keys()
-        if missing:
-            fee_codes = {**fee_codes, **_fee_codes(missing)}
-        receipt_id = reads.receipt_id
-        # Everything but the two numbered rows is written first, under reserved ids (or in
-        # the same statement): the receipt and journal series stay locked only from the
-        # receipt's INSERT (which takes its number) to the commit, while every other
-        # cashier waits on them.
-        if training:
-            staged = None
-        else:
-            with _ledger_errors():
-                staged = journal_entry_stage(
-                    entry_date=locked_session.business_date,
-                    lines=_receipt_entry_lines(priced, clean_tenders, change, fee_codes),
-                    user=user,
-                    source="receipt",
-                    entry_id=reads.entry_id,
-                    defer_lines=True,
-                    period=period_from_row(locked_session.business_date, reads.period_row),
-                )
-        receipt = Receipt(
-            id=receipt_id,
-            series=series,
-            session=locked_session,
-            business_date=locked_session.business_date,
-            payer_name=payer_name[:120],
-            total=total,
-            tendered=total + change,
-            change_given=change,
-            is_training=training,
-            idempotency_key=key,
-            request_hash=fingerprint,
-            journal_entry_id=staged.id if staged else None,
-            memo=memo.strip()[:200],
-            posted_by=user,
-        )
-        receipt_lines = [
-            ReceiptLine(
-                receipt_id=receipt_id,
-                line_no=index,
-                target_kind=p.item.kind,
-                target_ref=p.item.ref,
-                description=(
-                    f"{p.item.description} ({fee_codes[p.code].name})"
-                    if p.fee_code
-                    else p.item.description
-                )[:200],
-                fee_code=fee_codes[p.code],
-                quantity=p.quantity,
-                unit_price=p.unit_price,
-                amount=p.amount,
-                balance_before=p.balance_before,
+    try:
+        with transaction.atomic(), history_context_bound() as history:
+            return _post(
+                payer_name=payer_name,
+                lines=lines,
+                clean_tenders=clean_tenders,
+                key=key,
+                fingerprint=fingerprint,
+                user=user,
+                memo=memo,
+                reads=_posting_reads(session.pk, key, history, fee_code_hint, item_queries),
             )
-            for index, p in enumerate(priced, start=1)
-        ]
-        # The entry's lines, the receipt's lines and its tenders.
-        rows = [
-            *([json_insert_statement(*staged.line_batch)] if staged and staged.line_batch else []),
-            json_insert_statement(
-                ReceiptLine,
-                RECEIPT_LINE_FIELDS,
-                [[getattr(line, name) for name in RECEIPT_LINE_ATTRS] for line in receipt_lines],
-            ),
-            json_insert_statement(
-                Tender,
-                ("receipt", "line_no", *TENDER_FIELDS),
-                [
-                    (receipt_id, index, *(_tender_value(t, name) for name in TENDER_FIELDS))
-                    for index, t in enumerate(clean_tenders, start=1)
-                ],
-            ),
-        ]
-        payments = [] if training else list(zip(priced, receipt_lines, strict=True))
-        late = [pair for pair in payments if _target(pair).needs_receipt_number]
-        early = [pair for pair in payments if not _target(pair).needs_receipt_number]
-        statements, direct = _payment_statements(early)
-        if direct:
-            # Targets that check a payment as they take it do so after the receipt's lines
-            # are written (a returned check reads what is still owed from them).
-            sql, params = with_queries(rows)
-            with prepared_cursor() as cursor:
-                cursor.execute(sql, params)
-            rows = []
-            _apply_payments(direct, receipt)
-        # The rest, with the two numbered rows, in one statement.
-        _insert_receipt(receipt, staged, [*rows, *statements])
-        _apply_payments(late, receipt)
+    except IntegrityError as exc:
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != (
+            IDEMPOTENCY_CONSTRAINT
+        ):
+            raise
+    # A request with the same key posted first, while this one waited for the session.
+    return _posted_under(key, fingerprint)
+
+
+#: The unique constraint on a receipt's idempotency key.
+IDEMPOTENCY_CONSTRAINT = "cashiering_receipt_idempotency_key_key"
+
+
+def _posted_under(key: uuid.UUID, fingerprint: str) -> Receipt:
+    """The receipt already posted with `key`, when this request is the same payment (a
+    double submit); IdempotencyConflict when it is another."""
+    existing = Receipt.objects.get(idempotency_key=key)
+    if existing.request_hash != fingerprint:
+        raise IdempotencyConflict(
+            "This form was already used for a different payment. Start a new receipt."
+        )
+    return existing
+
+
+def _post(
+    *,
+    payer_name: str,
+    lines: Sequence[LineInput],
+    clean_tenders: list[TenderInput],
+    key: uuid.UUID,
+    fingerprint: str,
+    user,
+    memo: str,
+    reads: "_PostingReads",
+) -> Receipt:
+    """receipt_post's transaction, after its first statement (`reads`)."""
+    locked_session = reads.session
+    training = locked_session.is_training
+    if reads.existing_id is not None:
+        return _posted_under(key, fingerprint)
+    if not locked_session.is_open:
+        raise CashieringError("This session is closed; open a new session to take payments.")
+    if locked_session.cashier_id != user.pk:
+        raise CashieringError("Only the session's cashier can take payments in it.")
+    # Targets without a lock_query lock their items after those with one.
+    items = {
+        **reads.items,
+        **_load_items([x for x in lines if x.kind not in reads.item_kinds], for_update=True),
+    }
+    priced = _price_lines(lines, items)
+    total = sum((p.amount for p in priced), ZERO)
+    change = compute_change(total, clean_tenders)
+    series = TRAINING_SERIES if training else LIVE_SERIES
+    fee_codes = reads.fee_codes
+    missing = {p.code for p in priced} - fee_codes.keys()
+    if missing:
+        fee_codes = {**fee_codes, **_fee_codes(missing)}
+    receipt_id = reads.receipt_id
+    # Everything but the two numbered rows is written first, under reserved ids (or in
+    # the same statement): the receipt and journal series stay locked only from the
+    # receipt's INSERT (which takes its number) to the commit, while every other
+    # cashier waits on them.
+    if training:
+        staged = None
+    else:
+        with _ledger_errors():
+            staged = journal_entry_stage(
+                entry_date=locked_session.business_date,
+                lines=_receipt_entry_lines(priced, clean_tenders, change, fee_codes),
+                user=user,
+                source="receipt",
+                entry_id=reads.entry_id,
+                defer_lines=True,
+                period=period_from_row(locked_session.business_date, reads.period_row),
+            )
+    receipt = Receipt(
+        id=receipt_id,
+        series=series,
+        session=locked_session,
+        business_date=locked_session.business_date,
+        payer_name=payer_name[:120],
+        total=total,
+        tendered=total + change,
+        change_given=change,
+        is_training=training,
+        idempotency_key=key,
+        request_hash=fingerprint,
+        journal_entry_id=staged.id if staged else None,
+        memo=memo.strip()[:200],
+        posted_by=user,
+    )
+    receipt_lines = [
+        ReceiptLine(
+            receipt_id=receipt_id,
+            line_no=index,
+            target_kind=p.item.kind,
+            target_ref=p.item.ref,
+            description=(
+                f"{p.item.description} ({fee_codes[p.code].name})"
+                if p.fee_code
+                else p.item.description
+            )[:200],
+            fee_code=fee_codes[p.code],
+            quantity=p.quantity,
+            unit_price=p.unit_price,
+            amount=p.amount,
+            balance_before=p.balance_before,
+        )
+        for index, p in enumerate(priced, start=1)
+    ]
+    # The entry's lines, the receipt's lines and its tenders.
+    rows = [
+        *([json_insert_statement(*staged.line_batch)] if staged and staged.line_batch else []),
+        json_insert_statement(
+            ReceiptLine,
+            RECEIPT_LINE_FIELDS,
+            [[getattr(line, name) for name in RECEIPT_LINE_ATTRS] for line in receipt_lines],
+        ),
+        json_insert_statement(
+            Tender,
+            ("receipt", "line_no", *TENDER_FIELDS),
+            [
+                (receipt_id, index, *(_tender_value(t, name) for name in TENDER_FIELDS))
+                for index, t in enumerate(clean_tenders, start=1)
+            ],
+        ),
+    ]
+    payments = [] if training else list(zip(priced, receipt_lines, strict=True))
+    late = [pair for pair in payments if _target(pair).needs_receipt_number]
+    early = [pair for pair in payments if not _target(pair).needs_receipt_number]
+    statements, direct = _payment_statements(early)
+    if direct:
+        # Targets that check a payment as they take it do so after the receipt's lines
+        # are written (a returned check reads what is still owed from them).
+        sql, params = with_queries(rows)
+        with prepared_cursor() as cursor:
+            cursor.execute(sql, params)
+        rows = []
+        _apply_payments(direct, receipt)
+    # The rest, with the two numbered rows, in one statement.
+    _insert_receipt(receipt, staged, [*rows, *statements])
+    _apply_payments(late, receipt)
     return receipt
 
 
@@ -697,27 +734,59 @@ def _insert_receipt(
     receipt._state.db = connection.alias
 
 
-def _lock_session_for_posting(pk: int, key: uuid.UUID, history: tuple[str, str]) -> CashierSession:
-    """Lock the session against a concurrent close and read what posting needs. The same
-    statement first takes a lock on the idempotency key and sets the audit context for
-    the transaction's writes (`history`, see kent_cs.db.history_context_bound). The key's
-    lock serializes requests carrying the same key: the second waits for the first to
-    commit and then finds its receipt (`_posting_reads`, a statement of its own, so its
-    snapshot is taken after the lock was granted) instead of failing on the unique
-    constraint. The hottest query at the counter, so written out."""
+@dataclass(frozen=True)
+class _PostingReads:
+    session: CashierSession
+    existing_id: int | None
+    receipt_id: int
+    entry_id: int
+    period_row: tuple | None
+    fee_codes: dict[str, FeeCode]
+    items: dict[tuple[str, str], TargetItem]
+    item_kinds: frozenset[str]
+
+
+def _posting_reads(
+    session_pk: int,
+    key: uuid.UUID,
+    history: tuple[str, str],
+    fee_codes: set[str],
+    item_queries: Sequence[tuple[str, str, list]],
+) -> _PostingReads:
+    """The posting transaction's first statement, the hottest query at the counter.
+
+    It locks the session against a concurrent close (a cashier posts one receipt at a
+    time) and sets the audit context for the transaction's writes (`history`, see
+    kent_cs.db.history_context_bound); then, the session locked, it reads the receipt
+    already posted under `key` (if any), reserves the receipt's and journal entry's ids,
+    reads and locks the items of the targets that offer a `lock_query` ((kind, SQL,
+    parameters), in kind order: they are locked in that order) and reads the accounting
+    period of the session's business date and the fee codes the receipt is known to
+    credit (see `_known_before_loading`).
+
+    A request waiting for the session does not see a receipt committed while it waited
+    (the statement's snapshot is older): when both carry the same key, its INSERT then
+    fails on IDEMPOTENCY_CONSTRAINT, and receipt_post returns the first receipt.
+    """
+    codes = sorted(fee_codes)
+    sql = _posting_reads_sql(len(codes), tuple(query for _, query, _ in item_queries))
     with prepared_cursor() as cursor:
         cursor.execute(
-            f"SELECT pg_advisory_xact_lock(hashtextextended(%s, 7)), {HISTORY_CONTEXT_SETTERS}, "
-            "cashier_id, drawer_id, business_date, status, is_training, opening_float "
-            "FROM cashiering_cashiersession WHERE id = %s FOR NO KEY UPDATE",
-            [str(key), *history, pk],
+            sql,
+            [
+                *history,
+                session_pk,
+                key,
+                *codes,
+                *(value for _, _, params in item_queries for value in params),
+            ],
         )
         row = cursor.fetchone()
     if row is None:
         raise CashieringError("This session does not exist.")
-    cashier_id, drawer_id, business_date, status, is_training, opening_float = row[3:]
+    (cashier_id, drawer_id, business_date, status, is_training, opening_float) = row[:6]
     session = CashierSession(
-        id=pk,
+        id=session_pk,
         cashier_id=cashier_id,
         drawer_id=drawer_id,
         business_date=business_date,
@@ -726,55 +795,18 @@ def _lock_session_for_posting(pk: int, key: uuid.UUID, history: tuple[str, str])
         opening_float=opening_float,
     )
     session._state.adding = False
-    return session
-
-
-@dataclass(frozen=True)
-class _PostingReads:
-    existing_id: int | None
-    receipt_id: int
-    entry_id: int | None
-    period_row: tuple | None
-    fee_codes: dict[str, FeeCode]
-    items: dict[tuple[str, str], TargetItem]
-    item_kinds: frozenset[str]
-
-
-def _posting_reads(
-    key: uuid.UUID,
-    business_date: date,
-    training: bool,
-    fee_codes: set[str],
-    item_queries: Sequence[tuple[str, str, list]],
-) -> _PostingReads:
-    """In one statement: the receipt already posted under `key` (if any), the receipt's
-    and journal entry's reserved ids, the items of the targets that offer a `lock_query`
-    ((kind, SQL, parameters), in kind order: they are locked in that order), the
-    accounting period of the business date and the fee codes the receipt is known to
-    credit (see `_known_before_loading`)."""
-    codes = sorted(fee_codes)
-    sql = _posting_reads_sql(training, len(codes), tuple(query for _, query, _ in item_queries))
-    with prepared_cursor() as cursor:
-        cursor.execute(
-            sql,
-            [
-                key,
-                *codes,
-                *(value for _, _, params in item_queries for value in params),
-                *([] if training else [business_date, business_date]),
-            ],
-        )
-        row = cursor.fetchone()
-    existing_id, receipt_id, entry_id, fee_rows = row[:4]
+    existing_id, receipt_id, entry_id, fee_rows = row[6:10]
+    found = row[10 : 10 + len(item_queries)]
     items: dict[tuple[str, str], TargetItem] = {}
-    for (kind, _, _), found in zip(item_queries, row[4 : 4 + len(item_queries)], strict=True):
-        for ref, item in get_target_type(kind).items_from_json(found or []).items():
+    for (kind, _, _), rows in zip(item_queries, found, strict=True):
+        for ref, item in get_target_type(kind).items_from_json(rows or []).items():
             items[(kind, ref)] = item
     return _PostingReads(
+        session=session,
         existing_id=existing_id,
         receipt_id=receipt_id,
         entry_id=entry_id,
-        period_row=None if training else row[4 + len(item_queries) :],
+        period_row=row[10 + len(item_queries) :],
         fee_codes=_fee_codes_from_rows(fee_rows or [], decimals_as_text=True),
         items=items,
         item_kinds=frozenset(kind for kind, _, _ in item_queries),
@@ -782,7 +814,7 @@ def _posting_reads(
 
 
 @functools.cache
-def _posting_reads_sql(training: bool, fee_code_count: int, item_queries: tuple[str, ...]) -> str:
+def _posting_reads_sql(fee_code_count: int, item_queries: tuple[str, ...]) -> str:
     fee_codes = "NULL"
     if fee_code_count:
         columns = ", ".join(
@@ -794,15 +826,16 @@ def _posting_reads_sql(training: bool, fee_code_count: int, item_queries: tuple[
             f"{_FEE_CODE_FROM} WHERE f.code IN ({placeholders(fee_code_count)}))"
         )
     items = "".join(f", ({query})" for query in item_queries)
-    if training:
-        return (
-            "SELECT (SELECT id FROM cashiering_receipt WHERE idempotency_key = %s), "
-            f"{next_id_sql(Receipt)}, NULL, {fee_codes}{items}"
-        )
+    period = PERIOD_FOR_DATE_SQL.replace("%s", "s.business_date")
+    # The session is locked in a WITH query, so that the rest is read after the lock.
     return (
-        "SELECT (SELECT id FROM cashiering_receipt WHERE idempotency_key = %s), "
+        f"WITH s AS MATERIALIZED (SELECT {HISTORY_CONTEXT_SETTERS}, cashier_id, drawer_id, "
+        "business_date, status, is_training, opening_float FROM cashiering_cashiersession "
+        "WHERE id = %s FOR NO KEY UPDATE) "
+        "SELECT s.cashier_id, s.drawer_id, s.business_date, s.status, s.is_training, "
+        "s.opening_float, (SELECT id FROM cashiering_receipt WHERE idempotency_key = %s), "
         f"{next_id_sql(Receipt)}, {next_id_sql(JournalEntry)}, {fee_codes}{items}, p.* "
-        f"FROM (SELECT 1) one LEFT JOIN LATERAL ({PERIOD_FOR_DATE_SQL}) p ON true"
+        f"FROM s LEFT JOIN LATERAL ({period}) p ON true"
     )
 
 

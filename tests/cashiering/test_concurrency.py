@@ -3,6 +3,7 @@ gapless receipt numbers, double submits, openings racing each other, decisions r
 other, and a connection killed in the middle of a posting."""
 
 import contextlib
+import dataclasses
 import threading
 import time
 import uuid
@@ -348,3 +349,28 @@ def test_a_posting_killed_midway_leaves_nothing_and_its_retry_succeeds(cashier, 
     assert receipt.journal_entry.number == journal_next
     assert post(session, lines, tenders, key=key).pk == receipt.pk  # and only once
     assert unbalanced_entries() == []
+
+
+def test_a_resubmit_that_missed_the_first_receipt_returns_it(cashier, monkeypatch):
+    """A request that waited for the session reads with a snapshot from before the first
+    receipt committed; its INSERT then meets the idempotency key's constraint."""
+    from cashiering import services
+
+    counter = counter_setup()
+    account = make_account("104455-02", balance="120.00")
+    session = open_session(cashier)
+    key = uuid.uuid4()
+    first = post(session, [utility(account.number, "20.00")], [counter.cash("20.00")], key=key)
+    reads = services._posting_reads
+
+    def stale(*args, **kwargs):
+        return dataclasses.replace(reads(*args, **kwargs), existing_id=None)
+
+    monkeypatch.setattr(services, "_posting_reads", stale)
+    again = post(session, [utility(account.number, "20.00")], [counter.cash("20.00")], key=key)
+    assert again.pk == first.pk
+    with pytest.raises(IdempotencyConflict):
+        post(session, [utility(account.number, "25.00")], [counter.cash("25.00")], key=key)
+    assert Receipt.objects.count() == 1
+    assert UtilityAccount.objects.get(pk=account.pk).balance == D("100.00")
+    assert peek_number("receipt-R") == 2  # the refused INSERTs took no number
