@@ -474,3 +474,19 @@ def test_the_user_read_with_the_session_is_checked_like_any_other(client, cashie
     cashier.set_password("a-brand-new-password-2026")
     cashier.save(update_fields=["password"])
     assert client.get(reverse("home")).status_code == 302
+
+
+def test_clearsessions_removes_expired_sessions_only(client, cashier):
+    from django.core.management import call_command
+
+    from kent_cs.models import Session
+
+    sign_in(client, "cashier")
+    live = client.session.session_key
+    Session.objects.create(
+        session_key="expired-session-key-0000000000000000000",
+        session_data="",
+        expire_date=timezone.now() - timedelta(minutes=1),
+    )
+    call_command("clearsessions")
+    assert list(Session.objects.values_list("session_key", flat=True)) == [live]
