@@ -11,7 +11,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from kent_cs.audit import audit_reason
-from kent_cs.db import allocate_ids, insert_many, prepared_cursor, with_queries
+from kent_cs.db import allocate_ids, insert_many, prepared_cursor
 from kent_cs.money import ZERO, to_money
 from ledger.models import AccountingPeriod, GLAccount, JournalEntry, JournalLine
 
@@ -148,44 +148,16 @@ class StagedEntry:
         entry._state.db = connection.alias
         return entry
 
-    def post_after(
-        self,
-        *,
-        row_sql: str,
-        row_params: Sequence,
-        number_column: str,
-        memo_prefix: str,
-        memo_suffix: str = "",
-        ref_prefix: str = "",
-    ) -> tuple:
-        """Insert the caller's numbered row (`row_sql`: an INSERT ... RETURNING, whose
-        RETURNING includes `number_column`) and then this entry, in one statement: the entry
-        takes its number right after the row and is named after the row's number (memo
-        `memo_prefix + number + memo_suffix`, source_ref `ref_prefix + number`). Both
-        series stay locked only from this statement to the commit. Returns the row's
-        RETURNING values."""
-        entry_sql, entry_params = self.after_row_query(
-            number_column=number_column,
-            memo_prefix=memo_prefix,
-            memo_suffix=memo_suffix,
-            ref_prefix=ref_prefix,
-        )
-        sql, params = with_queries(
-            [(row_sql, row_params), (entry_sql, entry_params)],
-            names=["r", "j"],
-            final=("SELECT r.* FROM r, j", []),
-        )
-        with prepared_cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.fetchone()
-
     def after_row_query(
         self, *, number_column: str, memo_prefix: str, memo_suffix: str = "", ref_prefix: str = ""
     ) -> tuple[str, list]:
         """This entry's INSERT as a WITH query that follows the caller's numbered row,
-        itself the WITH query named `r` (see `post_after`); the statement must read both
-        (e.g. `... SELECT r.* FROM r, j`, naming this one `j`) so that the entry takes its
-        number after the row. Returns (SQL, parameters)."""
+        itself the WITH query named `r` (an INSERT ... RETURNING `number_column`); the
+        statement must read both (e.g. `... SELECT r.* FROM r, j`, naming this one `j`) so
+        that the entry takes its number right after the row, and is named after it (memo
+        `memo_prefix + number + memo_suffix`, source_ref `ref_prefix + number`). Both
+        series stay locked from that statement to the commit only. Returns (SQL,
+        parameters)."""
         if not memo_prefix.strip():
             raise LedgerError("Enter a memo saying what the entry is for.")
         number = f"r.{number_column}"

@@ -48,6 +48,7 @@ from bench.pgbench import pgbench_tps
 from bench.registry import Context, Result, benchmark
 from bench.timing import median, percentile, run_on_threads
 from cashiering.models import Receipt, TenderType
+from cashiering.selectors import tender_types_active
 from cashiering.services import TENDER_DETAIL_FIELDS, LineInput, TenderInput, receipt_post
 
 CLIENTS = 8
@@ -148,7 +149,8 @@ class Counter:
         fixtures.counter_reference()
         self.cashiers = fixtures.cashiers(CLIENTS)
         self.accounts = [fixtures.posting_accounts(i, ACCOUNTS_PER_CASHIER) for i in range(CLIENTS)]
-        self.tender_types = {t.code: t for t in TenderType.objects.all()}
+        # As the view reads them: with their clearing accounts (posting debits them).
+        self.tender_types = {t.code: t for t in tender_types_active()}
         self.serial = [0] * CLIENTS
         self.browsers: list[Browser] = []
         self.tokens: list[str] = []
