@@ -80,6 +80,7 @@ def _permission_ids_sql(user_id: str) -> str:
 PERMISSION_IDS_SQL = _permission_ids_sql("%s")  # parameter: the user's id
 
 
+@functools.cache  # built for every request: once per process
 def user_columns_sql(alias: str, user_id: str) -> str:
     """The select list `ThrottledModelBackend.user_from_row` reads: the user's columns
     (table `alias`) and the ids of their permissions (`user_id`: an SQL expression)."""

@@ -1,5 +1,7 @@
 """Sessions: idle timeout without a session write on every request, and the store."""
 
+import functools
+
 from django.contrib.auth import SESSION_KEY, get_user_model
 from django.contrib.sessions.backends import db
 from django.db import connection
@@ -60,13 +62,7 @@ class SessionStore(db.SessionStore):
 
     def _get_session_from_db(self):
         with prepared_cursor() as cursor:
-            cursor.execute(
-                "SELECT s.session_key, s.session_data, s.expire_date, "
-                f"{user_columns_sql('u', 's.user_id')} FROM kent_cs_session s "
-                f"LEFT JOIN {get_user_model()._meta.db_table} u ON u.id = s.user_id "
-                "WHERE s.session_key = %s AND s.expire_date > %s",
-                [self.session_key, timezone.now()],
-            )
+            cursor.execute(_session_sql(), [self.session_key, timezone.now()])
             row = cursor.fetchone()
         self.user_row = None
         if row is None:
@@ -77,3 +73,14 @@ class SessionStore(db.SessionStore):
         return self.model.from_db(
             connection.alias, ["session_key", "session_data", "expire_date"], row[:3]
         )
+
+
+@functools.cache
+def _session_sql() -> str:
+    """The session row with its user's columns and permission ids (built once)."""
+    return (
+        "SELECT s.session_key, s.session_data, s.expire_date, "
+        f"{user_columns_sql('u', 's.user_id')} FROM kent_cs_session s "
+        f"LEFT JOIN {get_user_model()._meta.db_table} u ON u.id = s.user_id "
+        "WHERE s.session_key = %s AND s.expire_date > %s"
+    )
