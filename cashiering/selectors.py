@@ -202,6 +202,29 @@ def tender_types_active(codes: Sequence[str] | None = None) -> list[TenderType]:
     return found
 
 
+# The active tender types as a post takes them, per process: posting checks them against
+# the database in its first statement (cashiering.services.TenderTypesChanged), so a copy
+# changed since is refused there and read again, never posted with.
+_posting_tender_types: dict[str, TenderType] = {}
+
+
+def tender_types_for_posting(codes: Sequence[str]) -> list[TenderType]:
+    """The active tender types of `codes` (with their clearing accounts) without a query
+    while the process's copy holds them all; read again when a code is missing from it."""
+    global _posting_tender_types
+    wanted = sorted(set(codes))
+    known = _posting_tender_types
+    if any(code not in known for code in wanted):
+        known = _posting_tender_types = {t.code: t for t in tender_types_active()}
+    return [known[code] for code in wanted if code in known]
+
+
+def forget_tender_types() -> None:
+    """Drop the process's copy (posting found it out of date)."""
+    global _posting_tender_types
+    _posting_tender_types = {}
+
+
 # --- payer search ---------------------------------------------------------------------
 
 #: A payer-index row ranks as a fuzzy match from this pg_trgm word similarity up.

@@ -72,6 +72,11 @@ class IdempotencyConflict(CashieringError):
     pass
 
 
+class TenderTypesChanged(CashieringError):
+    """A tender type paid with is no longer as the caller read it (deactivated, another
+    clearing account...): nothing was posted; read the tender types again and retry."""
+
+
 def _number_series(series: str) -> str:
     return f"receipt-{series}"
 
@@ -479,7 +484,14 @@ def receipt_post(
                 fingerprint=fingerprint,
                 user=user,
                 memo=memo,
-                reads=_posting_reads(session.pk, key, history, fee_code_hint, item_queries),
+                reads=_posting_reads(
+                    session.pk,
+                    key,
+                    history,
+                    fee_code_hint,
+                    item_queries,
+                    [t.tender_type.pk for t in clean_tenders],
+                ),
             )
     except IntegrityError as exc:
         if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", None) != (
@@ -521,6 +533,11 @@ def _post(
     training = locked_session.is_training
     if reads.existing_id is not None:
         return _posted_under(key, fingerprint)
+    if _tender_types_changed(clean_tenders, reads.tender_types):
+        raise TenderTypesChanged(
+            "The tender types changed while this receipt was entered: check the tenders and "
+            "post again."
+        )
     if not locked_session.is_open:
         raise CashieringError("This session is closed; open a new session to take payments.")
     if locked_session.cashier_id != user.pk:
@@ -738,6 +755,7 @@ def _insert_receipt(
 class _PostingReads:
     session: CashierSession
     existing_id: int | None
+    tender_types: list
     receipt_id: int
     entry_id: int
     period_row: tuple | None
@@ -752,6 +770,7 @@ def _posting_reads(
     history: tuple[str, str],
     fee_codes: set[str],
     item_queries: Sequence[tuple[str, str, list]],
+    tender_type_ids: Sequence[int],
 ) -> _PostingReads:
     """The posting transaction's first statement, the hottest query at the counter.
 
@@ -761,8 +780,9 @@ def _posting_reads(
     already posted under `key` (if any), reserves the receipt's and journal entry's ids,
     reads and locks the items of the targets that offer a `lock_query` ((kind, SQL,
     parameters), in kind order: they are locked in that order) and reads the accounting
-    period of the session's business date and the fee codes the receipt is known to
-    credit (see `_known_before_loading`).
+    period of the session's business date, the fee codes the receipt is known to credit
+    (see `_known_before_loading`) and what posting takes from the tender types paid with
+    (`_TENDER_TYPE_CHECK`; the caller's may be a process's copy).
 
     A request waiting for the session does not see a receipt committed while it waited
     (the statement's snapshot is older): when both carry the same key, its INSERT then
@@ -777,6 +797,7 @@ def _posting_reads(
                 *history,
                 session_pk,
                 key,
+                sorted(set(tender_type_ids)),
                 *codes,
                 *(value for _, _, params in item_queries for value in params),
             ],
@@ -795,8 +816,8 @@ def _posting_reads(
         opening_float=opening_float,
     )
     session._state.adding = False
-    existing_id, receipt_id, entry_id, fee_rows = row[6:10]
-    found = row[10 : 10 + len(item_queries)]
+    existing_id, tender_types, receipt_id, entry_id, fee_rows = row[6:11]
+    found = row[11 : 11 + len(item_queries)]
     items: dict[tuple[str, str], TargetItem] = {}
     for (kind, _, _), rows in zip(item_queries, found, strict=True):
         for ref, item in get_target_type(kind).items_from_json(rows or []).items():
@@ -804,9 +825,10 @@ def _posting_reads(
     return _PostingReads(
         session=session,
         existing_id=existing_id,
+        tender_types=tender_types or [],
         receipt_id=receipt_id,
         entry_id=entry_id,
-        period_row=row[10 + len(item_queries) :],
+        period_row=row[11 + len(item_queries) :],
         fee_codes=_fee_codes_from_rows(fee_rows or [], decimals_as_text=True),
         items=items,
         item_kinds=frozenset(kind for kind, _, _ in item_queries),
@@ -834,9 +856,40 @@ def _posting_reads_sql(fee_code_count: int, item_queries: tuple[str, ...]) -> st
         "WHERE id = %s FOR NO KEY UPDATE) "
         "SELECT s.cashier_id, s.drawer_id, s.business_date, s.status, s.is_training, "
         "s.opening_float, (SELECT id FROM cashiering_receipt WHERE idempotency_key = %s), "
-        f"{next_id_sql(Receipt)}, {next_id_sql(JournalEntry)}, {fee_codes}{items}, p.* "
+        f"({_TENDER_TYPE_CHECK}), {next_id_sql(Receipt)}, {next_id_sql(JournalEntry)}, "
+        f"{fee_codes}{items}, p.* "
         f"FROM s LEFT JOIN LATERAL ({period}) p ON true"
     )
+
+
+#: What posting takes from a tender type (and its clearing account), by id, for the ids
+#: of a parameter; compared with the caller's by `_tender_types_changed`.
+_TENDER_TYPE_CHECK = (
+    "SELECT json_agg(json_build_array(t.id, t.is_active, t.kind, t.gives_change, "
+    "t.requires_reference, t.clearing_account_id, a.is_active) ORDER BY t.id) "
+    "FROM cashiering_tendertype t JOIN ledger_glaccount a ON a.id = t.clearing_account_id "
+    "WHERE t.id = ANY(%s)"
+)
+
+
+def _tender_types_changed(tenders: Sequence[TenderInput], rows: list) -> bool:
+    """Whether the tender types the caller read differ from the database's `rows`
+    (`_TENDER_TYPE_CHECK`)."""
+    mine = sorted(
+        {
+            (
+                t.pk,
+                t.is_active,
+                t.kind,
+                t.gives_change,
+                t.requires_reference,
+                t.clearing_account_id,
+                t.clearing_account.is_active,
+            )
+            for t in (tender.tender_type for tender in tenders)
+        }
+    )
+    return mine != [tuple(row) for row in rows]
 
 
 def _known_before_loading(

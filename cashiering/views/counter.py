@@ -25,6 +25,7 @@ from cashiering.forms import (
 from cashiering.models import CashierSession, Receipt
 from cashiering.services import (
     CashieringError,
+    TenderTypesChanged,
     receipt_post,
     receipt_record_print,
     session_close,
@@ -287,8 +288,14 @@ def receipt_post_view(request, pk: int):
     # user's scope, so another cashier's session answers 404.
     session = CashierSession(pk=pk)
     paid_with = [code for code in request.POST.getlist("tender_type") if code][:20]
-    form = ReceiptEntryForm(request.POST, tender_types=selectors.tender_types_active(paid_with))
-    if form.is_valid():
+    # The tender types come from the process's copy, which posting checks: when it is out
+    # of date, nothing was posted, and the form is read again with the types as they are.
+    for attempt in (1, 2):
+        form = ReceiptEntryForm(
+            request.POST, tender_types=selectors.tender_types_for_posting(paid_with)
+        )
+        if not form.is_valid():
+            break
         try:
             receipt = receipt_post(
                 session=session,
@@ -299,8 +306,13 @@ def receipt_post_view(request, pk: int):
                 user=request.user,
                 memo=form.memo,
             )
+        except TenderTypesChanged as exc:
+            selectors.forget_tender_types()
+            if attempt == 2:
+                form.add_service_error(exc)
         except CashieringError as exc:
             form.add_service_error(exc)
+            break
         else:
             return redirect("cashiering:receipt-print", pk=receipt.pk)
     form.attach_items(selectors.load_items((row.kind, row.ref) for row in form.lines))

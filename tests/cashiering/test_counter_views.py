@@ -310,6 +310,62 @@ def test_a_refused_post_offers_every_tender_type_again(client_for, cashier, sess
     assert len(offered) > 1 and response.context["form"].tenders[0].kind == "cash"
 
 
+def test_a_tender_type_deactivated_after_the_last_post_is_refused(
+    client_for, cashier, session, accounts
+):
+    client = client_for(cashier)
+    first = post_data(lines=[("utility", "100014-05", "20.00")], tenders=[("CASH", "20.00")])
+    assert post_receipt(client, session, first).status_code == 302  # the types are read
+    TenderType.objects.filter(code="CHECK").update(is_active=False)
+
+    check = {"check_number": "1044", "check_payer": "John Smith"}
+    data = post_data(lines=[("utility", "100007-23", "84.50")], tenders=[("CHECK", "84.50", check)])
+    response = post_receipt(client, session, data)
+
+    assert response.status_code == 200
+    assert Receipt.objects.count() == 1
+    assert "tender 1 type" in response.context["form"].errors
+
+
+def test_a_post_debits_the_clearing_account_a_tender_type_has_now(
+    client_for, cashier, session, accounts, chart
+):
+    client = client_for(cashier)
+    first = post_data(lines=[("utility", "100014-05", "20.00")], tenders=[("CASH", "20.00")])
+    assert post_receipt(client, session, first).status_code == 302  # the types are read
+    moved_to = chart["001.101.40"]
+    TenderType.objects.filter(code="CASH").update(clearing_account=moved_to)
+
+    data = post_data(lines=[("utility", "100007-23", "84.50")], tenders=[("CASH", "100.00")])
+    response = post_receipt(client, session, data)
+
+    assert response.status_code == 302
+    receipt = Receipt.objects.get(idempotency_key=data["idempotency_key"])
+    debits = receipt.journal_entry.lines.filter(debit__gt=0)
+    assert [(line.account_id, line.debit) for line in debits] == [(moved_to.pk, D("84.50"))]
+
+
+def test_posting_refuses_a_tender_type_changed_since_it_was_read(cashier, session, accounts):
+    from cashiering.services import TenderTypesChanged
+    from kent_cs.models import NumberSeries
+
+    cash = _tender("CASH")
+    TenderType.objects.filter(pk=cash.pk).update(gives_change=False)
+    with pytest.raises(TenderTypesChanged):
+        receipt_post(
+            session=session,
+            payer_name="John Smith",
+            lines=[LineInput(kind="utility", ref="100007-23", amount=D("84.50"))],
+            tenders=[TenderInput(tender_type=cash, amount=D("100.00"))],
+            idempotency_key=uuid.uuid4(),
+            user=cashier,
+        )
+    assert not Receipt.objects.exists()
+    assert not NumberSeries.objects.filter(key="receipt-R", next_value__gt=1).exists()
+    accounts["john"].refresh_from_db()
+    assert accounts["john"].balance == D("84.50")
+
+
 def test_text_in_an_amount_is_refused_at_that_line(client_for, cashier, session, accounts):
     data = post_data(
         lines=[("utility", "100007-23", "84.50"), ("utility", "100014-05", "lots")],
