@@ -7,6 +7,7 @@ with a message naming the variable; nothing else in the code reads the environme
 from pathlib import Path
 
 import dj_database_url
+import pghistory
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
@@ -238,6 +239,12 @@ WORKER_HEARTBEAT_STALE_SECONDS = env.int("KENT_WORKER_STALE_SECONDS", default=60
 
 # Audit trail: every tracked model's event table refuses UPDATE and DELETE.
 PGHISTORY_APPEND_ONLY = True
+# Event tables are read by object and by context (a record's timeline, the activity log),
+# never by the foreign keys they copy: those copies carry no index, which every tracked
+# write would otherwise update.
+PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
+PGHISTORY_OBJ_FIELD = pghistory.ObjForeignKey(db_index=True)
+PGHISTORY_CONTEXT_FIELD = pghistory.ContextForeignKey(db_index=True)
 PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"
 
 CITY_NAME = env.str("KENT_CITY_NAME", default="City of Kent")

@@ -224,7 +224,7 @@ class JournalEntry(models.Model):
     period = models.ForeignKey(AccountingPeriod, on_delete=models.PROTECT, related_name="entries")
     entry_date = models.DateField()
     memo = models.CharField(max_length=300)
-    source = models.CharField(max_length=30, default="manual", db_index=True)
+    source = models.CharField(max_length=30, default="manual")
     source_ref = models.CharField(max_length=100, blank=True)
     reverses = models.OneToOneField(
         "self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by"
@@ -238,7 +238,11 @@ class JournalEntry(models.Model):
         ordering = ["-number"]
         verbose_name_plural = "journal entries"
         permissions = [("post_journalentry", "Can post and reverse journal entries")]
-        indexes = [models.Index(fields=["entry_date", "number"], name="je_date_number")]
+        indexes = [
+            models.Index(fields=["entry_date", "number"], name="je_date_number"),
+            # Entries are found by their source, never by a LIKE on it.
+            models.Index(fields=["source"], name="je_source"),
+        ]
         triggers = [
             PROTECT_CHANGE,
             pgtrigger.Trigger(
@@ -301,9 +305,15 @@ class JournalEntry(models.Model):
 
 @pghistory.track(pghistory.InsertEvent())
 class JournalLine(models.Model):
-    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="lines")
+    # Both keys are indexed as the first column of a two-column index: jl_unique_line_no
+    # (entry, line_no) and jl_account_entry (account, entry).
+    entry = models.ForeignKey(
+        JournalEntry, on_delete=models.PROTECT, related_name="lines", db_index=False
+    )
     line_no = models.PositiveSmallIntegerField()
-    account = models.ForeignKey(GLAccount, on_delete=models.PROTECT, related_name="lines")
+    account = models.ForeignKey(
+        GLAccount, on_delete=models.PROTECT, related_name="lines", db_index=False
+    )
     debit = MoneyField(default=ZERO)
     credit = MoneyField(default=ZERO)
     memo = models.CharField(max_length=200, blank=True)

@@ -147,7 +147,11 @@ class Receipt(models.Model):
 
     series = models.CharField(max_length=2, default="R", help_text="R live, T training")
     number = models.PositiveBigIntegerField()
-    session = models.ForeignKey(CashierSession, on_delete=models.PROTECT, related_name="receipts")
+    # Indexed by receipt_session (session, number), as a receipt's lines and tenders are
+    # by their unique (receipt, line_no): no index of their own.
+    session = models.ForeignKey(
+        CashierSession, on_delete=models.PROTECT, related_name="receipts", db_index=False
+    )
     business_date = models.DateField()
     payer_name = models.CharField(max_length=120)
     status = models.CharField(max_length=6, choices=Status.choices, default=Status.POSTED)
@@ -257,7 +261,9 @@ class Receipt(models.Model):
 
 @pghistory.track(pghistory.InsertEvent())
 class ReceiptLine(models.Model):
-    receipt = models.ForeignKey(Receipt, on_delete=models.PROTECT, related_name="lines")
+    receipt = models.ForeignKey(
+        Receipt, on_delete=models.PROTECT, related_name="lines", db_index=False
+    )
     line_no = models.PositiveSmallIntegerField()
     target_kind = models.CharField(max_length=20, help_text="utility, invoice, fee, license, ...")
     target_ref = models.CharField(max_length=60, blank=True)
@@ -284,7 +290,9 @@ class ReceiptLine(models.Model):
 class Tender(models.Model):
     """How a receipt was paid. Card data: brand, last 4 and authorization code only."""
 
-    receipt = models.ForeignKey(Receipt, on_delete=models.PROTECT, related_name="tenders")
+    receipt = models.ForeignKey(
+        Receipt, on_delete=models.PROTECT, related_name="tenders", db_index=False
+    )
     line_no = models.PositiveSmallIntegerField()
     tender_type = models.ForeignKey(TenderType, on_delete=models.PROTECT, related_name="+")
     amount = MoneyField()
