@@ -1,5 +1,6 @@
 """Every URL against every persona: who gets in, who is refused (403) and who is told the
-object does not exist (404, another user's object).
+object does not exist (404, another user's object), and that someone not signed in is
+sent to sign in.
 
 The table must name every URL the project serves (the admin aside): a new URL without a
 row here fails `test_every_url_has_a_rule`, so access is decided when a page is added.
@@ -107,6 +108,9 @@ def _licensing_scenario(personas) -> dict:
         "review": application.reviews.get(),
         "renewal_run": RenewalRun.objects.create(year=2027, started_by=technician),
     }
+
+
+ANONYMOUS = "not signed in"
 
 
 def _pk(key):
@@ -308,36 +312,36 @@ def _request(client, rule: Rule, url: str):
 
 @pytest.mark.parametrize("name", sorted(RULES))
 def test_url_by_persona(name, personas, client, settings):
+    """Each persona, and someone not signed in (sent to sign in, whatever the URL; signing
+    out aside), on one scene."""
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     rule = RULES[name]
     scene = _scenario(personas)
     url = reverse(name, kwargs=rule.kwargs(scene) if rule.kwargs else None)
     outcomes = {}
-    for persona in PERSONAS:
-        client.force_login(personas[persona])
-        # Each persona's request is undone, so a POST by one does not change what the
-        # next one sees.
+    for persona in [*PERSONAS, ANONYMOUS]:
+        if persona != ANONYMOUS:
+            client.force_login(personas[persona])
+        elif name == "logout":
+            continue
+        # Each request is undone, so a POST by one persona does not change what the next
+        # one sees.
         with transaction.atomic():
             response = _request(client, rule, url)
             transaction.set_rollback(True)
         outcomes[persona] = response.status_code
+        if response.status_code == 302 and response["Location"].startswith(reverse("login")):
+            outcomes[persona] = "sign in"
         client.logout()
-    expected = {}
+    expected: dict[str, int | str] = {}
     for persona in PERSONAS:
         if persona in rule.allowed:
-            expected[persona] = outcomes[persona] if outcomes[persona] in (200, 302) else "200/302"
+            allowed = outcomes[persona] in (200, 302, "sign in")
+            expected[persona] = outcomes[persona] if allowed else "200/302"
         elif persona in rule.not_found:
             expected[persona] = 404
         else:
             expected[persona] = 403
+    if name != "logout":
+        expected[ANONYMOUS] = "sign in"
     assert outcomes == expected, f"{name} {url}"
-
-
-@pytest.mark.parametrize("name", sorted(set(RULES) - {"logout"}))
-def test_anonymous_users_are_sent_to_sign_in(name, personas, client):
-    rule = RULES[name]
-    scene = _scenario(personas)
-    url = reverse(name, kwargs=rule.kwargs(scene) if rule.kwargs else None)
-    response = _request(client, rule, url)
-    assert response.status_code == 302
-    assert response["Location"].startswith(reverse("login"))
