@@ -782,14 +782,17 @@ def _posting_reads(
     parameters), in kind order: they are locked in that order) and reads the accounting
     period of the session's business date, the fee codes the receipt is known to credit
     (see `_known_before_loading`) and what posting takes from the tender types paid with
-    (`_TENDER_TYPE_CHECK`; the caller's may be a process's copy).
+    (`_tender_type_check`; the caller's may be a process's copy).
 
     A request waiting for the session does not see a receipt committed while it waited
     (the statement's snapshot is older): when both carry the same key, its INSERT then
     fails on IDEMPOTENCY_CONSTRAINT, and receipt_post returns the first receipt.
     """
     codes = sorted(fee_codes)
-    sql = _posting_reads_sql(len(codes), tuple(query for _, query, _ in item_queries))
+    tender_ids = sorted(set(tender_type_ids))
+    sql = _posting_reads_sql(
+        len(tender_ids), len(codes), tuple(query for _, query, _ in item_queries)
+    )
     with prepared_cursor() as cursor:
         cursor.execute(
             sql,
@@ -797,7 +800,7 @@ def _posting_reads(
                 *history,
                 session_pk,
                 key,
-                sorted(set(tender_type_ids)),
+                *tender_ids,
                 *codes,
                 *(value for _, _, params in item_queries for value in params),
             ],
@@ -836,7 +839,9 @@ def _posting_reads(
 
 
 @functools.cache
-def _posting_reads_sql(fee_code_count: int, item_queries: tuple[str, ...]) -> str:
+def _posting_reads_sql(
+    tender_type_count: int, fee_code_count: int, item_queries: tuple[str, ...]
+) -> str:
     fee_codes = "NULL"
     if fee_code_count:
         columns = ", ".join(
@@ -856,25 +861,26 @@ def _posting_reads_sql(fee_code_count: int, item_queries: tuple[str, ...]) -> st
         "WHERE id = %s FOR NO KEY UPDATE) "
         "SELECT s.cashier_id, s.drawer_id, s.business_date, s.status, s.is_training, "
         "s.opening_float, (SELECT id FROM cashiering_receipt WHERE idempotency_key = %s), "
-        f"({_TENDER_TYPE_CHECK}), {next_id_sql(Receipt)}, {next_id_sql(JournalEntry)}, "
-        f"{fee_codes}{items}, p.* "
+        f"({_tender_type_check(tender_type_count)}), {next_id_sql(Receipt)}, "
+        f"{next_id_sql(JournalEntry)}, {fee_codes}{items}, p.* "
         f"FROM s LEFT JOIN LATERAL ({period}) p ON true"
     )
 
 
-#: What posting takes from a tender type (and its clearing account), by id, for the ids
-#: of a parameter; compared with the caller's by `_tender_types_changed`.
-_TENDER_TYPE_CHECK = (
-    "SELECT json_agg(json_build_array(t.id, t.is_active, t.kind, t.gives_change, "
-    "t.requires_reference, t.clearing_account_id, a.is_active) ORDER BY t.id) "
-    "FROM cashiering_tendertype t JOIN ledger_glaccount a ON a.id = t.clearing_account_id "
-    "WHERE t.id = ANY(%s)"
-)
+def _tender_type_check(count: int) -> str:
+    """What posting takes from tender types (and their clearing accounts), for `count` ids;
+    compared with the caller's by `_tender_types_changed`."""
+    return (
+        "SELECT json_agg(json_build_array(t.id, t.is_active, t.kind, t.gives_change, "
+        "t.requires_reference, t.clearing_account_id, a.is_active) ORDER BY t.id) "
+        "FROM cashiering_tendertype t JOIN ledger_glaccount a "
+        f"ON a.id = t.clearing_account_id WHERE t.id IN ({placeholders(count)})"
+    )
 
 
 def _tender_types_changed(tenders: Sequence[TenderInput], rows: list) -> bool:
     """Whether the tender types the caller read differ from the database's `rows`
-    (`_TENDER_TYPE_CHECK`)."""
+    (`_tender_type_check`)."""
     mine = sorted(
         {
             (
