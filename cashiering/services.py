@@ -819,7 +819,7 @@ def _posting_reads(
         opening_float=opening_float,
     )
     session._state.adding = False
-    existing_id, tender_types, receipt_id, entry_id, fee_rows = row[6:11]
+    existing_id, tender_types, receipt_id, entry_id, fee_json = row[6:11]
     found = row[11 : 11 + len(item_queries)]
     items: dict[tuple[str, str], TargetItem] = {}
     for (kind, _, _), rows in zip(item_queries, found, strict=True):
@@ -832,7 +832,7 @@ def _posting_reads(
         receipt_id=receipt_id,
         entry_id=entry_id,
         period_row=row[11 + len(item_queries) :],
-        fee_codes=_fee_codes_from_rows(fee_rows or [], decimals_as_text=True),
+        fee_codes=_fee_codes_from_json(fee_json) if fee_json else {},
         items=items,
         item_kinds=frozenset(kind for kind, _, _ in item_queries),
     )
@@ -849,7 +849,7 @@ def _posting_reads_sql(
             for column in _FEE_CODE_COLUMNS
         )
         fee_codes = (
-            f"(SELECT json_agg(json_build_array({columns}) ORDER BY f.id, d.id) "
+            f"(SELECT json_agg(json_build_array({columns}) ORDER BY f.id, d.id)::text "
             f"{_FEE_CODE_FROM} WHERE f.code IN ({placeholders(fee_code_count)}))"
         )
     items = "".join(f", ({query})" for query in item_queries)
@@ -974,6 +974,14 @@ def _fee_codes(codes: set[str]) -> dict[str, FeeCode]:
     if missing:
         raise CashieringError(f"Fee code {', '.join(missing)} is not set up; ask an administrator.")
     return found
+
+
+@functools.lru_cache(maxsize=256)
+def _fee_codes_from_json(text: str) -> dict[str, FeeCode]:
+    """`_fee_codes_from_rows` of rows read as JSON text. The same text gives the same
+    objects (a cache per process): a post only reads them, and the text is the rows as
+    they are now, so a fee code changed since gives other text and other objects."""
+    return _fee_codes_from_rows(json.loads(text), decimals_as_text=True)
 
 
 def _fee_codes_from_rows(rows, *, decimals_as_text: bool = False) -> dict[str, FeeCode]:

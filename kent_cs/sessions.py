@@ -60,6 +60,20 @@ class SessionStore(db.SessionStore):
             instance.user_id = None
         return instance
 
+    def decode(self, session_data):
+        """The session's data. Decoding checks its signature and parses it, on every
+        request; the same text decodes to the same data, so a process keeps what it
+        decoded (flat data only: the caller gets its own copy of the dict)."""
+        cached = _decoded.get(session_data)
+        if cached is not None:
+            return dict(cached)
+        data = super().decode(session_data)
+        if data and all(isinstance(value, _FLAT) for value in data.values()):
+            if len(_decoded) >= _DECODED_MAX:
+                _decoded.clear()
+            _decoded[session_data] = dict(data)
+        return data
+
     def _get_session_from_db(self):
         with prepared_cursor() as cursor:
             cursor.execute(_session_sql(), [self.session_key, timezone.now()])
@@ -73,6 +87,12 @@ class SessionStore(db.SessionStore):
         return self.model.from_db(
             connection.alias, ["session_key", "session_data", "expire_date"], row[:3]
         )
+
+
+# Session data decoded per process, by its signed text (see SessionStore.decode).
+_decoded: dict[str, dict] = {}
+_DECODED_MAX = 10_000
+_FLAT = (str, int, float, bool, type(None))
 
 
 @functools.cache

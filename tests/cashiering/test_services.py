@@ -38,6 +38,7 @@ from tests.cashiering.factories import (
     COPIES,
     FLOAT,
     MERCH_SALES,
+    MISC,
     SALES_TAX,
     UNDEPOSITED,
     UTILITY_RECEIVABLE,
@@ -368,6 +369,19 @@ def test_fee_items_are_quantity_times_price(counter, session):
     assert receipt.total == D("61.80")
     assert receipt.change_given == D("8.20")
     assert entry_lines(receipt.journal_entry)[COPIES] == D("-1.80")
+
+
+def test_a_fee_code_changed_between_posts_is_posted_as_it_is_now(counter, session):
+    from ledger.models import FeeDistribution
+
+    first = post(session, [fee("COPY", 10)], [counter.cash("5")])
+    assert entry_lines(first.journal_entry)[COPIES] == D("-1.50")
+    FeeDistribution.objects.filter(fee_code__code="COPY").update(account=counter.accounts[MISC])
+
+    second = post(session, [fee("COPY", 10)], [counter.cash("5")])
+
+    lines = entry_lines(second.journal_entry)
+    assert COPIES not in lines and lines[MISC] == D("-1.50")
 
 
 @pytest.mark.parametrize(

@@ -490,3 +490,14 @@ def test_clearsessions_removes_expired_sessions_only(client, cashier):
     )
     call_command("clearsessions")
     assert list(Session.objects.values_list("session_key", flat=True)) == [live]
+
+
+def test_decoded_session_data_is_the_callers_own_and_tampering_is_still_refused():
+    from kent_cs.sessions import SessionStore
+
+    store = SessionStore()
+    text = store.encode({"_auth_user_id": "7", "_touched": 1})
+    first = store.decode(text)
+    first["_auth_user_id"] = "8"
+    assert store.decode(text) == {"_auth_user_id": "7", "_touched": 1}
+    assert store.decode(text[:-2] + ("AA" if not text.endswith("AA") else "BB")) == {}
