@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import BinaryIO
-from urllib.parse import urlencode
+from urllib.parse import quote_plus
 
 ROOT = Path(__file__).resolve().parent.parent
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken"\s+value="([^"]+)"')
@@ -190,7 +190,7 @@ class Browser:
             head.append(f"Cookie: {cookies}\r\n".encode())
         body = b""
         if form is not None:
-            body = urlencode(form).encode()
+            body = form_body(form)
             head.append(b"Content-Type: application/x-www-form-urlencoded\r\n")
         if body or method == "POST":
             head.append(f"Content-Length: {len(body)}\r\n".encode())
@@ -275,6 +275,21 @@ class Browser:
         )
         if response.status != 302 or "sessionid" not in self.cookies:
             raise RuntimeError(f"Signing in as {username} failed ({response.status}).")
+
+
+# Text that application/x-www-form-urlencoded keeps as it is, but for spaces ("+").
+_PLAIN = re.compile(r"[A-Za-z0-9._* -]*")
+
+
+def form_body(form: list[tuple[str, str]]) -> bytes:
+    """The form as a browser encodes it (as urlencode does); plain text (most of a
+    receipt's: names, codes, amounts, blanks) is not run through quote_plus, which cost
+    the client more than the rest of a post."""
+    return "&".join(f"{_encoded(name)}={_encoded(value)}" for name, value in form).encode()
+
+
+def _encoded(text: str) -> str:
+    return text.replace(" ", "+") if _PLAIN.fullmatch(text) else quote_plus(text)
 
 
 def csrf_token(page: Response) -> str:
