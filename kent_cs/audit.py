@@ -6,6 +6,7 @@ and linked from each event. Services wrap their writes in `audit_reason()` when 
 gave a reason; management commands and tasks use `audit_actor()`.
 """
 
+import functools
 import ipaddress
 import json
 from collections.abc import Iterator
@@ -29,10 +30,6 @@ def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
         return None
 
 
-def _is_trusted_proxy(address) -> bool:
-    return any(address in network for network in settings.TRUSTED_PROXIES)
-
-
 def client_ip(request) -> str | None:
     """The client's address, as sign-in throttling and the audit trail record it.
 
@@ -41,17 +38,28 @@ def client_ip(request) -> str | None:
     TRUSTED_PROXIES, and then only up to the first hop (from the right) that is not a
     trusted proxy: a client can put anything it likes at the left of the header.
     """
-    remote = _parse_ip(request.META.get("REMOTE_ADDR") or "")
+    return _client_ip(
+        request.META.get("REMOTE_ADDR") or "",
+        request.META.get("HTTP_X_FORWARDED_FOR", ""),
+        tuple(settings.TRUSTED_PROXIES),
+    )
+
+
+@functools.lru_cache(maxsize=1024)
+def _client_ip(remote_addr: str, forwarded_for: str, proxies: tuple) -> str | None:
+    """client_ip of the headers (parsing addresses costs more than the rest of a request's
+    audit context: the few that reach a process are worked out once)."""
+    remote = _parse_ip(remote_addr)
     if remote is None:
         return None
-    if _is_trusted_proxy(remote):
-        hops = request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+    if any(remote in network for network in proxies):
+        hops = forwarded_for.split(",")
         for hop in reversed(hops):
             address = _parse_ip(hop)
             if address is None:
                 break  # a malformed hop: trust nothing further left
             remote = address
-            if not _is_trusted_proxy(address):
+            if not any(address in network for network in proxies):
                 break
     return str(remote)
 
@@ -86,7 +94,13 @@ def history_context() -> tuple[str, str] | None:
     current = current_history_context()
     if current is None:
         return None
-    return str(current.id), json.dumps(current.metadata, cls=pghistory.config.json_encoder())
+    metadata = current.metadata
+    if all(isinstance(value, _JSON_SCALARS) for value in metadata.values()):
+        return str(current.id), json.dumps(metadata)  # a request's: plain values
+    return str(current.id), json.dumps(metadata, cls=pghistory.config.json_encoder())
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None))
 
 
 class AuditContextMiddleware:
