@@ -303,7 +303,9 @@ class JournalEntry(models.Model):
         return reverse("ledger:entry-detail", args=[self.number])
 
 
-@pghistory.track(pghistory.InsertEvent())
+# No event table: lines are written only in their entry's transaction (the
+# lines_only_while_posting trigger) and never change, so the entry's event already holds
+# their context and time, and an event would copy the row as it still is.
 class JournalLine(models.Model):
     # Both keys are indexed as the first column of a two-column index: jl_unique_line_no
     # (entry, line_no) and jl_account_entry (account, entry).

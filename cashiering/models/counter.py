@@ -259,7 +259,9 @@ class Receipt(models.Model):
         return str(self)
 
 
-@pghistory.track(pghistory.InsertEvent())
+# No event table: a receipt's lines and tenders are written with the receipt, in its statement,
+# and never change (append_only), so the receipt's event already holds their context and
+# time, and an event would copy the row as it still is.
 class ReceiptLine(models.Model):
     receipt = models.ForeignKey(
         Receipt, on_delete=models.PROTECT, related_name="lines", db_index=False
@@ -286,7 +288,7 @@ class ReceiptLine(models.Model):
         return f"{self.receipt} #{self.line_no} {self.description} {self.amount}"
 
 
-@pghistory.track(pghistory.InsertEvent())
+# No event table (see ReceiptLine).
 class Tender(models.Model):
     """How a receipt was paid. Card data: brand, last 4 and authorization code only."""
 

@@ -20,7 +20,6 @@ from ledger.models import (
     JournalEntry,
     JournalEntryEvent,
     JournalLine,
-    JournalLineEvent,
 )
 from ledger.services import LineSpec, journal_entry_post, period_close, periods_ensure_year
 from tests.factories import TODAY, make_user
@@ -136,16 +135,14 @@ def test_the_orm_cannot_change_a_posted_entry_either(ledger, poster):
     [
         "UPDATE ledger_journalentryevent SET memo = 'rewritten history'",
         "DELETE FROM ledger_journalentryevent",
-        "UPDATE ledger_journallineevent SET debit = 0",
-        "DELETE FROM ledger_journallineevent",
     ],
 )
 def test_the_journal_history_is_append_only(ledger, poster, sql):
     posted(ledger, poster)
-    before = JournalEntryEvent.objects.count(), JournalLineEvent.objects.count()
+    before = JournalEntryEvent.objects.count()
     refused(sql, match="Cannot update or delete rows from ledger_journal")
-    assert before == (1, 2)
-    assert (JournalEntryEvent.objects.count(), JournalLineEvent.objects.count()) == before
+    assert before == 1
+    assert JournalEntryEvent.objects.count() == before
 
 
 @pytest.mark.parametrize(
