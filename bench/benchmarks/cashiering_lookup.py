@@ -72,17 +72,21 @@ def _name(rng: random.Random) -> str:
     return rng.choice(BUSINESSES)
 
 
-def fill_payer_index(total: int) -> int:
+def fill_payer_index(total: int, *, at_least: int = 10_000) -> int:
     """Add utility accounts and AR invoices (with their index rows) until the payer
-    index holds `total` rows; returns how many rows it holds."""
+    index holds `total` rows, and `at_least` accounts and invoices to search for (a
+    database kept from an earlier run may hold licenses only); returns how many rows it
+    holds."""
     have = PayerIndex.objects.count()
+    payers = _cashier_payers().count()
+    at_least = min(at_least, total)
     serial = UtilityAccount.objects.filter(number__lt="900000").count()
     serial += ARInvoice.objects.filter(number__startswith="INV-5").count()
     rng = random.Random(SEED + serial)
     as_of = timezone.localdate() - timedelta(days=20)
-    while have < total:
+    while have < total or payers < at_least:
         accounts, invoices = [], []
-        for index in range(serial, serial + min(BATCH, total - have)):
+        for index in range(serial, serial + min(BATCH, max(total - have, at_least - payers))):
             if index % INVOICE_SHARE == INVOICE_SHARE - 1:
                 amount = Decimal(rng.randint(2500, 250000)) / 100
                 invoices.append(
@@ -114,6 +118,7 @@ def fill_payer_index(total: int) -> int:
             index_bulk_upsert(invoice_index_rows(invoices))
         serial += len(accounts) + len(invoices)
         have += len(accounts) + len(invoices)
+        payers += len(accounts) + len(invoices)
     # As autovacuum does after an import: statistics for the planner, and the trigram
     # index's pending list merged (every search would scan it until then).
     with connection.cursor() as cursor:
@@ -179,15 +184,17 @@ def _query(style: str, kind: str, number: str, name: str, address: str, rng) -> 
     return None
 
 
+def _cashier_payers():
+    """The index rows of the accounts and invoices this benchmark adds."""
+    return PayerIndex.objects.filter(kind__in=["utility", "invoice"]).exclude(
+        name__startswith="Bench "  # the posting benchmark's own accounts
+    )
+
+
 def cashier_queries(count: int) -> list[tuple[str, str]]:
     """(style, query): what cashiers type, drawn from index rows, the styles in turn."""
     rng = random.Random(SEED)
-    rows = list(
-        PayerIndex.objects.filter(kind__in=["utility", "invoice"])
-        .exclude(name__startswith="Bench ")  # the posting benchmark's own accounts
-        .order_by("id")
-        .values_list("kind", "number", "name", "address")
-    )
+    rows = list(_cashier_payers().order_by("id").values_list("kind", "number", "name", "address"))
     queries = []
     while len(queries) < count:
         style = STYLES[len(queries) % len(STYLES)]
