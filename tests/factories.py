@@ -92,6 +92,8 @@ class _ChartSnapshot:
             return not cursor.fetchone()[0]
 
     def replay(self) -> None:
+        # The ids are the first seed's: identity sequences have passed them (a flush
+        # truncates tables without restarting them).
         with connection.cursor() as cursor:
             for table, columns, data in self.rows:
                 names = ", ".join(f'"{c}"' for c in columns)
@@ -100,16 +102,14 @@ class _ChartSnapshot:
                     f'FROM json_populate_recordset(NULL::"{table}", %s::json)',
                     [data],
                 )
-                # The ids are the first seed's: identity sequences have passed them
-                # (a flush truncates tables without restarting them).
 
 
 _chart_snapshot: _ChartSnapshot | None = None
 
 
 def _seedable_tables() -> list[str]:
-    """The application's tables, models' own before the event tables (which seeding writes
-    through triggers and a replay writes again the same way), in dependency order."""
+    """The application's own tables, in dependency order: not pghistory's event tables
+    (a replay's inserts fill them through the triggers, as the seed's did)."""
     from django.apps import apps
 
     ordered: list[str] = []
