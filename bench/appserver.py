@@ -1,10 +1,10 @@
 """The application served for real, for benchmarks that go through HTTP.
 
-`app_server()` starts gunicorn in a subprocess on a free local port, against the benchmark
-database, with production settings (DEBUG off, a random secret, no demo users, no https
-redirect since there is no TLS proxy in front; see bench/server_settings.py), and stops it
-afterwards. `Browser` is one signed-in user's client: its own keep-alive connection and
-cookies (session and CSRF), on a plain socket.
+`app_server()` starts granian, as production runs it (docs/operations.md), in a subprocess
+on a free local port, against the benchmark database, with production settings (DEBUG off,
+a random secret, no demo users, no https redirect since there is no TLS proxy in front; see
+bench/server_settings.py), and stops it afterwards. `Browser` is one signed-in user's
+client: its own keep-alive connection and cookies (session and CSRF), on a plain socket.
 
     with app_server(ctx.database_url, workers=4, threads=2) as server:
         browser = Browser(server)
@@ -68,24 +68,25 @@ def server_environment(database_url: str) -> dict[str, str]:
 def app_server(
     database_url: str, *, workers: int = 4, threads: int = 2, start_timeout: float = 90
 ) -> Iterator[Server]:
-    """gunicorn (gthread workers) serving the app on 127.0.0.1 until the block ends."""
+    """granian (`workers` processes of `threads` threads each) serving the app on
+    127.0.0.1 until the block ends."""
     port = _free_port()
-    gunicorn = Path(sys.executable).with_name("gunicorn")
     command = [
-        str(gunicorn),
-        "kent_cs.wsgi",
-        "--bind",
-        f"127.0.0.1:{port}",
+        str(Path(sys.executable).with_name("granian")),
+        "--interface",
+        "wsgi",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
         "--workers",
         str(workers),
-        "--threads",
+        "--blocking-threads",
         str(threads),
-        "--worker-class",
-        "gthread",
-        "--timeout",
-        "60",
+        "--no-ws",
         "--log-level",
         "warning",
+        "kent_cs.wsgi:application",
     ]
     with tempfile.TemporaryFile(mode="w+") as log:
         process = subprocess.Popen(
@@ -113,7 +114,7 @@ def _wait_until_serving(server: Server, process, log, timeout: float) -> None:
     while time.monotonic() < deadline:
         if process.poll() is not None:
             log.seek(0)
-            raise RuntimeError(f"gunicorn exited ({process.returncode}):\n{log.read()[-4000:]}")
+            raise RuntimeError(f"granian exited ({process.returncode}):\n{log.read()[-4000:]}")
         try:
             connection = http.client.HTTPConnection(server.host, server.port, timeout=5)
             connection.request("GET", "/login/")
@@ -125,12 +126,12 @@ def _wait_until_serving(server: Server, process, log, timeout: float) -> None:
             pass
         time.sleep(0.25)
     log.seek(0)
-    raise RuntimeError(f"gunicorn did not answer in {timeout:.0f} s:\n{log.read()[-4000:]}")
+    raise RuntimeError(f"granian did not answer in {timeout:.0f} s:\n{log.read()[-4000:]}")
 
 
 def _stop(process: subprocess.Popen) -> None:
     if process.poll() is None:
-        process.send_signal(signal.SIGTERM)  # the master stops its workers gracefully
+        process.send_signal(signal.SIGTERM)  # the main process stops its workers gracefully
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:

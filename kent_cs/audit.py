@@ -33,7 +33,7 @@ def _parse_ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None
 def client_ip(request) -> str | None:
     """The client's address, as sign-in throttling and the audit trail record it.
 
-    gunicorn sets REMOTE_ADDR to the connecting peer: behind nginx that is the proxy, the
+    The server sets REMOTE_ADDR to the connecting peer: behind nginx that is the proxy, the
     same for everyone. X-Forwarded-For is believed only when REMOTE_ADDR is one of
     TRUSTED_PROXIES, and then only up to the first hop (from the right) that is not a
     trusted proxy: a client can put anything it likes at the left of the header.

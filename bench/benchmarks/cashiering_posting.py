@@ -1,6 +1,6 @@
 """Payment posting at the counter over HTTP: eight cashiers posting receipts at once.
 
-The application runs for real: gunicorn (4 workers x 2 threads) with production settings
+The application runs for real: granian (4 workers x 2 threads) with production settings
 against the benchmark database. Eight client threads, each signed in as its own cashier
 with an open drawer, post receipts to `cashiering:receipt-post` as the receipt page's form
 does (CSRF token from the page, an idempotency key per receipt, lines and tenders as
@@ -400,7 +400,7 @@ def _measure(ctx: Context) -> dict:
         "paced_rate": paced_count / paced_elapsed,
         "details": {
             "clients": CLIENTS,
-            "server": f"gunicorn gthread, {WORKERS} workers x {THREADS} threads, DEBUG off",
+            "server": f"granian, {WORKERS} workers x {THREADS} threads, DEBUG off",
             "chunk_seconds": seconds,
             "chunks_per_repetition": CHUNKS,
             "receipts_per_s": [round(r, 1) for r in rates["http"]],

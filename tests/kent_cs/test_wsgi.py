@@ -1,0 +1,112 @@
+"""The WSGI application as production serves it: granian, and environs without the
+process's environment."""
+
+import io
+import os
+from urllib.parse import quote
+
+import pytest
+from django.contrib.auth.hashers import PBKDF2PasswordHasher
+from django.db import connection
+
+from bench.appserver import Browser, app_server
+from kent_cs.models import AuthEvent
+from kent_cs.roles import Role
+from kent_cs.wsgi import application, request_only
+from tests.factories import PASSWORD, make_user
+
+
+def served(app, environ: dict) -> dict:
+    """The environ `app` passed on to the application it wraps."""
+    seen = {}
+
+    def inner(environ, start_response):
+        seen.update(environ)
+        start_response("204 No Content", [])
+        return []
+
+    request_only(inner, **app)(environ, lambda status, headers, exc_info=None: None)
+    return seen
+
+
+def test_keys_from_the_process_environment_are_left_out():
+    process = {
+        "DATABASE_URL": "postgres://kent:hunter2@db/kent_cs",
+        "DJANGO_SECRET_KEY": "not-for-requests",
+        "HTTP_PROXY": "http://proxy.internal:3128",
+        "PATH_INFO": "/set-in-the-shell",
+    }
+    environ = {
+        **process,
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/counter/",
+        "HTTP_HOST": "cs.example.org",
+        "HTTP_PROXY": "http://evil.example.com",  # a client's "Proxy:" header
+        "REMOTE_ADDR": "10.0.0.7",
+    }
+    seen = served({"process_environment": process}, environ)
+    assert seen == {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/counter/",  # a request's own keys stay, whatever the shell set
+        "HTTP_HOST": "cs.example.org",
+        "REMOTE_ADDR": "10.0.0.7",
+    }
+
+
+def test_an_environ_without_process_keys_is_passed_as_it_is():
+    environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "REMOTE_ADDR": "10.0.0.7"}
+    seen = served({"process_environment": {"DATABASE_URL": "x"}}, environ)
+    assert seen == environ
+
+
+@pytest.mark.django_db
+def test_the_application_answers_with_the_process_environment_in_its_environ():
+    environ = {
+        **os.environ,
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": "/login/",
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "testserver",
+        "SERVER_PORT": "80",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": "testserver",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(b""),
+        "wsgi.errors": io.StringIO(),
+    }
+    statuses = []
+
+    def start_response(status, headers, exc_info=None):
+        statuses.append(status)
+
+    body = b"".join(application(environ, start_response))
+    assert statuses == ["200 OK"]
+    assert b"csrfmiddlewaretoken" in body
+
+
+def database_url() -> str:
+    settings = connection.settings_dict
+    user = quote(settings["USER"] or "", safe="")
+    password = f":{quote(settings['PASSWORD'], safe='')}" if settings["PASSWORD"] else ""
+    host = settings["HOST"] or "localhost"
+    port = f":{settings['PORT']}" if settings["PORT"] else ""
+    return f"postgres://{user}{password}@{host}{port}/{settings['NAME']}"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_granian_serves_a_signed_in_cashier():
+    user = make_user("granian_cashier", Role.CASHIER)
+    # The server runs the production settings' hashers, not the tests' fast one.
+    hasher = PBKDF2PasswordHasher()
+    user.password = hasher.encode(PASSWORD, hasher.salt(), iterations=1000)
+    user.save(update_fields=["password"])
+    with app_server(database_url(), workers=1, threads=2) as server:
+        browser = Browser(server)
+        browser.sign_in("granian_cashier", PASSWORD)
+        page = browser.get("/counter/")
+        browser.close()
+    assert page.status in (200, 302)
+    signed_in = AuthEvent.objects.get(username="granian_cashier", kind=AuthEvent.Kind.LOGIN)
+    assert signed_in.ip_address == "127.0.0.1"  # granian's REMOTE_ADDR reached the audit
