@@ -148,6 +148,29 @@ def test_each_response_gets_a_fresh_nonce(client, db):
     assert len(first) >= 16
 
 
+def test_a_response_without_the_nonce_gets_the_policy_without_one(client, cashier, settings):
+    client.force_login(cashier)
+    response = client.get(reverse("cashiering:my-session"))  # a redirect: no page, no nonce
+    assert response.status_code == 302
+    policy = response["Content-Security-Policy"]
+    assert "'nonce-" not in policy
+    assert "script-src 'self';" in policy and "frame-ancestors 'none'" in policy
+    assert client.get(reverse("cashiering:my-session"))["Content-Security-Policy"] == policy
+    # A page in between gets its own nonce; the next redirect is as before.
+    assert "'nonce-" in client.get(reverse("home"))["Content-Security-Policy"]
+    assert client.get(reverse("cashiering:my-session"))["Content-Security-Policy"] == policy
+
+    # Another policy, or the same one changed in place, is sent as it now is.
+    settings.SECURE_CSP = {**settings.SECURE_CSP, "img-src": ["'self'"]}
+    changed = client.get(reverse("cashiering:my-session"))["Content-Security-Policy"]
+    assert "img-src 'self';" in changed and "data:" not in changed
+    settings.SECURE_CSP["img-src"].append("blob:")
+    assert (
+        "img-src 'self' blob:;"
+        in client.get(reverse("cashiering:my-session"))["Content-Security-Policy"]
+    )
+
+
 def test_security_headers_are_sent(client, db):
     response = client.get(reverse("login"))
     assert response["X-Frame-Options"] == "DENY"
