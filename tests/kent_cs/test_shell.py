@@ -6,9 +6,12 @@ from html.parser import HTMLParser
 
 import pytest
 from django.contrib import messages
+from django.contrib.auth.decorators import login_not_required
 from django.contrib.staticfiles import finders
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.urls import include, path, reverse
+from django.views.decorators.csp import csp_override
 
 from kent_cs.models import Job
 
@@ -19,7 +22,17 @@ def flash(request):
     return render(request, "base.html", {"breadcrumbs": [("Drawers", "/drawers/"), ("D1", None)]})
 
 
-urlpatterns = [path("test/flash/", flash), path("", include("kent_cs.urls"))]
+@login_not_required
+@csp_override({"default-src": ["'self'"], "img-src": ["https://maps.example.org"]})
+def own_policy(request):
+    return HttpResponse("")
+
+
+urlpatterns = [
+    path("test/flash/", flash),
+    path("test/own-policy/", own_policy),
+    path("", include("kent_cs.urls")),
+]
 
 
 class PageScan(HTMLParser):
@@ -169,6 +182,16 @@ def test_a_response_without_the_nonce_gets_the_policy_without_one(client, cashie
         "img-src 'self' blob:;"
         in client.get(reverse("cashiering:my-session"))["Content-Security-Policy"]
     )
+
+
+@pytest.mark.urls(__name__)
+def test_a_views_own_policy_is_sent_as_it_is(client, db):
+    for _ in range(2):
+        response = client.get("/test/own-policy/")
+        assert response.status_code == 200
+        policy = response["Content-Security-Policy"]
+        assert policy == "default-src 'self'; img-src https://maps.example.org"
+    assert "frame-ancestors 'none'" in client.get(reverse("login"))["Content-Security-Policy"]
 
 
 def test_security_headers_are_sent(client, db):

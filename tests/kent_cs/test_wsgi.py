@@ -16,8 +16,8 @@ from kent_cs.wsgi import application, request_only
 from tests.factories import PASSWORD, make_user
 
 
-def served(app, environ: dict) -> dict:
-    """The environ `app` passed on to the application it wraps."""
+def served(environ: dict, process_environment: dict) -> dict:
+    """The environ `request_only` passes on to the application it wraps."""
     seen = {}
 
     def inner(environ, start_response):
@@ -25,7 +25,7 @@ def served(app, environ: dict) -> dict:
         start_response("204 No Content", [])
         return []
 
-    request_only(inner, **app)(environ, lambda status, headers, exc_info=None: None)
+    request_only(inner, process_environment)(environ, lambda status, headers, exc_info=None: None)
     return seen
 
 
@@ -44,7 +44,7 @@ def test_keys_from_the_process_environment_are_left_out():
         "HTTP_PROXY": "http://evil.example.com",  # a client's "Proxy:" header
         "REMOTE_ADDR": "10.0.0.7",
     }
-    seen = served({"process_environment": process}, environ)
+    seen = served(environ, process)
     assert seen == {
         "REQUEST_METHOD": "GET",
         "PATH_INFO": "/counter/",  # a request's own keys stay, whatever the shell set
@@ -55,7 +55,7 @@ def test_keys_from_the_process_environment_are_left_out():
 
 def test_an_environ_without_process_keys_is_passed_as_it_is():
     environ = {"REQUEST_METHOD": "GET", "PATH_INFO": "/", "REMOTE_ADDR": "10.0.0.7"}
-    seen = served({"process_environment": {"DATABASE_URL": "x"}}, environ)
+    seen = served(environ, {"DATABASE_URL": "x"})
     assert seen == environ
 
 
