@@ -3,13 +3,13 @@ process's environment."""
 
 import io
 import os
-from urllib.parse import quote
 
 import pytest
 from django.contrib.auth.hashers import PBKDF2PasswordHasher
 from django.db import connection
 
 from bench.appserver import Browser, app_server
+from bench.database import with_database
 from kent_cs.models import AuthEvent
 from kent_cs.roles import Role
 from kent_cs.wsgi import application, request_only
@@ -86,15 +86,6 @@ def test_the_application_answers_with_the_process_environment_in_its_environ():
     assert b"csrfmiddlewaretoken" in body
 
 
-def database_url() -> str:
-    settings = connection.settings_dict
-    user = quote(settings["USER"] or "", safe="")
-    password = f":{quote(settings['PASSWORD'], safe='')}" if settings["PASSWORD"] else ""
-    host = settings["HOST"] or "localhost"
-    port = f":{settings['PORT']}" if settings["PORT"] else ""
-    return f"postgres://{user}{password}@{host}{port}/{settings['NAME']}"
-
-
 @pytest.mark.django_db(transaction=True)
 def test_granian_serves_a_signed_in_cashier():
     user = make_user("granian_cashier", Role.CASHIER)
@@ -102,7 +93,9 @@ def test_granian_serves_a_signed_in_cashier():
     hasher = PBKDF2PasswordHasher()
     user.password = hasher.encode(PASSWORD, hasher.salt(), iterations=1000)
     user.save(update_fields=["password"])
-    with app_server(database_url(), workers=1, threads=2) as server:
+    # The test database, on the server DATABASE_URL names.
+    url = with_database(os.environ["DATABASE_URL"], connection.settings_dict["NAME"])
+    with app_server(url, workers=1, threads=2) as server:
         browser = Browser(server)
         browser.sign_in("granian_cashier", PASSWORD)
         page = browser.get("/counter/")
