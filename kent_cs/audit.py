@@ -8,17 +8,15 @@ gave a reason; management commands and tasks use `audit_actor()`.
 
 import functools
 import ipaddress
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pghistory
-import pghistory.config
 import pghistory.runtime
 from django.conf import settings
 from django.db import connection
 
-from kent_cs.db import SET_HISTORY_CONTEXT
+from kent_cs.history_context import SET_HISTORY_CONTEXT
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -80,27 +78,6 @@ def _context(**metadata) -> Iterator[None]:
         with connection.cursor() as cursor:
             # An empty id is not a UUID: pghistory's trigger function then attaches none.
             cursor.execute(SET_HISTORY_CONTEXT, ["", ""])
-
-
-def current_history_context():
-    """pghistory's context of this thread (entered by the outermost block), or None."""
-    return getattr(pghistory.runtime._tracker, "value", None)
-
-
-def history_context() -> tuple[str, str] | None:
-    """The values pghistory would set before a write now (context id, metadata as JSON),
-    or None outside any context: for statements sent past Django's execute wrappers
-    (kent_cs.db.PreparedCursor)."""
-    current = current_history_context()
-    if current is None:
-        return None
-    metadata = current.metadata
-    if all(isinstance(value, _JSON_SCALARS) for value in metadata.values()):
-        return str(current.id), json.dumps(metadata)  # a request's: plain values
-    return str(current.id), json.dumps(metadata, cls=pghistory.config.json_encoder())
-
-
-_JSON_SCALARS = (str, int, float, bool, type(None))
 
 
 class AuditContextMiddleware:

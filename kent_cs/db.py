@@ -13,14 +13,11 @@ from decimal import Decimal
 import psycopg
 from django.db import DEFAULT_DB_ALIAS, connection, connections, models
 
-# pghistory hands its context (who, from where, why) to its triggers in these settings,
-# local to the transaction (parameters: the context id and its metadata as JSON; empty
-# strings mean none); see kent_cs.audit.
-HISTORY_CONTEXT_SETTERS = (
-    "set_config('pghistory.context_id', %s, true), "
-    "set_config('pghistory.context_metadata', %s, true)"
+from kent_cs.history_context import (
+    SET_HISTORY_CONTEXT,
+    current_history_context,
+    history_context,
 )
-SET_HISTORY_CONTEXT = f"SELECT {HISTORY_CONTEXT_SETTERS}"
 
 _local = threading.local()
 
@@ -80,8 +77,6 @@ class PreparedCursor:
 def _unbound_context() -> tuple[str, str] | None:
     """The audit context to set before a write, or None (none active, or already set in
     this transaction by the block that `history_context_bound()` marks)."""
-    from kent_cs.audit import current_history_context, history_context
-
     current = current_history_context()
     if current is None or getattr(_local, "bound", None) is current:
         return None
@@ -95,8 +90,6 @@ def history_context_bound() -> Iterator[tuple[str, str]]:
     none, which pghistory reads as no context): `PreparedCursor` then does not set it
     again before each write. The hottest write path, receipt posting, saves a round trip
     per write this way."""
-    from kent_cs.audit import current_history_context, history_context
-
     assert connection.in_atomic_block, "the audit context lasts for one transaction"
     previous = getattr(_local, "bound", None)
     _local.bound = current_history_context()

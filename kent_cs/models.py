@@ -1,3 +1,8 @@
+"""The core's tables: number series, sign-in events, jobs, worker heartbeats, core
+permissions and the sessions table with its user column."""
+
+from importlib import import_module
+
 import pghistory
 import pgtrigger
 from django.conf import settings
@@ -138,6 +143,7 @@ class Session(AbstractBaseSession):
 
     @classmethod
     def get_session_store_class(cls):
-        from kent_cs.sessions import SessionStore
-
-        return SessionStore
+        # The configured engine's store, found the way Django's SessionMiddleware finds it:
+        # the store module builds on this model (and on kent_cs.auth, which records
+        # sign-ins in AuthEvent), so the model names it through settings, not an import.
+        return import_module(settings.SESSION_ENGINE).SessionStore

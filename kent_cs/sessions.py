@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from kent_cs.auth import current_session, user_columns_sql
 from kent_cs.db import prepared_cursor
+from kent_cs.models import Session
 
 # A session's expiry is pushed forward at most this often; the idle timeout is therefore
 # exact to within a minute, and a busy counter page does not write its session each time.
@@ -48,8 +49,6 @@ class SessionStore(db.SessionStore):
 
     @classmethod
     def get_model_class(cls):
-        from kent_cs.models import Session
-
         return Session
 
     def create_model_instance(self, data):
