@@ -30,7 +30,8 @@ from django.utils import timezone
 
 from kent_cs.audit import audit_reason
 from kent_cs.money import ZERO
-from kent_cs.uploads import UploadIssue, UploadRefused, UploadSource, read_bytes
+from kent_cs.uploads.files import UploadSource, read_bytes
+from kent_cs.uploads.results import UploadIssue, UploadRefused
 from ledger.bankfiles import MAX_STATEMENT_BYTES, CsvMapping, ParsedFile, parse_statement_file
 from ledger.bankfiles import Statement as ParsedStatement
 from ledger.models import (

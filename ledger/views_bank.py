@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from kent_cs.uploads import UploadRefused
+from kent_cs.uploads.results import UploadRefused
 from ledger import bank
 from ledger.forms_bank import (
     ManualMatchForm,

@@ -11,15 +11,9 @@ parsed whole: either every statement comes back, or `UploadRefused` lists every 
 found with its line.
 """
 
-from kent_cs.uploads import (
-    HEAD_BYTES,
-    UploadIssue,
-    UploadRefused,
-    UploadSource,
-    detect_kind,
-    read_bytes,
-    read_text,
-)
+from kent_cs.uploads.files import HEAD_BYTES, UploadSource, detect_kind, read_bytes
+from kent_cs.uploads.results import UploadIssue, UploadRefused
+from kent_cs.uploads.text import read_text
 
 from ._common import parse_xml, refuse_declarations
 from .bai2 import bai2_sample, parse_bai2

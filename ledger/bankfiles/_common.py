@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 from xml.parsers import expat
 
-from kent_cs.uploads import MAX_REPORTED_ISSUES, UploadIssue, UploadRefused
+from kent_cs.uploads.results import MAX_REPORTED_ISSUES, UploadIssue, UploadRefused
 
 from .types import StatementLine
 

@@ -6,16 +6,10 @@ from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
 
-from kent_cs.uploads import (
-    Row,
-    RowError,
-    UploadSource,
-    cell_date,
-    cell_money,
-    cell_text,
-    parse_rows,
-    read_table,
-)
+from kent_cs.uploads.cells import cell_date, cell_money, cell_text, parse_rows
+from kent_cs.uploads.files import UploadSource
+from kent_cs.uploads.results import Row, RowError
+from kent_cs.uploads.tables import read_table
 
 from ._common import looks_returned, new_line
 from .types import CsvMapping, ParsedFile, Statement, StatementLine

@@ -11,7 +11,7 @@ import html
 import re
 from datetime import UTC, date, datetime, timedelta, timezone
 
-from kent_cs.uploads import UploadIssue, UploadRefused
+from kent_cs.uploads.results import UploadIssue, UploadRefused
 
 from ._common import (
     Element,

@@ -14,24 +14,12 @@ from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 from openpyxl import Workbook
 
-from kent_cs.uploads import (
-    Row,
-    RowError,
-    TableUploadField,
-    TextUploadField,
-    UploadIssue,
-    UploadRefused,
-    cell_date,
-    cell_int,
-    cell_money,
-    cell_text,
-    detect_kind,
-    normalise_header,
-    parse_rows,
-    read_bytes,
-    read_table,
-    read_text,
-)
+from kent_cs.uploads.cells import cell_date, cell_int, cell_money, cell_text, parse_rows
+from kent_cs.uploads.fields import TableUploadField, TextUploadField
+from kent_cs.uploads.files import detect_kind, read_bytes
+from kent_cs.uploads.results import Row, RowError, UploadIssue, UploadRefused
+from kent_cs.uploads.tables import normalise_header, read_table
+from kent_cs.uploads.text import read_text
 
 PAYMENT_COLUMNS = {
     "required_columns": ("account_number", "amount", "paid_on"),

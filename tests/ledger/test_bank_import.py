@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import F
 from django.urls import reverse
 
-from kent_cs.uploads import UploadRefused
+from kent_cs.uploads.results import UploadRefused
 from ledger.bank import bank_statement_import
 from ledger.bankfiles import MAX_STATEMENT_BYTES, CsvMapping, bai2_sample, parse_statement_file
 from ledger.models import BankAccount, BankStatement, BankStatementImport, BankTransaction

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from kent_cs.uploads import UploadRefused
+from kent_cs.uploads.results import UploadRefused
 from ledger.bankfiles import (
     MAX_STATEMENT_BYTES,
     CsvMapping,
