@@ -1,3 +1,6 @@
+"""The core app's configuration: its menu link, and at start the sign-in
+audit receivers and the trigger functions installed after migrate."""
+
 from django.apps import AppConfig
 
 from kent_cs.navigation import NavItem

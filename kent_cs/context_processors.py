@@ -1,3 +1,5 @@
+"""Template context every page gets: the navigation menu of the signed-in user."""
+
 from django.conf import settings
 
 from kent_cs.navigation import nav_for

@@ -1,3 +1,5 @@
+"""The sign-in form."""
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 

@@ -1,3 +1,5 @@
+"""The project's URLs: the core's pages and each app's URLs under its prefix."""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path

@@ -1,3 +1,5 @@
+"""The core's pages: home dashboard, /healthz, activity, job progress and download, error pages."""
+
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.contrib.auth.views import LoginView

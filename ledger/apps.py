@@ -1,3 +1,5 @@
+"""The ledger app's configuration: its menu links, dashboard figures and demo data."""
+
 from django.apps import AppConfig
 
 from kent_cs.navigation import NavItem
@@ -21,6 +23,8 @@ class LedgerConfig(AppConfig):
         ),
     )
 
+    # The two hooks below import inside the method: Django imports apps.py while it is
+    # still loading the app registry, before models may be imported.
     def seed_demo(self, stdout) -> None:
         from ledger.demo import seed
 

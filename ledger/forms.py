@@ -1,3 +1,6 @@
+"""Forms of the ledger pages: date ranges, period choice, entry reversal,
+period close and reopen."""
+
 from django import forms
 from django.utils import timezone
 

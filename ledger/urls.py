@@ -1,3 +1,5 @@
+"""The ledger's URLs (bank reconciliation's in ledger.urls_bank)."""
+
 from django.urls import path
 
 from ledger import urls_bank, views

@@ -1,3 +1,6 @@
+"""The ledger's pages: chart of accounts, account detail, journal entries and their reversal,
+trial balance (page, XLSX, PDF, print, export) and accounting periods."""
+
 from django.contrib import messages
 from django.contrib.auth.decorators import permission_required
 from django.shortcuts import redirect, render

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from kent_cs.uploads.results import UploadRefused
-from ledger import bank
+from ledger import selectors_bank, services_bank
 from ledger.forms_bank import (
     ManualMatchForm,
     MatchUndoForm,
@@ -32,7 +32,7 @@ def bank_import(request):
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                result = bank.bank_statement_import(
+                result = services_bank.bank_statement_import(
                     source=upload,
                     file_name=upload.name,
                     user=request.user,
@@ -43,7 +43,7 @@ def bank_import(request):
             else:
                 status = 200
                 matched = {
-                    account: bank.bank_auto_match(bank_account=account, user=request.user)
+                    account: services_bank.bank_auto_match(bank_account=account, user=request.user)
                     for account in result.bank_accounts
                 }
                 form = StatementImportForm()
@@ -55,7 +55,7 @@ def bank_import(request):
             "result": result,
             "matched": matched,
             "problems": problems,
-            "recent": bank.bank_imports_recent(),
+            "recent": selectors_bank.bank_imports_recent(),
             "breadcrumbs": [
                 ("Bank reconciliation", reverse("ledger:bank-accounts")),
                 ("Import a bank statement", None),
@@ -74,7 +74,7 @@ def bank_accounts(request):
         request,
         "ledger/bank/accounts.html",
         {
-            "accounts": bank.bank_accounts_for_reconciliation(),
+            "accounts": selectors_bank.bank_accounts_for_reconciliation(),
             "breadcrumbs": [("Bank reconciliation", None)],
         },
     )
@@ -90,7 +90,6 @@ def _reconcile_page(
 ):
     filters = ReconcileFilterForm(request.GET or None)
     dates = filters.cleaned_data if filters.is_bound and filters.is_valid() else {}
-    span = {"date_from": dates.get("date_from"), "date_to": dates.get("date_to")}
     may_reconcile = request.user.has_perm(RECONCILE)
     match_form = match_form or ManualMatchForm()
     chosen_bank = set(match_form.cleaned_data.get("bank", [])) if match_form.is_bound else set()
@@ -102,20 +101,11 @@ def _reconcile_page(
         {
             "account": account,
             "filters": filters,
-            "bank_page": bank.paginate(
-                bank.unmatched_bank_lines(bank_account=account, **span),
-                request.GET.get("bank_page"),
-            ),
-            "book_page": bank.paginate(
-                bank.unmatched_book_lines(bank_account=account, **span),
-                request.GET.get("book_page"),
-            ),
-            "returned_page": bank.paginate(
-                bank.unmatched_bank_lines(bank_account=account, returned_items=True, **span),
-                request.GET.get("returned_page"),
-            ),
-            "match_page": bank.paginate(
-                bank.bank_matches(bank_account=account), request.GET.get("match_page")
+            **selectors_bank.reconciliation_pages(
+                bank_account=account,
+                date_from=dates.get("date_from"),
+                date_to=dates.get("date_to"),
+                page_numbers=request.GET,
             ),
             "may_reconcile": may_reconcile,
             "match_form": match_form,
@@ -139,14 +129,14 @@ def _back(account, request) -> str:
 
 @permission_required(READ, raise_exception=True)
 def bank_reconcile(request, pk: int):
-    return _reconcile_page(request, bank.bank_account_get(pk=pk))
+    return _reconcile_page(request, selectors_bank.bank_account_get(pk=pk))
 
 
 @require_POST
 @permission_required(RECONCILE, raise_exception=True)
 def bank_auto_match(request, pk: int):
-    account = bank.bank_account_get(pk=pk)
-    count = bank.bank_auto_match(bank_account=account, user=request.user)
+    account = selectors_bank.bank_account_get(pk=pk)
+    count = services_bank.bank_auto_match(bank_account=account, user=request.user)
     if count:
         messages.success(request, f"Matched {count} bank line{'s' if count != 1 else ''}.")
     else:
@@ -157,18 +147,18 @@ def bank_auto_match(request, pk: int):
 @require_POST
 @permission_required(RECONCILE, raise_exception=True)
 def bank_match(request, pk: int):
-    account = bank.bank_account_get(pk=pk)
+    account = selectors_bank.bank_account_get(pk=pk)
     form = ManualMatchForm(request.POST)
     if form.is_valid():
         try:
-            match = bank.bank_match_create(
+            match = services_bank.bank_match_create(
                 bank_account=account,
                 bank_transaction_ids=form.cleaned_data["bank"],
                 journal_line_ids=form.cleaned_data["book"],
                 note=form.cleaned_data["note"],
                 user=request.user,
             )
-        except bank.BankError as exc:
+        except services_bank.BankError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Matched {match.amount:,.2f} (match {match.pk}).")
@@ -179,12 +169,14 @@ def bank_match(request, pk: int):
 @require_POST
 @permission_required(RECONCILE, raise_exception=True)
 def bank_match_undo(request, pk: int):
-    match = bank.bank_match_get(pk=pk)
+    match = selectors_bank.bank_match_get(pk=pk)
     form = MatchUndoForm(request.POST)
     if form.is_valid():
         try:
-            bank.bank_match_undo(match=match, user=request.user, reason=form.cleaned_data["reason"])
-        except bank.BankError as exc:
+            services_bank.bank_match_undo(
+                match=match, user=request.user, reason=form.cleaned_data["reason"]
+            )
+        except services_bank.BankError as exc:
             form.add_error(None, str(exc))
         else:
             messages.success(request, f"Match {match.pk} undone; its lines are unmatched again.")

@@ -3,7 +3,7 @@
 The file is one account's day from `ledger.bankfiles.bai2_sample` (credits and debits,
 88 continuation records, funds-availability fields, correct trailers). "Parse" is
 `parse_statement_file` on its bytes: reading, decoding, every record checked against the
-group and file control totals. "Import" is `ledger.bank.bank_statement_import`: the same
+group and file control totals. "Import" is `ledger.services_bank.bank_statement_import`: the same
 parse, plus the content hash and its look-up, the account and duplicate-statement checks,
 and writing the import, the statement and every line in one transaction (lines through
 COPY). So the ratio import/parse is what writing costs on top of reading: the measure that
@@ -21,7 +21,7 @@ from datetime import date, timedelta
 
 from bench.registry import Context, Result, benchmark
 from bench.timing import median
-from ledger import bank
+from ledger import services_bank
 from ledger.bankfiles import bai2_sample, parse_statement_file
 from ledger.models import BankAccount, BankStatementImport, BankTransaction, GLAccount
 
@@ -80,7 +80,7 @@ def bank_import(ctx: Context) -> Result:
             parse_statement_file(data)
 
         def full_import(data: bytes = data, index: int = index) -> None:
-            bank.bank_statement_import(
+            services_bank.bank_statement_import(
                 source=data, file_name=f"bench-{offset + index}.bai2", user=ctx.user
             )
 
@@ -93,16 +93,16 @@ def bank_import(ctx: Context) -> Result:
 
     # The same import with the lines written by bulk_create, once.
     data = sample(ctx.repeat)
-    threshold = bank.COPY_THRESHOLD
-    bank.COPY_THRESHOLD = lines + 1
+    threshold = services_bank.COPY_THRESHOLD
+    services_bank.COPY_THRESHOLD = lines + 1
     try:
         bulk_create_time = _seconds(
-            lambda: bank.bank_statement_import(
+            lambda: services_bank.bank_statement_import(
                 source=data, file_name="bench-bulk-create.bai2", user=ctx.user
             )
         )
     finally:
-        bank.COPY_THRESHOLD = threshold
+        services_bank.COPY_THRESHOLD = threshold
 
     written = BankTransaction.objects.filter(bank_account=account).count()
     expected = lines * (ctx.repeat + 1)

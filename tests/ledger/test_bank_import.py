@@ -10,9 +10,9 @@ from django.db.models import F
 from django.urls import reverse
 
 from kent_cs.uploads.results import UploadRefused
-from ledger.bank import bank_statement_import
 from ledger.bankfiles import MAX_STATEMENT_BYTES, CsvMapping, bai2_sample, parse_statement_file
 from ledger.models import BankAccount, BankStatement, BankStatementImport, BankTransaction
+from ledger.services_bank import bank_statement_import
 
 D = Decimal
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "bank"

@@ -7,19 +7,17 @@ import pghistory.models
 import pytest
 from django.urls import reverse
 
-from ledger.bank import (
+from ledger.bankfiles import CsvMapping
+from ledger.models import BankAccount, BankMatch, BankMatchItem, BankTransaction, JournalLine
+from ledger.selectors_bank import returned_item_lines, unmatched_bank_lines, unmatched_book_lines
+from ledger.services import LineSpec, journal_entry_post
+from ledger.services_bank import (
     BankError,
     bank_auto_match,
     bank_match_create,
     bank_match_undo,
     bank_statement_import,
-    returned_item_lines,
-    unmatched_bank_lines,
-    unmatched_book_lines,
 )
-from ledger.bankfiles import CsvMapping
-from ledger.models import BankAccount, BankMatch, BankMatchItem, BankTransaction, JournalLine
-from ledger.services import LineSpec, journal_entry_post
 
 D = Decimal
 _files = iter(range(1, 10_000))

@@ -1,3 +1,5 @@
+"""Lists the demo sign-ins."""
+
 from django.conf import settings
 from django.core.management.base import BaseCommand
 

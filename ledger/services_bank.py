@@ -1,9 +1,10 @@
-"""Bank statements: importing statement files, and reconciling their lines to the books.
+"""Bank statement writes: importing statement files, and matching their lines to the books.
 
-Services (writes): `bank_statement_import`, `bank_auto_match`, `bank_match_create`,
-`bank_match_undo`. Selectors (reads): the rest. Book lines are the journal lines on a bank
-account's GL account: deposits post Dr bank (entry source "deposit", source_ref the deposit
-number), returned items post Cr bank. The ledger knows nothing of cashiering's models.
+Services: `bank_statement_import`, `bank_auto_match`, `bank_match_create`,
+`bank_match_undo` (the reads that build the reconciliation pages are in
+ledger.selectors_bank). Book lines are the journal lines on a bank account's GL account:
+deposits post Dr bank (entry source "deposit", source_ref the deposit number), returned
+items post Cr bank. The ledger knows nothing of cashiering's models.
 
 Account numbers in a file are matched to `BankAccount.number` ignoring spaces and hyphens.
 When that finds nothing, a file number that *ends with* exactly one active account's number
@@ -21,11 +22,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from django.core.paginator import Page, Paginator
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
-from django.db.models.functions import Coalesce
-from django.http import Http404
 from django.utils import timezone
 
 from kent_cs.audit import audit_reason
@@ -41,20 +38,28 @@ from ledger.models import (
     BankStatement,
     BankStatementImport,
     BankTransaction,
-    JournalLine,
 )
+from ledger.selectors_bank import unmatched_bank_lines, unmatched_book_lines
 
 # A deposit made on day D is credited by the bank on D..D+5 (weekends, holidays, a
 # deposit made after the bank's cut-off).
 MATCH_WINDOW_DAYS = 5
+
+
 # A stored account number shorter than this is never matched as the tail of a longer one.
 SUFFIX_MATCH_MIN_LENGTH = 6
-PAGE_SIZE = 50
+
+
 MATCH_NOTE_MAX = 300
+
+
 # Above this many lines the import writes transactions with COPY instead of INSERTs.
 COPY_THRESHOLD = 1000
 
+
 _NUMBER_NOISE = re.compile(r"[\s\-]")
+
+
 _TRANSACTION_COLUMNS = (
     "statement_id",
     "bank_account_id",
@@ -72,9 +77,6 @@ _TRANSACTION_COLUMNS = (
 
 class BankError(Exception):
     """A reconciliation request that cannot be done; the message says why."""
-
-
-# ------------------------------------------------------------------------------ import
 
 
 @dataclass(frozen=True)
@@ -338,124 +340,6 @@ def bank_statement_import(
         ) from exc
 
 
-def bank_imports_recent(*, limit: int = 10) -> list[BankStatementImport]:
-    return list(BankStatementImport.objects.select_related("imported_by")[:limit])
-
-
-# -------------------------------------------------------------------------- selectors
-
-
-def bank_accounts_for_reconciliation() -> QuerySet[BankAccount]:
-    """Every bank account with its number of unmatched bank lines (one query)."""
-    unmatched = (
-        BankTransaction.objects.filter(bank_account=OuterRef("pk"))
-        .exclude(_bank_matched())
-        .order_by()
-        .values("bank_account")
-        .annotate(count=Count("pk"))
-        .values("count")
-    )
-    return BankAccount.objects.select_related("gl_account__fund").annotate(
-        unmatched_count=Coalesce(Subquery(unmatched), 0)
-    )
-
-
-def bank_account_get(*, pk: int) -> BankAccount:
-    account = BankAccount.objects.select_related("gl_account__fund").filter(pk=pk).first()
-    if account is None:
-        raise Http404("No such bank account.")
-    return account
-
-
-def _bank_matched() -> Exists:
-    return Exists(BankMatchItem.objects.filter(bank_transaction=OuterRef("pk"), is_active=True))
-
-
-def _book_matched() -> Exists:
-    return Exists(BankMatchItem.objects.filter(journal_line=OuterRef("pk"), is_active=True))
-
-
-def unmatched_bank_lines(
-    *,
-    bank_account: BankAccount,
-    date_from: date | None = None,
-    date_to: date | None = None,
-    returned_items: bool | None = False,
-) -> QuerySet[BankTransaction]:
-    """Bank lines in no active match. `returned_items`: False leaves them out, True gives
-    only them, None gives both."""
-    lines = BankTransaction.objects.filter(bank_account=bank_account).exclude(_bank_matched())
-    if returned_items is not None:
-        lines = lines.filter(is_returned_item=returned_items)
-    if date_from:
-        lines = lines.filter(booked_date__gte=date_from)
-    if date_to:
-        lines = lines.filter(booked_date__lte=date_to)
-    return lines.order_by("booked_date", "id")
-
-
-def unmatched_book_lines(
-    *,
-    bank_account: BankAccount,
-    date_from: date | None = None,
-    date_to: date | None = None,
-) -> QuerySet[JournalLine]:
-    lines = (
-        JournalLine.objects.filter(account_id=bank_account.gl_account_id)
-        .exclude(_book_matched())
-        .select_related("entry")
-    )
-    if date_from:
-        lines = lines.filter(entry__entry_date__gte=date_from)
-    if date_to:
-        lines = lines.filter(entry__entry_date__lte=date_to)
-    return lines.order_by("entry__entry_date", "entry__number", "line_no")
-
-
-def returned_item_lines(*, bank_account: BankAccount | None = None) -> QuerySet[BankTransaction]:
-    """Returned-item bank lines not yet matched to a book entry (for cashiering's
-    returned-check page to propose as returned checks)."""
-    lines = (
-        BankTransaction.objects.filter(is_returned_item=True)
-        .exclude(_bank_matched())
-        .select_related("bank_account")
-    )
-    if bank_account is not None:
-        lines = lines.filter(bank_account=bank_account)
-    return lines.order_by("booked_date", "id")
-
-
-def bank_matches(*, bank_account: BankAccount) -> QuerySet[BankMatch]:
-    """Active matches, newest first, with their lines (three queries for any page)."""
-    return (
-        BankMatch.objects.filter(bank_account=bank_account, undone_at__isnull=True)
-        .select_related("matched_by")
-        .prefetch_related(
-            Prefetch(
-                "items",
-                queryset=BankMatchItem.objects.select_related(
-                    "bank_transaction", "journal_line__entry"
-                ).order_by("id"),
-            )
-        )
-        .order_by("-matched_at", "-id")
-    )
-
-
-def bank_match_get(*, pk: int) -> BankMatch:
-    match = BankMatch.objects.select_related("bank_account").filter(pk=pk).first()
-    if match is None:
-        raise Http404("No such match.")
-    return match
-
-
-def paginate(queryset: QuerySet, page_number: str | None, *, per_page: int = PAGE_SIZE) -> Page:
-    return Paginator(queryset, per_page).get_page(page_number)
-
-
-# ---------------------------------------------------------------------------- matching
-
-
 @dataclass
 class _BankSide:
     pk: int
@@ -688,23 +572,3 @@ def bank_match_undo(*, match: BankMatch, user: Any, reason: str) -> BankMatch:
         locked.save(update_fields=["undone_at", "undone_by", "undo_reason"])
         locked.items.update(is_active=False)
     return locked
-
-
-__all__ = [
-    "BankError",
-    "ImportResult",
-    "StatementSummary",
-    "bank_account_get",
-    "bank_accounts_for_reconciliation",
-    "bank_auto_match",
-    "bank_imports_recent",
-    "bank_match_create",
-    "bank_match_get",
-    "bank_match_undo",
-    "bank_matches",
-    "bank_statement_import",
-    "paginate",
-    "returned_item_lines",
-    "unmatched_bank_lines",
-    "unmatched_book_lines",
-]
