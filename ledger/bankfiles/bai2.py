@@ -12,6 +12,7 @@ is refused with every problem and its line.
 
 import functools
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -483,9 +484,8 @@ class _Bai2Parser:
         total_text = cursor.field() or ""
         accounts_text = cursor.field() or ""
         count_text = cursor.field() or ""
-        total = _signed(total_text)
+        total = self._control_total(line, total_text, "group")
         if total is None:
-            self.issues.add(line, f'The group control total "{total_text}" is not a number.')
             self.total_known = False
         elif group.total_known and total != group.total:
             self.issues.add(
@@ -493,22 +493,27 @@ class _Bai2Parser:
                 f"The group trailer (98) gives a control total of {total} for the group that "
                 f"starts on line {group.line}, but its account trailers add up to {group.total}.",
             )
-        if not accounts_text.isdigit():
-            self.issues.add(line, f'The number of accounts "{accounts_text}" is not a number.')
-        elif int(accounts_text) != group.accounts:
-            self.issues.add(
-                line,
-                f"The group trailer (98) counts {int(accounts_text)} accounts for the group that "
-                f"starts on line {group.line}, but it has {group.accounts}.",
-            )
-        if not count_text.isdigit():
-            self.issues.add(line, f'The group record count "{count_text}" is not a number.')
-        elif int(count_text) != (records := self.records_read - group.first_record + 1):
-            self.issues.add(
-                line,
-                f"The group trailer (98) counts {int(count_text)} records for the group that "
-                f"starts on line {group.line}, but it has {records}.",
-            )
+        self._control_count(
+            line,
+            accounts_text,
+            "number of accounts",
+            group.accounts,
+            lambda counted: (
+                f"The group trailer (98) counts {counted} accounts for the group "
+                f"that starts on line {group.line}, but it has {group.accounts}."
+            ),
+        )
+        records = self.records_read - group.first_record + 1
+        self._control_count(
+            line,
+            count_text,
+            "group record count",
+            records,
+            lambda counted: (
+                f"The group trailer (98) counts {counted} records for the group "
+                f"that starts on line {group.line}, but it has {records}."
+            ),
+        )
         self.file_total += group.total if total is None else total
         self.total_known = self.total_known and group.total_known
 
@@ -516,31 +521,50 @@ class _Bai2Parser:
         total_text = cursor.field() or ""
         groups_text = cursor.field() or ""
         count_text = cursor.field() or ""
-        total = _signed(total_text)
-        if total is None:
-            self.issues.add(line, f'The file control total "{total_text}" is not a number.')
-        elif self.total_known and total != self.file_total:
+        total = self._control_total(line, total_text, "file")
+        if total is not None and self.total_known and total != self.file_total:
             self.issues.add(
                 line,
                 f"The file trailer (99) gives a control total of {total}, but the group "
                 f"trailers add up to {self.file_total}.",
             )
-        if not groups_text.isdigit():
-            self.issues.add(line, f'The number of groups "{groups_text}" is not a number.')
-        elif int(groups_text) != self.groups:
-            self.issues.add(
-                line,
-                f"The file trailer (99) counts {int(groups_text)} groups, but the file has "
-                f"{self.groups}.",
-            )
-        if not count_text.isdigit():
-            self.issues.add(line, f'The file record count "{count_text}" is not a number.')
-        elif int(count_text) != self.records_read:
-            self.issues.add(
-                line,
-                f"The file trailer (99) counts {int(count_text)} records, but the file has "
-                f"{self.records_read}.",
-            )
+        self._control_count(
+            line,
+            groups_text,
+            "number of groups",
+            self.groups,
+            lambda counted: (
+                f"The file trailer (99) counts {counted} groups, but the file has {self.groups}."
+            ),
+        )
+        self._control_count(
+            line,
+            count_text,
+            "file record count",
+            self.records_read,
+            lambda counted: (
+                f"The file trailer (99) counts {counted} records, but the file "
+                f"has {self.records_read}."
+            ),
+        )
+
+    def _control_total(self, line: int, text: str, level: str) -> int | None:
+        """A trailer's control total, or None (and the problem noted) when it is not a
+        number."""
+        total = _signed(text)
+        if total is None:
+            self.issues.add(line, f'The {level} control total "{text}" is not a number.')
+        return total
+
+    def _control_count(
+        self, line: int, text: str, what: str, expected: int, mismatch: Callable[[int], str]
+    ) -> None:
+        """Check a trailer's count against what the file holds; `mismatch(counted)` words
+        the problem when they differ."""
+        if not text.isdigit():
+            self.issues.add(line, f'The {what} "{text}" is not a number.')
+        elif int(text) != expected:
+            self.issues.add(line, mismatch(int(text)))
 
     # -- structure --------------------------------------------------------------------
 
