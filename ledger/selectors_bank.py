@@ -144,16 +144,22 @@ def reconciliation_pages(
     """The reconciliation page's four lists, each on its own page number (`bank_page`,
     `book_page`, `returned_page`, `match_page`): unmatched bank lines, unmatched book
     lines, unmatched returned items and active matches."""
-    span = {"date_from": date_from, "date_to": date_to}
     return {
         "bank_page": paginate(
-            unmatched_bank_lines(bank_account=bank_account, **span), page_numbers.get("bank_page")
+            unmatched_bank_lines(bank_account=bank_account, date_from=date_from, date_to=date_to),
+            page_numbers.get("bank_page"),
         ),
         "book_page": paginate(
-            unmatched_book_lines(bank_account=bank_account, **span), page_numbers.get("book_page")
+            unmatched_book_lines(bank_account=bank_account, date_from=date_from, date_to=date_to),
+            page_numbers.get("book_page"),
         ),
         "returned_page": paginate(
-            unmatched_bank_lines(bank_account=bank_account, returned_items=True, **span),
+            unmatched_bank_lines(
+                bank_account=bank_account,
+                date_from=date_from,
+                date_to=date_to,
+                returned_items=True,
+            ),
             page_numbers.get("returned_page"),
         ),
         "match_page": paginate(
