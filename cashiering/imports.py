@@ -33,18 +33,10 @@ from cashiering.payables import invoice_index_rows, utility_index_rows
 from cashiering.targets import IndexRow, index_bulk_upsert
 from kent_cs.audit import audit_actor
 from kent_cs.money import ZERO
-from kent_cs.uploads import (
-    Row,
-    RowError,
-    Table,
-    UploadRefused,
-    UploadSource,
-    cell_date,
-    cell_money,
-    cell_text,
-    parse_rows,
-    read_table,
-)
+from kent_cs.uploads.cells import cell_date, cell_money, cell_text, parse_rows
+from kent_cs.uploads.files import UploadSource
+from kent_cs.uploads.results import Row, RowError, Table, UploadRefused
+from kent_cs.uploads.tables import read_table
 
 # Every bad line is listed (up to this many; a count says how many more).
 MAX_LISTED_PROBLEMS = 1000

@@ -32,7 +32,8 @@ from kent_cs.audit import audit_reason
 from kent_cs.money import ZERO, to_money
 from kent_cs.numbering import next_number
 from kent_cs.reports import DATE, MONEY, TEXT, Column, Sheet, csv_bytes, xlsx_bytes
-from kent_cs.uploads import UploadRefused, UploadSource, read_bytes
+from kent_cs.uploads.files import UploadSource, read_bytes
+from kent_cs.uploads.results import UploadRefused
 from ledger.models import FeeCode
 from ledger.services import LineSpec, journal_entry_post, net_lines
 

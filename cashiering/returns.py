@@ -51,8 +51,8 @@ from cashiering.services import CashieringError, _ledger_errors
 from cashiering.targets import IndexRow, TargetError, TargetItem, get_target_type, index_upsert
 from kent_cs.audit import audit_reason
 from kent_cs.money import ZERO, to_money
-from ledger.bank import returned_item_lines
 from ledger.models import BankAccount, BankTransaction, GLAccount, JournalLine
+from ledger.selectors_bank import returned_item_lines
 from ledger.services import LineSpec, journal_entry_post, net_lines
 
 RETURNED_CHECK_KIND = "returned_check"

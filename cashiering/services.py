@@ -31,7 +31,6 @@ from cashiering.targets import TargetError, TargetItem, get_target_type
 from cashiering.validators import CARD_NUMBER_MESSAGE, contains_card_number
 from kent_cs.audit import audit_reason
 from kent_cs.db import (
-    HISTORY_CONTEXT_SETTERS,
     history_context_bound,
     json_insert_statement,
     next_id_sql,
@@ -39,6 +38,7 @@ from kent_cs.db import (
     prepared_cursor,
     with_queries,
 )
+from kent_cs.history_context import HISTORY_CONTEXT_SETTERS
 from kent_cs.money import ZERO, to_money
 from kent_cs.numbering import next_number
 from ledger.models import FeeCode, FeeDistribution, Fund, GLAccount, JournalEntry

@@ -21,18 +21,10 @@ from django.utils import timezone
 
 from kent_cs.audit import audit_actor
 from kent_cs.numbering import next_numbers
-from kent_cs.uploads import (
-    Row,
-    RowError,
-    UploadRefused,
-    UploadSource,
-    cell_date,
-    cell_int,
-    cell_money,
-    cell_text,
-    parse_rows,
-    read_table,
-)
+from kent_cs.uploads.cells import cell_date, cell_int, cell_money, cell_text, parse_rows
+from kent_cs.uploads.files import UploadSource
+from kent_cs.uploads.results import Row, RowError, UploadRefused
+from kent_cs.uploads.tables import read_table
 from licensing.models import (
     TERMINAL_STATUSES,
     Business,

@@ -6,7 +6,7 @@ from django.contrib.auth.decorators import permission_required
 from django.shortcuts import render
 
 from cashiering import imports
-from kent_cs.uploads import UploadRefused
+from kent_cs.uploads.results import UploadRefused
 
 
 class ImportForm(forms.Form):

@@ -5,7 +5,7 @@ then writes the whole file, or nothing."""
 from django.contrib.auth.decorators import permission_required
 from django.shortcuts import render
 
-from kent_cs.uploads import UploadRefused
+from kent_cs.uploads.results import UploadRefused
 from licensing.forms import LicenseImportForm
 from licensing.imports import OPTIONAL_COLUMNS, REQUIRED_COLUMNS, license_import
 from licensing.models import LicenseType

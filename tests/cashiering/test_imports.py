@@ -17,7 +17,7 @@ from cashiering import imports
 from cashiering.models import ARInvoice, PayerIndex, UtilityAccount
 from cashiering.services import session_close
 from kent_cs.roles import Role
-from kent_cs.uploads import UploadRefused
+from kent_cs.uploads.results import UploadRefused
 from tests.cashiering.factories import (
     counter_setup,
     invoice,

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from openpyxl import Workbook
 
-from kent_cs.uploads import UploadRefused
+from kent_cs.uploads.results import UploadRefused
 from licensing.imports import license_import
 from licensing.models import Business, Contact, License, LicenseStatusChange
 from tests.licensing.factories import make_business, make_license
