@@ -15,9 +15,11 @@ from django.contrib.postgres.search import TrigramSimilarity
 from django.db.models import (
     Count,
     DateField,
+    Exists,
     F,
     Func,
     IntegerField,
+    OuterRef,
     Q,
     QuerySet,
     Sum,
@@ -25,9 +27,12 @@ from django.db.models import (
 )
 from django.db.models.functions import Greatest
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils import timezone
 
 from kent_cs.money import ZERO
 from licensing.models import (
+    RENEWAL_DUE_STATUSES,
     Application,
     Business,
     Contact,
@@ -41,6 +46,7 @@ from licensing.models import (
     Review,
     license_display_number,
 )
+from licensing.penalties import penalties_due, penalty_schedule_for_year
 from licensing.validators import address_key, normalise_ubi
 
 SIMILAR_NAME = 0.45  # pg_trgm similarity above which two names at one address look alike
@@ -256,9 +262,27 @@ class RenewalSummary:
         return int(self.paid * 100 / self.invoiced) if self.invoiced else 0
 
 
-def renewals_summary(*, year: int) -> RenewalSummary:
-    from licensing.renewals import renewals_pending_count
+def licenses_due_for_renewal(year: int) -> QuerySet[License]:
+    return License.objects.filter(
+        license_year=year - 1,
+        status__in=RENEWAL_DUE_STATUSES,
+        license_type__is_renewable=True,
+    )
 
+
+def live_invoice_for_year(year: int) -> Exists:
+    return Exists(
+        LicenseInvoice.objects.filter(license=OuterRef("pk"), year=year).exclude(
+            status=LicenseInvoice.Status.CANCELLED
+        )
+    )
+
+
+def renewals_pending_count(year: int) -> int:
+    return licenses_due_for_renewal(year).exclude(live_invoice_for_year(year)).count()
+
+
+def renewals_summary(*, year: int) -> RenewalSummary:
     invoices = LicenseInvoice.objects.filter(kind=InvoiceKind.RENEWAL, year=year).exclude(
         status=LicenseInvoice.Status.CANCELLED
     )
@@ -333,8 +357,6 @@ def license_counts_by_status(*, year: int | None = None) -> dict[str, int]:
 def renewal_notice_context(invoice: LicenseInvoice) -> dict[str, Any]:
     """Everything a renewal notice (PDF or print view) shows, for one invoice: who it goes
     to, the lines with their rules, what is due by when, and what paying late adds."""
-    from licensing.penalties import penalties_due, penalty_schedule_for_year
-
     invoice = LicenseInvoice.objects.select_related(
         "business", "license__license_type", "schedule"
     ).get(pk=invoice.pk)
@@ -667,17 +689,17 @@ __all__ = [
     "license_counts_by_status",
     "license_get",
     "license_status_history",
+    "licenses_due_for_renewal",
+    "live_invoice_for_year",
     "renewal_notice_context",
     "renewals_outstanding",
+    "renewals_pending_count",
     "renewals_summary",
 ]
 
 
 def dashboard_cards(user) -> list[dict]:
     """Home page cards for licensing staff: this year's renewals and the review queue."""
-    from django.urls import reverse
-    from django.utils import timezone
-
     if not user.has_perm("licensing.view_license"):
         return []
     year = timezone.localdate().year
