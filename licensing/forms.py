@@ -18,7 +18,7 @@ from licensing.models import (
     OwnershipType,
     Review,
 )
-from licensing.services import BUSINESS_FIELDS, CONTACT_FIELDS
+from licensing.services.businesses import BUSINESS_FIELDS, CONTACT_FIELDS
 from licensing.validators import normalise_naics, normalise_ubi
 
 DATE_WIDGET = {"type": "date"}

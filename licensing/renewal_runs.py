@@ -9,7 +9,7 @@ from django.db import transaction
 from kent_cs.jobs import job_start
 from licensing.models import RenewalRun
 from licensing.renewals import RENEWAL_JOB_KIND, renewal_year_check
-from licensing.services import LicensingError
+from licensing.services.common import LicensingError
 from licensing.tasks import renewal_run_task
 
 

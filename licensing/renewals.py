@@ -50,7 +50,8 @@ from licensing.models import (
 )
 from licensing.penalties import penalty_schedule_for_year
 from licensing.selectors import licenses_due_for_renewal, live_invoice_for_year
-from licensing.services import LicensingError, license_update_for_paid_invoice
+from licensing.services.common import LicensingError
+from licensing.services.licenses import license_update_for_paid_invoice
 
 logger = logging.getLogger(__name__)
 

@@ -19,14 +19,14 @@ from licensing.forms import (
     add_service_errors,
 )
 from licensing.models import Application, LicenseInvoice, Review
-from licensing.services import (
-    LicensingError,
+from licensing.services.applications import (
     application_approve,
     application_deny,
     application_submit,
     application_withdraw,
     review_decide,
 )
+from licensing.services.common import LicensingError
 from licensing.views import queries
 from licensing.views.common import business_crumbs, paginate
 

@@ -22,11 +22,10 @@ from licensing.forms import (
     add_service_errors,
 )
 from licensing.models import TERMINAL_STATUSES, LicenseInvoice
-from licensing.services import (
+from licensing.services.businesses import (
     BUSINESS_FIELDS,
     CONTACT_FIELDS,
     DuplicateBusiness,
-    LicensingError,
     business_close,
     business_create,
     business_reopen,
@@ -35,6 +34,7 @@ from licensing.services import (
     contact_remove,
     contact_update,
 )
+from licensing.services.common import LicensingError
 from licensing.views import queries
 from licensing.views.common import (
     CHANGE_BUSINESS,

@@ -14,7 +14,8 @@ from licensing import documents, selectors
 from licensing.forms import LicenseStatusForm, add_service_errors, manual_transitions
 from licensing.models import RENEWAL_DUE_STATUSES, LicenseInvoice, LicenseStatus
 from licensing.renewals import renewal_invoice_create
-from licensing.services import LicensingError, license_change_status
+from licensing.services.common import LicensingError
+from licensing.services.licenses import license_change_status
 from licensing.views import queries
 from licensing.views.common import RUN_RENEWALS, VIEW_LICENSE, business_crumbs
 

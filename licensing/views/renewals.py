@@ -29,7 +29,7 @@ from licensing import documents, selectors
 from licensing.forms import DelinquencyForm, RenewalYearForm, default_renewal_year
 from licensing.penalties import penalty_schedule_for_year
 from licensing.renewal_runs import renewal_run_resume, renewal_run_start
-from licensing.services import LicensingError
+from licensing.services.common import LicensingError
 from licensing.tasks import penalties_assess_job_task, renewal_notices_task
 from licensing.views import queries
 from licensing.views.common import RUN_RENEWALS, VIEW_LICENSE, paginate, renewals_crumb

@@ -31,7 +31,7 @@ from licensing.models import (
     RenewalRun,
 )
 from licensing.renewal_runs import renewal_run_start
-from licensing.services import application_submit
+from licensing.services.applications import application_submit
 from tests.cashiering.factories import open_session
 from tests.e2e.helpers import (
     axe_violations,

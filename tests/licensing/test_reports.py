@@ -22,7 +22,8 @@ from licensing import charts
 from licensing import reports as r
 from licensing.models import License, LicensePayment, LicenseStatus, LicenseType
 from licensing.renewals import renewal_invoice_create
-from licensing.services import invoice_apply_payment, invoice_undo_payment, license_change_status
+from licensing.services.invoices import invoice_apply_payment, invoice_undo_payment
+from licensing.services.licenses import license_change_status
 from tests.licensing.factories import approved_license, counter_payment, make_business, make_license
 
 D = Decimal
