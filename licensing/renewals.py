@@ -49,7 +49,7 @@ from licensing.models import (
     license_display_number,
 )
 from licensing.penalties import penalty_schedule_for_year
-from licensing.selectors import licenses_due_for_renewal, live_invoice_for_year
+from licensing.selectors.renewals import licenses_due_for_renewal, live_invoice_for_year
 from licensing.services.common import LicensingError
 from licensing.services.licenses import license_update_for_paid_invoice
 

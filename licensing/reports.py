@@ -51,8 +51,8 @@ from licensing.models import (
     LicenseStatusChange,
     LicenseType,
 )
-from licensing.selectors import DELINQUENCY_BUCKETS
-from licensing.selectors import renewals_outstanding as renewals_outstanding_query
+from licensing.selectors.renewals import DELINQUENCY_BUCKETS
+from licensing.selectors.renewals import renewals_outstanding as renewals_outstanding_query
 from licensing.validators import NAICS_SECTORS
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")

@@ -18,7 +18,7 @@ from licensing.models import (
     License,
     LicenseInvoice,
 )
-from licensing.selectors import DuplicateMatch, business_duplicates
+from licensing.selectors.businesses import DuplicateMatch, business_duplicates
 from licensing.services.common import (
     LicensingError,
     S,

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 
 from licensing.models import Application, LicenseInvoice, LicenseStatus, Review
-from licensing.selectors import applications_in_review
+from licensing.selectors.applications import applications_in_review
 from licensing.services.applications import (
     application_approve,
     application_deny,

@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 
 from licensing.models import Business, Contact, License, LicenseInvoice, LicenseStatus
-from licensing.selectors import business_search
+from licensing.selectors.businesses import business_search
 from licensing.services.businesses import (
     DuplicateBusiness,
     business_close,

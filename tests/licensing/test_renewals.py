@@ -16,7 +16,7 @@ from licensing import renewals
 from licensing.models import License, LicenseInvoice, LicenseStatus, LicenseType, RenewalRun
 from licensing.renewal_runs import renewal_run_resume, renewal_run_start
 from licensing.renewals import renewal_run_execute
-from licensing.selectors import renewal_notice_context, renewals_summary
+from licensing.selectors.renewals import renewal_notice_context, renewals_summary
 from tests.factories import make_user
 from tests.licensing.factories import defaults, make_business, make_license
 

@@ -10,7 +10,7 @@ from django.apps import apps
 from django.db import DatabaseError, connection, transaction
 
 from licensing.models import LICENSE_TRANSITIONS, License, LicenseStatus, LicenseStatusChange
-from licensing.selectors import business_history
+from licensing.selectors.history import business_history
 from licensing.services.businesses import business_update, contact_add
 from licensing.services.common import LicensingError
 from licensing.services.licenses import license_change_status
