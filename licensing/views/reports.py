@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from kent_cs.reports import csv_bytes, csv_response, xlsx_bytes, xlsx_response
 from licensing import charts
-from licensing.forms import DelinquencyForm, RenewalYearForm, default_renewal_year
+from licensing.forms import DelinquencyForm, RenewalYearForm, YearRangeForm, default_renewal_year
 from licensing.reports import common as report_common
 from licensing.reports import downloads as report_downloads
 from licensing.reports import growth as growth_reports
@@ -24,21 +24,6 @@ from licensing.reports import revenue as revenue_reports
 
 VIEW_REPORTS = "kent_cs.view_reports"
 DEFAULT_YEARS = 3  # this year and the two before
-
-
-class YearRangeForm(forms.Form):
-    first_year = forms.IntegerField(label="From year", min_value=1990, max_value=2200)
-    last_year = forms.IntegerField(label="To year", min_value=1990, max_value=2200)
-
-    def clean(self):
-        data = super().clean()
-        first, last = data.get("first_year"), data.get("last_year")
-        if first is not None and last is not None:
-            if first > last:
-                raise forms.ValidationError("The first year comes before the last one.")
-            if last - first >= report_common.MAX_YEARS:
-                raise forms.ValidationError(f"Choose at most {report_common.MAX_YEARS} years.")
-        return data
 
 
 def _report_params(request) -> tuple[report_common.ReportParams, dict[str, forms.Form]]:
