@@ -9,8 +9,8 @@ from kent_cs.jobs import job_progress, job_running, job_succeed
 from kent_cs.reports import PDF_CONTENT_TYPE
 from licensing.documents import notice_invoices, notices_filename, notices_pdf, notices_title
 from licensing.models import RenewalRun
-from licensing.penalties import penalties_assess
 from licensing.renewals import renewal_run_execute
+from licensing.services.penalties import penalties_assess
 
 
 @task()

@@ -9,4 +9,5 @@ through licensing.payables.
 - invoices: creating and cancelling invoices; applying and undoing payments.
 - businesses: businesses and their contacts.
 - applications: applications, reviews, approval, denial and withdrawal.
+- penalties: the daily run: expiry, late penalties and lapse.
 """
