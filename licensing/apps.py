@@ -40,7 +40,7 @@ class LicensingConfig(AppConfig):
         targets.register(payables.LicenseInvoiceTarget())
 
     def dashboard_cards(self, user) -> list[dict]:
-        from licensing.selectors import dashboard_cards
+        from licensing.selectors.dashboard import dashboard_cards
 
         return dashboard_cards(user)
 

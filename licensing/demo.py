@@ -38,14 +38,11 @@ from licensing.models import (
     invoice_number,
     invoice_series,
 )
-from licensing.penalties import penalties_assess, penalty_schedule_for_year
-from licensing.services import (
-    LICENSE_SERIES,
-    application_approve,
-    application_submit,
-    invoice_index_row,
-    review_decide,
-)
+from licensing.penalties import penalty_schedule_for_year
+from licensing.services.applications import application_approve, application_submit, review_decide
+from licensing.services.invoice_index import invoice_index_row
+from licensing.services.licenses import LICENSE_SERIES
+from licensing.services.penalties import penalties_assess
 from licensing.validators import address_key
 
 BUSINESSES = 420

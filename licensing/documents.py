@@ -20,7 +20,8 @@ from licensing.models import (
     LicenseStatus,
     RenewalRun,
 )
-from licensing.selectors import business_history, renewal_notice_context
+from licensing.selectors.history import business_history
+from licensing.selectors.renewals import renewal_notice_context
 
 CERTIFICATE_TEMPLATE = "licensing/documents/certificate.html"
 NOTICES_TEMPLATE = "licensing/documents/renewal_notices.html"

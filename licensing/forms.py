@@ -18,7 +18,8 @@ from licensing.models import (
     OwnershipType,
     Review,
 )
-from licensing.services import BUSINESS_FIELDS, CONTACT_FIELDS
+from licensing.reports.common import MAX_YEARS
+from licensing.services.businesses import BUSINESS_FIELDS, CONTACT_FIELDS
 from licensing.validators import normalise_naics, normalise_ubi
 
 DATE_WIDGET = {"type": "date"}
@@ -335,3 +336,18 @@ class LicenseImportForm(forms.Form):
     # "Check file" sends dry_run=1 and "Import" does not: both read and check the whole
     # file the same way, one of them without writing, so they share a URL and a view.
     dry_run = forms.BooleanField(required=False)
+
+
+class YearRangeForm(forms.Form):
+    first_year = forms.IntegerField(label="From year", min_value=1990, max_value=2200)
+    last_year = forms.IntegerField(label="To year", min_value=1990, max_value=2200)
+
+    def clean(self):
+        data = super().clean()
+        first, last = data.get("first_year"), data.get("last_year")
+        if first is not None and last is not None:
+            if first > last:
+                raise forms.ValidationError("The first year comes before the last one.")
+            if last - first >= MAX_YEARS:
+                raise forms.ValidationError(f"Choose at most {MAX_YEARS} years.")
+        return data

@@ -35,7 +35,7 @@ from licensing.models import (
     LicenseType,
     OwnershipType,
 )
-from licensing.services import LICENSE_SERIES
+from licensing.services.licenses import LICENSE_SERIES
 from licensing.validators import (
     address_key,
     normalise_naics,

@@ -19,13 +19,9 @@ from django.utils import timezone
 from cashiering.targets import PaymentTargetType, TargetError, TargetItem
 from kent_cs.money import ZERO
 from licensing.models import LicenseInvoice, LicenseInvoiceLine, LicenseStatus
-from licensing.services import (
-    TARGET_KIND,
-    LicensingError,
-    PaymentRef,
-    invoice_apply_payment,
-    invoice_undo_payment,
-)
+from licensing.services.common import LicensingError
+from licensing.services.invoice_index import TARGET_KIND
+from licensing.services.invoices import PaymentRef, invoice_apply_payment, invoice_undo_payment
 
 
 def invoice_components(lines: Iterable[LicenseInvoiceLine]) -> tuple[tuple[str, Decimal], ...]:

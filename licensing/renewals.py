@@ -23,12 +23,11 @@ from decimal import Decimal
 
 import psycopg
 from django.db import connection, transaction
-from django.db.models import Exists, F, OuterRef, QuerySet
+from django.db.models import F
 from django.utils import timezone
 
 from cashiering.targets import IndexRow, index_bulk_upsert
 from kent_cs.audit import audit_actor
-from kent_cs.jobs import job_start
 from kent_cs.money import ZERO
 from kent_cs.numbering import lock_series, next_numbers
 from licensing.fees import (
@@ -41,7 +40,6 @@ from licensing.fees import (
     renewal_fee_date,
 )
 from licensing.models import (
-    RENEWAL_DUE_STATUSES,
     License,
     LicenseInvoice,
     LicenseType,
@@ -51,28 +49,14 @@ from licensing.models import (
     license_display_number,
 )
 from licensing.penalties import penalty_schedule_for_year
-from licensing.services import LicensingError, license_update_for_paid_invoice
+from licensing.selectors.renewals import licenses_due_for_renewal, live_invoice_for_year
+from licensing.services.common import LicensingError
+from licensing.services.licenses import license_update_for_paid_invoice
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 2000
 RENEWAL_JOB_KIND = "licensing.renewal-run"
-
-
-def licenses_due_for_renewal(year: int) -> QuerySet[License]:
-    return License.objects.filter(
-        license_year=year - 1,
-        status__in=RENEWAL_DUE_STATUSES,
-        license_type__is_renewable=True,
-    )
-
-
-def _live_invoice(year: int) -> Exists:
-    return Exists(
-        LicenseInvoice.objects.filter(license=OuterRef("pk"), year=year).exclude(
-            status=LicenseInvoice.Status.CANCELLED
-        )
-    )
 
 
 @dataclass
@@ -158,7 +142,9 @@ def _renewal_batch(
     """One batch, inside the caller's transaction."""
     result = BatchResult(last_id=after_id)
     lock_series(invoice_series(year))
-    due = licenses_due_for_renewal(year).filter(pk__gt=after_id).exclude(_live_invoice(year))
+    due = (
+        licenses_due_for_renewal(year).filter(pk__gt=after_id).exclude(live_invoice_for_year(year))
+    )
     if license_ids is not None:
         due = due.filter(pk__in=list(license_ids))
     rows = list(due.order_by("pk").values(*_LICENSE_COLUMNS)[:limit])
@@ -292,7 +278,7 @@ def _run_batch_with_retry(**kwargs) -> BatchResult:
     raise LicensingError("Renewal invoices kept changing under the run; start it again.")
 
 
-def _check_year(year: int) -> None:
+def renewal_year_check(year: int) -> None:
     today = timezone.localdate()
     if not 2000 <= year <= today.year + 1:
         raise LicensingError(
@@ -317,7 +303,7 @@ def renewal_run_execute(
     try:
         due = licenses_due_for_renewal(year)
         total = due.count()
-        already = due.filter(_live_invoice(year)).count()
+        already = due.filter(live_invoice_for_year(year)).count()
         RenewalRun.objects.filter(pk=run.pk).update(licenses_due=total, already_invoiced=already)
         type_ids = LicenseType.objects.filter(is_renewable=True).values_list("pk", flat=True)
         schedules = load_schedules(renewal_fee_date(year), type_ids)
@@ -371,47 +357,9 @@ def renewal_run_execute(
     return run
 
 
-def renewal_run_start(*, year: int, user) -> RenewalRun:
-    """Start a renewal run for `year` in the background (progress on its job page)."""
-    from licensing.tasks import renewal_run_task
-
-    _check_year(year)
-    with transaction.atomic():
-        run = RenewalRun.objects.create(year=year, started_by=user)
-        run.job = job_start(
-            kind=RENEWAL_JOB_KIND,
-            title=f"Renewal invoices for {year}",
-            user=user,
-            task=renewal_run_task,
-            params={"run": run.pk},
-        )
-        run.save(update_fields=["job"])
-    return run
-
-
-def renewal_run_resume(*, run: RenewalRun, user) -> RenewalRun:
-    """Run a failed (or interrupted) run again: it picks up the licenses still due."""
-    from licensing.tasks import renewal_run_task
-
-    with transaction.atomic():
-        locked = RenewalRun.objects.select_for_update().get(pk=run.pk)
-        if locked.status == RenewalRun.Status.SUCCEEDED:
-            raise LicensingError("This run finished; start a new one to pick up later changes.")
-        locked.status = RenewalRun.Status.QUEUED
-        locked.job = job_start(
-            kind=RENEWAL_JOB_KIND,
-            title=f"Renewal invoices for {locked.year} (resumed)",
-            user=user,
-            task=renewal_run_task,
-            params={"run": locked.pk},
-        )
-        locked.save(update_fields=["status", "job"])
-    return locked
-
-
 def renewal_invoice_create(*, license: License, year: int, user) -> LicenseInvoice:
     """The renewal invoice of one license (one missed by the run, or renewed early)."""
-    _check_year(year)
+    renewal_year_check(year)
     if license.license_year != year - 1:
         raise LicensingError(
             f"License {license.display_number} is for {license.license_year}; only a license "
@@ -450,15 +398,7 @@ def renewal_invoice_create(*, license: License, year: int, user) -> LicenseInvoi
     return LicenseInvoice.objects.get(pk=batch.invoice_ids[0])
 
 
-def renewals_pending_count(year: int) -> int:
-    return licenses_due_for_renewal(year).exclude(_live_invoice(year)).count()
-
-
 __all__ = [
-    "licenses_due_for_renewal",
     "renewal_invoice_create",
     "renewal_run_execute",
-    "renewal_run_resume",
-    "renewal_run_start",
-    "renewals_pending_count",
 ]

@@ -6,14 +6,16 @@ from django.contrib.auth import get_user_model
 from django.tasks import task
 
 from kent_cs.jobs import job_progress, job_running, job_succeed
+from kent_cs.reports import PDF_CONTENT_TYPE
+from licensing.documents import notice_invoices, notices_filename, notices_pdf, notices_title
 from licensing.models import RenewalRun
+from licensing.renewals import renewal_run_execute
+from licensing.services.penalties import penalties_assess
 
 
 @task()
 def renewal_run_task(job_id: int) -> None:
     """Generate the renewal invoices of `job.params["run"]`, reporting progress per batch."""
-    from licensing.renewals import renewal_run_execute
-
     with job_running(job_id) as job:
         run = RenewalRun.objects.select_related("started_by").get(pk=job.params["run"])
 
@@ -33,8 +35,6 @@ def renewal_run_task(job_id: int) -> None:
 @task()
 def penalties_assess_task(as_of: str, user_id: int | None = None) -> str:
     """The daily run (expiry, late penalties, lapse) as of an ISO date."""
-    from licensing.penalties import penalties_assess
-
     user = get_user_model().objects.filter(pk=user_id).first() if user_id else None
     return penalties_assess(as_of=date.fromisoformat(as_of), user=user).summary
 
@@ -43,9 +43,6 @@ def penalties_assess_task(as_of: str, user_id: int | None = None) -> str:
 def renewal_notices_task(job_id: int) -> None:
     """One PDF of renewal notices, one per page, for `job.params`: a license year (and
     optionally one renewal run's invoices), reporting progress chunk by chunk."""
-    from kent_cs.reports import PDF_CONTENT_TYPE
-    from licensing.documents import notice_invoices, notices_filename, notices_pdf, notices_title
-
     with job_running(job_id) as job:
         year = job.params["year"]
         run = RenewalRun.objects.get(pk=job.params["run"]) if job.params.get("run") else None
@@ -68,8 +65,6 @@ def renewal_notices_task(job_id: int) -> None:
 def penalties_assess_job_task(job_id: int) -> None:
     """The daily run (expiry, late penalties, lapse) started by hand, as of
     `job.params["as_of"]`, by the job's user."""
-    from licensing.penalties import penalties_assess
-
     with job_running(job_id) as job:
         as_of = date.fromisoformat(job.params["as_of"])
         job_progress(job, done=0, total=1, message="Expiring, adding late penalties, lapsing")

@@ -21,7 +21,8 @@ from ledger.models import AccountingPeriod
 from ledger.services import LineSpec, journal_entry_post
 from licensing.models import LicenseType, RenewalRun
 from licensing.renewals import renewal_invoice_create
-from licensing.services import application_submit, contact_add
+from licensing.services.applications import application_submit
+from licensing.services.businesses import contact_add
 from tests.cashiering.factories import (
     counter_setup,
     make_account,

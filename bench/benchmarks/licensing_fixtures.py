@@ -25,7 +25,7 @@ from django.utils import timezone
 from kent_cs.numbering import next_numbers
 from licensing.demo import FIRST, KENT_ZIPS, KINDS, LAST, OUTSIDE, PLACES, STREETS
 from licensing.models import Business, Contact, License, LicenseStatus, LicenseType
-from licensing.services import LICENSE_SERIES
+from licensing.services.licenses import LICENSE_SERIES
 from licensing.validators import address_key
 
 TAG = "RBENCH"

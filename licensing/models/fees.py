@@ -33,6 +33,14 @@ def _inclusive_range(start: str, end: str) -> DateRange:
     return DateRange(start, end, models.Value("[]"))
 
 
+class ReviewDepartment(models.TextChoices):
+    """The departments that review an application; a license type names the ones it needs."""
+
+    FIRE = "fire", "Fire"
+    PLANNING = "planning", "Planning and zoning"
+    POLICE = "police", "Police"
+
+
 @pghistory.track()
 class LicenseType(models.Model):
     code = models.CharField(
@@ -64,12 +72,10 @@ class LicenseType(models.Model):
 
     @property
     def review_departments(self) -> list[str]:
-        from licensing.models.licenses import Review
-
         wanted = [
-            (self.requires_fire_review, Review.Department.FIRE),
-            (self.requires_planning_review, Review.Department.PLANNING),
-            (self.requires_police_review, Review.Department.POLICE),
+            (self.requires_fire_review, ReviewDepartment.FIRE),
+            (self.requires_planning_review, ReviewDepartment.PLANNING),
+            (self.requires_police_review, ReviewDepartment.POLICE),
         ]
         return [str(department) for flag, department in wanted if flag]
 

@@ -11,7 +11,7 @@ from django.db.models.functions import Now
 from django.urls import reverse
 
 from licensing.models.business import APPEND_ONLY, PROTECT_DELETE, Business
-from licensing.models.fees import LicenseType
+from licensing.models.fees import LicenseType, ReviewDepartment
 
 
 class LicenseStatus(models.TextChoices):
@@ -124,10 +124,7 @@ class Application(models.Model):
 
 @pghistory.track()
 class Review(models.Model):
-    class Department(models.TextChoices):
-        FIRE = "fire", "Fire"
-        PLANNING = "planning", "Planning and zoning"
-        POLICE = "police", "Police"
+    Department = ReviewDepartment
 
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"

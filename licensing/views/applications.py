@@ -8,7 +8,6 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from licensing import selectors
 from licensing.fees import FeeError, fee_preview
 from licensing.forms import (
     ApplicationFilterForm,
@@ -19,15 +18,16 @@ from licensing.forms import (
     add_service_errors,
 )
 from licensing.models import Application, LicenseInvoice, Review
-from licensing.services import (
-    LicensingError,
+from licensing.selectors import applications as application_selectors
+from licensing.selectors import businesses as business_selectors
+from licensing.services.applications import (
     application_approve,
     application_deny,
     application_submit,
     application_withdraw,
     review_decide,
 )
-from licensing.views import queries
+from licensing.services.common import LicensingError
 from licensing.views.common import business_crumbs, paginate
 
 VIEW = "licensing.view_application"
@@ -43,7 +43,7 @@ def _applications_crumb():
 def application_list(request):
     form = ApplicationFilterForm(request.GET or None)
     department = form.cleaned_data["department"] if form.is_bound and form.is_valid() else ""
-    applications = selectors.applications_in_review(department=department or None)
+    applications = application_selectors.applications_in_review(department=department or None)
     return render(
         request,
         "licensing/applications/list.html",
@@ -58,7 +58,7 @@ def application_list(request):
 
 @permission_required("licensing.add_application", raise_exception=True)
 def application_create(request, pk: int):
-    business = selectors.business_get(pk=pk)
+    business = business_selectors.business_get(pk=pk)
     form = ApplicationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -126,7 +126,7 @@ def _application_page(request, application: Application, *, failed=None, status:
     in_review = application.status == Application.Status.IN_REVIEW
     waiting = [r for r, _ in reviews if r.status != Review.Status.APPROVED]
     quote, quote_error = _estimate(application)
-    result = queries.application_result(application) if not in_review else {}
+    result = application_selectors.application_result(application) if not in_review else {}
     return render(
         request,
         "licensing/applications/detail.html",
@@ -154,11 +154,11 @@ def _application_page(request, application: Application, *, failed=None, status:
 
 @permission_required(VIEW, raise_exception=True)
 def application_detail(request, pk: int):
-    return _application_page(request, selectors.application_get(pk=pk))
+    return _application_page(request, application_selectors.application_get(pk=pk))
 
 
 def _decide_review(request, pk: int, *, approved: bool):
-    review = queries.review_get(pk=pk)
+    review = application_selectors.review_get(pk=pk)
     form = ReviewDecisionForm(request.POST, review=review)
     prefix = form.prefix
     if form.is_valid():
@@ -175,7 +175,7 @@ def _decide_review(request, pk: int, *, approved: bool):
             verdict = "approved" if approved else "rejected"
             messages.success(request, f"{review.get_department_display()} review {verdict}.")
             return redirect(review.application)
-    application = selectors.application_get(pk=review.application_id)
+    application = application_selectors.application_get(pk=review.application_id)
     return _application_page(request, application, failed=(prefix, form))
 
 
@@ -194,7 +194,7 @@ def review_reject(request, pk: int):
 @require_POST
 @permission_required(DECIDE, raise_exception=True)
 def application_approve_view(request, pk: int):
-    application = selectors.application_get(pk=pk)
+    application = application_selectors.application_get(pk=pk)
     try:
         license = application_approve(application=application, user=request.user)
     except LicensingError as exc:
@@ -218,7 +218,7 @@ def application_approve_view(request, pk: int):
 
 
 def _close_application(request, pk: int, *, form_class, prefix: str, service, done: str):
-    application = selectors.application_get(pk=pk)
+    application = application_selectors.application_get(pk=pk)
     form = form_class(request.POST, prefix=prefix)
     if form.is_valid():
         try:

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 
 from kent_cs.money import ZERO
 from kent_cs.reports import pdf_response, print_response
-from licensing import documents, selectors
+from licensing import documents
 from licensing.forms import (
     BusinessCloseForm,
     BusinessEditForm,
@@ -22,11 +22,12 @@ from licensing.forms import (
     add_service_errors,
 )
 from licensing.models import TERMINAL_STATUSES, LicenseInvoice
-from licensing.services import (
+from licensing.selectors import businesses as business_selectors
+from licensing.selectors import history as history_selectors
+from licensing.services.businesses import (
     BUSINESS_FIELDS,
     CONTACT_FIELDS,
     DuplicateBusiness,
-    LicensingError,
     business_close,
     business_create,
     business_reopen,
@@ -35,7 +36,7 @@ from licensing.services import (
     contact_remove,
     contact_update,
 )
-from licensing.views import queries
+from licensing.services.common import LicensingError
 from licensing.views.common import (
     CHANGE_BUSINESS,
     VIEW_BUSINESS,
@@ -52,7 +53,7 @@ def business_search(request):
     form = BusinessSearchForm(request.GET or None)
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
     query = filters.get("q") or ""
-    businesses = queries.business_search(
+    businesses = business_selectors.business_search(
         query=query, include_closed=filters.get("include_closed") or False
     )
     return render(
@@ -69,16 +70,16 @@ def business_search(request):
 
 @permission_required(VIEW_BUSINESS, raise_exception=True)
 def business_detail(request, pk: int):
-    data = selectors.business_detail(pk=pk)
+    data = business_selectors.business_detail(pk=pk)
     business = data["business"]
-    timeline = selectors.business_history(business)
+    timeline = history_selectors.business_history(business)
     open_invoices = data["open_invoices"]
     return render(
         request,
         "licensing/businesses/detail.html",
         {
             **data,
-            "invoices": queries.business_invoices(business),
+            "invoices": business_selectors.business_invoices(business),
             "amount_due": sum((i.amount_due for i in open_invoices), ZERO),
             "has_notices": any(i.kind == LicenseInvoice.Kind.RENEWAL for i in open_invoices),
             "timeline": timeline[:TIMELINE_SHOWN],
@@ -124,7 +125,7 @@ def business_create_view(request):
 
 @permission_required(CHANGE_BUSINESS, raise_exception=True)
 def business_edit(request, pk: int):
-    business = selectors.business_get(pk=pk)
+    business = business_selectors.business_get(pk=pk)
     initial = {name: getattr(business, name) for name in BUSINESS_FIELDS}
     form = BusinessEditForm(request.POST or None, initial=initial)
     duplicate = None
@@ -151,7 +152,7 @@ def business_edit(request, pk: int):
 
 @permission_required(CHANGE_BUSINESS, raise_exception=True)
 def business_close_view(request, pk: int):
-    business = selectors.business_get(pk=pk)
+    business = business_selectors.business_get(pk=pk)
     if not business.is_open:
         messages.info(request, f"{business} is already closed.")
         return redirect(business)
@@ -187,7 +188,7 @@ def business_close_view(request, pk: int):
 
 @permission_required(CHANGE_BUSINESS, raise_exception=True)
 def business_reopen_view(request, pk: int):
-    business = selectors.business_get(pk=pk)
+    business = business_selectors.business_get(pk=pk)
     if business.is_open:
         messages.info(request, f"{business} is open.")
         return redirect(business)
@@ -222,7 +223,7 @@ def business_reopen_view(request, pk: int):
 
 @permission_required("licensing.add_contact", raise_exception=True)
 def contact_add_view(request, pk: int):
-    business = selectors.business_get(pk=pk)
+    business = business_selectors.business_get(pk=pk)
     form = ContactForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -246,7 +247,7 @@ def contact_add_view(request, pk: int):
 
 @permission_required("licensing.change_contact", raise_exception=True)
 def contact_edit(request, pk: int):
-    contact = queries.contact_get(pk=pk)
+    contact = business_selectors.contact_get(pk=pk)
     business = contact.business
     initial = {name: getattr(contact, name) for name in CONTACT_FIELDS}
     form = ContactForm(request.POST or None, initial=initial)
@@ -274,7 +275,7 @@ def contact_edit(request, pk: int):
 @require_POST
 @permission_required("licensing.change_contact", raise_exception=True)
 def contact_remove_view(request, pk: int):
-    contact = queries.contact_get(pk=pk)
+    contact = business_selectors.contact_get(pk=pk)
     form = ContactRemoveForm(request.POST)
     reason = form.cleaned_data["reason"] if form.is_valid() else ""
     if not contact.is_active:
@@ -291,7 +292,7 @@ def contact_remove_view(request, pk: int):
 
 
 def _history(request, pk: int):
-    business = selectors.business_get(pk=pk)
+    business = business_selectors.business_get(pk=pk)
     return business, documents.history_context(business)
 
 
@@ -318,7 +319,7 @@ def business_history_print(request, pk: int):
 
 
 def _business_notices(request, pk: int):
-    business = selectors.business_get(pk=pk)
+    business = business_selectors.business_get(pk=pk)
     ids = list(documents.notice_invoices(business=business).values_list("pk", flat=True))
     return business, ids
 

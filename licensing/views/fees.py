@@ -4,11 +4,10 @@ each amount (the same pricing code as applications and renewal runs)."""
 from django.contrib.auth.decorators import permission_required
 from django.shortcuts import render
 
-from licensing import selectors
 from licensing.fees import BusinessFacts, FeeError, fee_preview, renewal_fee_date
 from licensing.forms import FeePreviewForm, add_service_errors
 from licensing.models import OwnershipType
-from licensing.views import queries
+from licensing.selectors import businesses as business_selectors
 
 
 @permission_required("licensing.view_feeschedule", raise_exception=True)
@@ -16,7 +15,7 @@ def fee_preview_view(request):
     initial = {}
     business = None
     if request.GET.get("business", "").isdigit():
-        business = selectors.business_get(pk=int(request.GET["business"]))
+        business = business_selectors.business_get(pk=int(request.GET["business"]))
         initial["ubi"] = business.ubi
     form = FeePreviewForm(request.GET if "license_type" in request.GET else None, initial=initial)
     quote = None
@@ -26,7 +25,7 @@ def fee_preview_view(request):
         business = None
         facts: BusinessFacts | None = None
         if data["ubi"]:
-            business = queries.business_by_ubi(data["ubi"])
+            business = business_selectors.business_by_ubi(data["ubi"])
             if business is None:
                 form.add_error("ubi", "No business on file has this UBI.")
             else:

@@ -10,12 +10,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from kent_cs.reports import pdf_response, print_response
-from licensing import documents, selectors
+from licensing import documents
 from licensing.forms import LicenseStatusForm, add_service_errors, manual_transitions
 from licensing.models import RENEWAL_DUE_STATUSES, LicenseInvoice, LicenseStatus
 from licensing.renewals import renewal_invoice_create
-from licensing.services import LicensingError, license_change_status
-from licensing.views import queries
+from licensing.selectors import licenses as license_selectors
+from licensing.services.common import LicensingError
+from licensing.services.licenses import license_change_status
 from licensing.views.common import RUN_RENEWALS, VIEW_LICENSE, business_crumbs
 
 
@@ -40,15 +41,15 @@ def _renewal_year(license, invoices) -> int | None:
 
 @permission_required(VIEW_LICENSE, raise_exception=True)
 def license_detail(request, pk: int):
-    license = selectors.license_get(pk=pk)
-    invoices = queries.license_invoices(license)
+    license = license_selectors.license_get(pk=pk)
+    invoices = license_selectors.license_invoices(license)
     return render(
         request,
         "licensing/licenses/detail.html",
         {
             "license": license,
             "business": license.business,
-            "history": list(selectors.license_status_history(license=license)),
+            "history": list(license_selectors.license_status_history(license=license)),
             "invoices": invoices,
             "certificate_refusal": documents.certificate_refusal(license),
             "has_manual_transitions": bool(manual_transitions(license.status)),
@@ -62,7 +63,7 @@ def license_detail(request, pk: int):
 
 @permission_required("licensing.change_license_status", raise_exception=True)
 def license_status(request, pk: int):
-    license = selectors.license_get(pk=pk)
+    license = license_selectors.license_get(pk=pk)
     form = LicenseStatusForm(request.POST or None, license=license)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -98,7 +99,7 @@ def license_status(request, pk: int):
 @require_POST
 @permission_required(RUN_RENEWALS, raise_exception=True)
 def license_renewal_invoice(request, pk: int):
-    license = selectors.license_get(pk=pk)
+    license = license_selectors.license_get(pk=pk)
     year = license.license_year + 1
     try:
         invoice = renewal_invoice_create(license=license, year=year, user=request.user)
@@ -122,7 +123,7 @@ def license_renewal_invoice(request, pk: int):
 
 
 def _certificate(request, pk: int):
-    license = selectors.license_get(pk=pk)
+    license = license_selectors.license_get(pk=pk)
     refusal = documents.certificate_refusal(license)
     if refusal:
         messages.error(request, refusal)
@@ -161,7 +162,7 @@ def certificate_pdf(request, pk: int):
 
 @permission_required("licensing.view_licenseinvoice", raise_exception=True)
 def invoice_detail(request, pk: int):
-    invoice = selectors.invoice_get(pk=pk)
+    invoice = license_selectors.invoice_get(pk=pk)
     license = invoice.license
     if request.user.has_perm(VIEW_LICENSE):
         crumbs = _license_crumbs(license, (f"Invoice {invoice.number}", None))
@@ -174,8 +175,8 @@ def invoice_detail(request, pk: int):
             "invoice": invoice,
             "license": license,
             "business": invoice.business,
-            "lines": selectors.invoice_lines(invoice=invoice),
-            "payments": selectors.invoice_payments(invoice=invoice),
+            "lines": license_selectors.invoice_lines(invoice=invoice),
+            "payments": license_selectors.invoice_payments(invoice=invoice),
             "is_open": invoice.status == LicenseInvoice.Status.OPEN,
             "is_pending_license": license.status == LicenseStatus.PENDING,
             "breadcrumbs": crumbs,

@@ -25,13 +25,13 @@ from kent_cs.reports import (
     xlsx_bytes,
     xlsx_response,
 )
-from licensing import documents, selectors
+from licensing import documents
 from licensing.forms import DelinquencyForm, RenewalYearForm, default_renewal_year
 from licensing.penalties import penalty_schedule_for_year
-from licensing.renewals import renewal_run_resume, renewal_run_start
-from licensing.services import LicensingError
+from licensing.renewal_runs import renewal_run_resume, renewal_run_start
+from licensing.selectors import renewals as renewal_selectors
+from licensing.services.common import LicensingError
 from licensing.tasks import penalties_assess_job_task, renewal_notices_task
-from licensing.views import queries
 from licensing.views.common import RUN_RENEWALS, VIEW_LICENSE, paginate, renewals_crumb
 
 VIEW_RUNS = "licensing.view_renewalrun"
@@ -63,12 +63,12 @@ def renewals(request):
             "year": year,
             "years": list(range(today.year + 1, today.year - 4, -1)),
             "can_start": year <= today.year + 1,
-            "summary": selectors.renewals_summary(year=year),
+            "summary": renewal_selectors.renewals_summary(year=year),
             "notices": documents.notice_invoices(year=year).count(),
             "due_date": schedule.due_date(year),
             "lapse_date": schedule.lapse_date(year),
             "penalty_schedule": schedule.name,
-            "page": paginate(queries.renewal_runs(year=year), request, per_page=20),
+            "page": paginate(renewal_selectors.renewal_runs(year=year), request, per_page=20),
             "today": today,
             "breadcrumbs": [("Renewals", None)],
         },
@@ -93,7 +93,7 @@ def renewal_run_start_view(request):
 
 @permission_required(VIEW_RUNS, raise_exception=True)
 def renewal_run_detail(request, pk: int):
-    run = queries.renewal_run_get(pk=pk)
+    run = renewal_selectors.renewal_run_get(pk=pk)
     return render(
         request,
         "licensing/renewals/run_detail.html",
@@ -108,7 +108,7 @@ def renewal_run_detail(request, pk: int):
 @require_POST
 @permission_required(RUN_RENEWALS, raise_exception=True)
 def renewal_run_resume_view(request, pk: int):
-    run = queries.renewal_run_get(pk=pk)
+    run = renewal_selectors.renewal_run_get(pk=pk)
     try:
         run = renewal_run_resume(run=run, user=request.user)
     except LicensingError as exc:
@@ -143,7 +143,7 @@ def renewal_notices_start(request, year: int):
 @require_POST
 @permission_required(RUN_RENEWALS, raise_exception=True)
 def renewal_run_notices(request, pk: int):
-    run = queries.renewal_run_get(pk=pk)
+    run = renewal_selectors.renewal_run_get(pk=pk)
     return _start_notices(request, year=run.year, run=run)
 
 
@@ -214,13 +214,13 @@ def _check_format(fmt: str) -> None:
 @permission_required(VIEW_LICENSE, raise_exception=True)
 def renewals_outstanding(request):
     year = _year(request)
-    invoices = selectors.renewals_outstanding(year=year)
+    invoices = renewal_selectors.renewals_outstanding(year=year)
     return render(
         request,
         "licensing/renewals/outstanding.html",
         {
             "year": year,
-            "summary": selectors.renewals_summary(year=year),
+            "summary": renewal_selectors.renewals_summary(year=year),
             "page": paginate(invoices, request),
             "breadcrumbs": [renewals_crumb(year), (f"Outstanding {year}", None)],
         },
@@ -233,7 +233,7 @@ def renewals_outstanding_export(request, fmt: str):
     year = _year(request)
     rows = (
         [*_invoice_cells(i), i.total, i.amount_due]
-        for i in selectors.renewals_outstanding(year=year).iterator(chunk_size=2000)
+        for i in renewal_selectors.renewals_outstanding(year=year).iterator(chunk_size=2000)
     )
     return _export(
         fmt,
@@ -261,8 +261,8 @@ def delinquency(request):
         {
             "form": form,
             "as_of": as_of,
-            "buckets": selectors.delinquency_summary(as_of=as_of),
-            "page": paginate(queries.delinquent_invoices(as_of=as_of), request),
+            "buckets": renewal_selectors.delinquency_summary(as_of=as_of),
+            "page": paginate(renewal_selectors.delinquent_invoices(as_of=as_of), request),
             "breadcrumbs": [renewals_crumb(), ("Delinquency", None)],
         },
     )
@@ -274,7 +274,7 @@ def delinquency_export(request, fmt: str):
     as_of = _as_of(request)
     rows = (
         [*_invoice_cells(i), i.days_late, i.penalties or ZERO, i.total, i.amount_due]
-        for i in queries.delinquent_invoices(as_of=as_of).iterator(chunk_size=2000)
+        for i in renewal_selectors.delinquent_invoices(as_of=as_of).iterator(chunk_size=2000)
     )
     return _export(
         fmt,

@@ -15,29 +15,18 @@ from django.utils import timezone
 
 from kent_cs.reports import csv_bytes, csv_response, xlsx_bytes, xlsx_response
 from licensing import charts
-from licensing import reports as r
-from licensing.forms import DelinquencyForm, RenewalYearForm, default_renewal_year
+from licensing.forms import DelinquencyForm, RenewalYearForm, YearRangeForm, default_renewal_year
+from licensing.reports import common as report_common
+from licensing.reports import downloads as report_downloads
+from licensing.reports import growth as growth_reports
+from licensing.reports import renewals as renewal_reports
+from licensing.reports import revenue as revenue_reports
 
 VIEW_REPORTS = "kent_cs.view_reports"
 DEFAULT_YEARS = 3  # this year and the two before
 
 
-class YearRangeForm(forms.Form):
-    first_year = forms.IntegerField(label="From year", min_value=1990, max_value=2200)
-    last_year = forms.IntegerField(label="To year", min_value=1990, max_value=2200)
-
-    def clean(self):
-        data = super().clean()
-        first, last = data.get("first_year"), data.get("last_year")
-        if first is not None and last is not None:
-            if first > last:
-                raise forms.ValidationError("The first year comes before the last one.")
-            if last - first >= r.MAX_YEARS:
-                raise forms.ValidationError(f"Choose at most {r.MAX_YEARS} years.")
-        return data
-
-
-def _report_params(request) -> tuple[r.ReportParams, dict[str, forms.Form]]:
+def _report_params(request) -> tuple[report_common.ReportParams, dict[str, forms.Form]]:
     """The report's years, license year and as-of day from the query string; what is
     missing or refused (the form then shows why) takes its default."""
     today = timezone.localdate()
@@ -60,11 +49,11 @@ def _report_params(request) -> tuple[r.ReportParams, dict[str, forms.Form]]:
     )
     if as_of_form.is_bound and as_of_form.is_valid() and as_of_form.cleaned_data["as_of"]:
         as_of = as_of_form.cleaned_data["as_of"]
-    params = r.ReportParams(first_year=first, last_year=last, year=year, as_of=as_of)
+    params = report_common.ReportParams(first_year=first, last_year=last, year=year, as_of=as_of)
     return params, {"years_form": years_form, "year_form": year_form, "as_of_form": as_of_form}
 
 
-def _query(table: r.ReportTable, params: r.ReportParams) -> str:
+def _query(table: report_downloads.ReportTable, params: report_common.ReportParams) -> str:
     """The query string that asks a download for what the page shows."""
     if table.uses == "years":
         values: dict[str, object] = {"first_year": params.first_year, "last_year": params.last_year}
@@ -75,8 +64,8 @@ def _query(table: r.ReportTable, params: r.ReportParams) -> str:
     return urlencode(values)
 
 
-def _downloads(slug: str, params: r.ReportParams) -> dict[str, str]:
-    table = r.REPORT_TABLES[slug]
+def _downloads(slug: str, params: report_common.ReportParams) -> dict[str, str]:
+    table = report_downloads.REPORT_TABLES[slug]
     query = _query(table, params)
     return {
         "title": table.title,
@@ -85,7 +74,7 @@ def _downloads(slug: str, params: r.ReportParams) -> dict[str, str]:
     }
 
 
-def _growth_url(params: r.ReportParams) -> str:
+def _growth_url(params: report_common.ReportParams) -> str:
     query = urlencode({"first_year": params.first_year, "last_year": params.last_year})
     return f"{reverse('licensing:report-growth-xlsx')}?{query}"
 
@@ -105,21 +94,25 @@ def _day(day: date) -> str:
 def dashboard(request):
     today = timezone.localdate()
     this_year, last_year = today.year, today.year - 1
-    params = r.ReportParams(
+    params = report_common.ReportParams(
         first_year=today.year - DEFAULT_YEARS + 1,
         last_year=today.year,
         year=default_renewal_year(today),
         as_of=today,
     )
-    new = r.new_licenses_by_month(first_year=last_year, last_year=this_year, as_of=today)
-    active = r.active_license_counts(
+    new = growth_reports.new_licenses_by_month(
+        first_year=last_year, last_year=this_year, as_of=today
+    )
+    active = growth_reports.active_license_counts(
         first_year=params.first_year, last_year=params.last_year, as_of=today
     )
-    revenue = r.revenue_by_license_type(first_year=last_year, last_year=this_year, as_of=today)
+    revenue = revenue_reports.revenue_by_license_type(
+        first_year=last_year, last_year=this_year, as_of=today
+    )
     renewal_years = sorted({this_year, params.year})
-    renewals = r.renewals_outstanding_by_type(years=renewal_years)
-    buckets = r.delinquency_by_bucket(as_of=today)
-    delinquent = r.delinquency_total(buckets)
+    renewals = renewal_reports.renewals_outstanding_by_type(years=renewal_years)
+    buckets = renewal_reports.delinquency_by_bucket(as_of=today)
+    delinquent = renewal_reports.delinquency_total(buckets)
     new_this = new[-1]
     span = f"Jan 1 to {_day(today)}"
 
@@ -131,7 +124,7 @@ def dashboard(request):
             f"{new_this.total:,}; {last_year}: {new[0].total:,} in the whole year, "
             f"{new_this.compared_with or 0:,} to {_day(today)}."
         ),
-        categories=r.MONTHS,
+        categories=report_common.MONTHS,
         series=[charts.Series(str(row.year), row.months) for row in new],
     )
     revenue_chart = charts.bar_chart(
@@ -168,7 +161,7 @@ def dashboard(request):
             "span": span,
             "new": new,
             "new_this": new_this,
-            "active_rows": r.with_changes(active),
+            "active_rows": growth_reports.with_changes(active),
             "years_count": DEFAULT_YEARS,
             "active_now": active[-1] if active and active[-1].now else None,
             "revenue": revenue,
@@ -181,7 +174,7 @@ def dashboard(request):
             "revenue_chart": revenue_chart,
             "active_chart": active_chart,
             "growth_url": _growth_url(params),
-            "months": r.MONTHS,
+            "months": report_common.MONTHS,
             "breadcrumbs": [("Licensing reports", None)],
         },
     )
@@ -193,7 +186,7 @@ def dashboard(request):
 @permission_required(VIEW_REPORTS, raise_exception=True)
 def new_licenses(request):
     params, forms_ = _report_params(request)
-    rows = r.new_licenses_by_month(
+    rows = growth_reports.new_licenses_by_month(
         first_year=params.first_year, last_year=params.last_year, as_of=params.as_of
     )
     return render(
@@ -203,7 +196,7 @@ def new_licenses(request):
             **forms_,
             "params": params,
             "rows": rows,
-            "months": r.MONTHS,
+            "months": report_common.MONTHS,
             "downloads": [_downloads("new-licenses", params)],
             "growth_url": _growth_url(params),
             "breadcrumbs": _crumbs("New licenses by month"),
@@ -214,7 +207,7 @@ def new_licenses(request):
 @permission_required(VIEW_REPORTS, raise_exception=True)
 def active_licenses(request):
     params, forms_ = _report_params(request)
-    counts = r.active_license_counts(
+    counts = growth_reports.active_license_counts(
         first_year=params.first_year, last_year=params.last_year, as_of=params.as_of
     )
     return render(
@@ -223,7 +216,7 @@ def active_licenses(request):
         {
             **forms_,
             "params": params,
-            "rows": r.with_changes(counts),
+            "rows": growth_reports.with_changes(counts),
             "downloads": [_downloads("active-licenses", params)],
             "growth_url": _growth_url(params),
             "breadcrumbs": _crumbs("Active licenses"),
@@ -241,8 +234,8 @@ def revenue(request):
         {
             **forms_,
             "params": params,
-            "by_type": r.revenue_by_license_type(**years, as_of=params.as_of),
-            "by_sector": r.revenue_by_sector(**years, as_of=params.as_of),
+            "by_type": revenue_reports.revenue_by_license_type(**years, as_of=params.as_of),
+            "by_sector": revenue_reports.revenue_by_sector(**years, as_of=params.as_of),
             "downloads": [
                 _downloads("revenue-by-type", params),
                 _downloads("revenue-by-sector", params),
@@ -256,7 +249,7 @@ def revenue(request):
 @permission_required(VIEW_REPORTS, raise_exception=True)
 def renewals(request):
     params, forms_ = _report_params(request)
-    table = r.renewals_outstanding_by_type(years=[params.year])[params.year]
+    table = renewal_reports.renewals_outstanding_by_type(years=[params.year])[params.year]
     return render(
         request,
         "licensing/reports/renewals.html",
@@ -275,7 +268,7 @@ def renewals(request):
 @permission_required(VIEW_REPORTS, raise_exception=True)
 def delinquency(request):
     params, forms_ = _report_params(request)
-    buckets = r.delinquency_by_bucket(as_of=params.as_of)
+    buckets = renewal_reports.delinquency_by_bucket(as_of=params.as_of)
     return render(
         request,
         "licensing/reports/delinquency.html",
@@ -283,7 +276,7 @@ def delinquency(request):
             **forms_,
             "params": params,
             "buckets": buckets,
-            "total": r.delinquency_total(buckets),
+            "total": renewal_reports.delinquency_total(buckets),
             "downloads": [_downloads("delinquency", params)],
             "list_url": f"{reverse('licensing:delinquency')}?as_of={params.as_of.isoformat()}",
             "breadcrumbs": _crumbs("Delinquency"),
@@ -294,9 +287,9 @@ def delinquency(request):
 # --- downloads ------------------------------------------------------------------------
 
 
-def _table(slug: str) -> r.ReportTable:
+def _table(slug: str) -> report_downloads.ReportTable:
     try:
-        return r.REPORT_TABLES[slug]
+        return report_downloads.REPORT_TABLES[slug]
     except KeyError:
         raise Http404("No such report.") from None
 
@@ -321,7 +314,9 @@ def table_xlsx(request, table: str):
 @permission_required(VIEW_REPORTS, raise_exception=True)
 def growth_xlsx(request):
     params, _ = _report_params(request)
-    data = r.growth_workbook(
+    data = report_downloads.growth_workbook(
         first_year=params.first_year, last_year=params.last_year, as_of=params.as_of
     )
-    return xlsx_response(data, r.growth_filename(params.first_year, params.last_year))
+    return xlsx_response(
+        data, report_downloads.growth_filename(params.first_year, params.last_year)
+    )

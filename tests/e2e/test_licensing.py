@@ -30,8 +30,8 @@ from licensing.models import (
     LicenseType,
     RenewalRun,
 )
-from licensing.renewals import renewal_run_start
-from licensing.services import application_submit
+from licensing.renewal_runs import renewal_run_start
+from licensing.services.applications import application_submit
 from tests.cashiering.factories import open_session
 from tests.e2e.helpers import (
     axe_violations,

@@ -17,14 +17,10 @@ from licensing.models import (
     LicenseStatusChange,
     LicenseType,
 )
-from licensing.services import (
-    LICENSE_SERIES,
-    PaymentRef,
-    application_approve,
-    application_submit,
-    business_create,
-    review_decide,
-)
+from licensing.services.applications import application_approve, application_submit, review_decide
+from licensing.services.businesses import business_create
+from licensing.services.invoices import PaymentRef
+from licensing.services.licenses import LICENSE_SERIES
 
 D = Decimal
 _ubis = itertools.count(602100001)

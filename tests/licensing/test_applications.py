@@ -7,15 +7,15 @@ from decimal import Decimal
 import pytest
 
 from licensing.models import Application, LicenseInvoice, LicenseStatus, Review
-from licensing.selectors import applications_in_review
-from licensing.services import (
-    LicensingError,
+from licensing.selectors.applications import applications_in_review
+from licensing.services.applications import (
     application_approve,
     application_deny,
     application_submit,
     application_withdraw,
     review_decide,
 )
+from licensing.services.common import LicensingError
 from tests.licensing.factories import approved_license, license_type, make_business, make_license
 
 D = Decimal

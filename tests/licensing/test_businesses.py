@@ -7,16 +7,16 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 
 from licensing.models import Business, Contact, License, LicenseInvoice, LicenseStatus
-from licensing.selectors import business_search
-from licensing.services import (
+from licensing.selectors.businesses import business_search
+from licensing.services.businesses import (
     DuplicateBusiness,
-    LicensingError,
     business_close,
     business_create,
     business_reopen,
     business_update,
     contact_add,
 )
+from licensing.services.common import LicensingError
 from licensing.validators import address_key, normalise_naics, normalise_ubi
 from tests.licensing.factories import approved_license, business_data, make_business, make_license
 

@@ -14,7 +14,7 @@ from cashiering.models import PayerIndex
 from cashiering.targets import TargetError, get_target_type
 from licensing.models import License, LicenseInvoice, LicensePayment, LicenseStatus
 from licensing.renewals import renewal_invoice_create
-from licensing.services import invoice_apply_payment, invoice_undo_payment
+from licensing.services.invoices import invoice_apply_payment, invoice_undo_payment
 from tests.licensing.factories import approved_license, counter_payment, make_business, make_license
 
 D = Decimal
@@ -376,7 +376,7 @@ def test_partial_payments_then_a_reversal_after_the_session_closed(
 
 
 def test_void_after_the_license_was_suspended_keeps_the_suspension(pending, technician):
-    from licensing.services import license_change_status
+    from licensing.services.licenses import license_change_status
 
     license, invoice = pending
     pay(invoice, *FULL)
@@ -391,7 +391,7 @@ def test_void_after_the_license_was_suspended_keeps_the_suspension(pending, tech
 
 
 def test_void_of_a_renewal_after_suspension_takes_back_the_year_only(technician):
-    from licensing.services import license_change_status
+    from licensing.services.licenses import license_change_status
 
     license = make_license(make_business(), year=2026)
     invoice = renewal_invoice_create(license=license, year=2027, user=technician)

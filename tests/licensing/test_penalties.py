@@ -12,11 +12,11 @@ from licensing.models import LicenseInvoiceLine, LicenseStatus
 from licensing.penalties import (
     PenaltyRuleData,
     PenaltyScheduleData,
-    penalties_assess,
     penalties_due,
     penalty_schedule_for_year,
 )
 from licensing.renewals import renewal_invoice_create
+from licensing.services.penalties import penalties_assess
 from tests.licensing.factories import make_business, make_license
 from tests.licensing.test_payments import pay
 

@@ -14,8 +14,9 @@ from cashiering.models import PayerIndex
 from kent_cs.models import Job
 from licensing import renewals
 from licensing.models import License, LicenseInvoice, LicenseStatus, LicenseType, RenewalRun
-from licensing.renewals import renewal_run_execute, renewal_run_resume, renewal_run_start
-from licensing.selectors import renewal_notice_context, renewals_summary
+from licensing.renewal_runs import renewal_run_resume, renewal_run_start
+from licensing.renewals import renewal_run_execute
+from licensing.selectors.renewals import renewal_notice_context, renewals_summary
 from tests.factories import make_user
 from tests.licensing.factories import defaults, make_business, make_license
 

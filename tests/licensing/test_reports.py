@@ -19,10 +19,14 @@ from django.utils.connection import ConnectionDoesNotExist
 
 from kent_cs.reports import INTEGER_FORMAT, MONEY_FORMAT
 from licensing import charts
-from licensing import reports as r
 from licensing.models import License, LicensePayment, LicenseStatus, LicenseType
 from licensing.renewals import renewal_invoice_create
-from licensing.services import invoice_apply_payment, invoice_undo_payment, license_change_status
+from licensing.reports import common as report_common
+from licensing.reports import growth as growth_reports
+from licensing.reports import renewals as renewal_reports
+from licensing.reports import revenue as revenue_reports
+from licensing.services.invoices import invoice_apply_payment, invoice_undo_payment
+from licensing.services.licenses import license_change_status
 from tests.licensing.factories import approved_license, counter_payment, make_business, make_license
 
 D = Decimal
@@ -178,7 +182,7 @@ def test_the_fixed_history_is_what_the_reports_are_checked_against(history):
 
 
 def test_new_licenses_by_month_with_the_year_before(history):
-    rows = r.new_licenses_by_month(first_year=2024, last_year=2026, as_of=AS_OF)
+    rows = growth_reports.new_licenses_by_month(first_year=2024, last_year=2026, as_of=AS_OF)
     assert [(row.year, row.total, row.partial) for row in rows] == [
         (2024, 1, False),
         (2025, 5, False),
@@ -196,7 +200,9 @@ def test_new_licenses_by_month_with_the_year_before(history):
 
 
 def test_new_licenses_in_a_whole_past_year_compare_whole_years(history):
-    (row,) = r.new_licenses_by_month(first_year=2026, last_year=2026, as_of=date(2027, 1, 10))
+    (row,) = growth_reports.new_licenses_by_month(
+        first_year=2026, last_year=2026, as_of=date(2027, 1, 10)
+    )
     assert row.total == 4 and not row.partial
     assert row.compared_with == 5 and row.change == -1
 
@@ -205,7 +211,7 @@ def test_new_licenses_in_a_whole_past_year_compare_whole_years(history):
 
 
 def test_active_licenses_at_each_year_end_from_the_status_history(history):
-    counts = r.active_license_counts(first_year=2024, last_year=2026, as_of=AS_OF)
+    counts = growth_reports.active_license_counts(first_year=2024, last_year=2026, as_of=AS_OF)
     assert [(c.on, c.count, c.now) for c in counts] == [
         (date(2024, 12, 31), 1, False),  # tacos
         # machine (renewed Dec 20), web, roofing, rentals; the bakery was suspended.
@@ -213,11 +219,11 @@ def test_active_licenses_at_each_year_end_from_the_status_history(history):
         # machine and roofing renewed for 2026, and the four 2026 licenses.
         (AS_OF, 6, True),
     ]
-    assert [change for _, change in r.with_changes(counts)] == [None, 3, 2]
+    assert [change for _, change in growth_reports.with_changes(counts)] == [None, 3, 2]
 
 
 def test_active_licenses_today_come_from_the_license_status(history, fixed_today):
-    counts = r.active_license_counts(first_year=2026, last_year=2026, as_of=AS_OF)
+    counts = growth_reports.active_license_counts(first_year=2026, last_year=2026, as_of=AS_OF)
     statuses = License.objects.filter(status=LicenseStatus.ACTIVE).count()
     assert [(c.on, c.count, c.now) for c in counts] == [(AS_OF, statuses, True)]
     assert statuses == 9  # all but the suspended bakery
@@ -227,7 +233,7 @@ def test_active_licenses_today_come_from_the_license_status(history, fixed_today
 
 
 def test_revenue_by_license_type_on_a_cash_basis(history):
-    table = r.revenue_by_license_type(**YEARS, as_of=AS_OF)
+    table = revenue_reports.revenue_by_license_type(**YEARS, as_of=AS_OF)
     assert table.years == (2025, 2026)
     assert {row.code: row.amounts for row in table.rows} == {
         "CONT": (D("0.00"), D("76.00")),
@@ -242,7 +248,7 @@ def test_revenue_by_license_type_on_a_cash_basis(history):
 
 
 def test_revenue_by_sector_merges_the_codes_of_one_sector(history):
-    table = r.revenue_by_sector(**YEARS, as_of=AS_OF)
+    table = revenue_reports.revenue_by_sector(**YEARS, as_of=AS_OF)
     assert [(row.code, row.name, row.amounts) for row in table.rows] == [
         ("23", "Construction", (D("0.00"), D("76.00"))),
         # 332710 and 311811: both manufacturing.
@@ -257,23 +263,31 @@ def test_revenue_by_type_and_by_sector_each_add_up_to_every_payment(history):
     received = LicensePayment.objects.filter(
         business_date__range=(date(2025, 1, 1), date(2026, 12, 31))
     ).aggregate(total=Sum("amount"))["total"]
-    by_type = r.revenue_by_license_type(**YEARS, as_of=AS_OF)
-    by_sector = r.revenue_by_sector(**YEARS, as_of=AS_OF)
+    by_type = revenue_reports.revenue_by_license_type(**YEARS, as_of=AS_OF)
+    by_sector = revenue_reports.revenue_by_sector(**YEARS, as_of=AS_OF)
     assert by_type.total == by_sector.total == received == D("530.93")
     assert by_type.totals == by_sector.totals
 
 
 def test_sector_table_names_every_two_digit_code():
-    assert r.SECTORS["31"] == r.SECTORS["33"] == r.Sector("31-33", "Manufacturing")
-    assert r.SECTORS["45"].code == "44-45" and r.SECTORS["49"].code == "48-49"
-    assert r.SECTORS["72"] == r.Sector("72", "Accommodation and food services")
+    assert (
+        report_common.SECTORS["31"]
+        == report_common.SECTORS["33"]
+        == report_common.Sector("31-33", "Manufacturing")
+    )
+    assert (
+        report_common.SECTORS["45"].code == "44-45" and report_common.SECTORS["49"].code == "48-49"
+    )
+    assert report_common.SECTORS["72"] == report_common.Sector(
+        "72", "Accommodation and food services"
+    )
 
 
 # --- renewals outstanding and delinquency ---------------------------------------------
 
 
 def test_renewals_outstanding_by_license_type(history):
-    table = r.renewals_outstanding_by_type(years=[2026])[2026]
+    table = renewal_reports.renewals_outstanding_by_type(years=[2026])[2026]
     rows = {row.code: row for row in table.rows}
     assert set(rows) == {"GEN", "HOME", "CONT"}
     gen = rows["GEN"]
@@ -287,16 +301,16 @@ def test_renewals_outstanding_by_license_type(history):
 
 
 def test_delinquency_by_days_late(history):
-    buckets = r.delinquency_by_bucket(as_of=AS_OF)
+    buckets = renewal_reports.delinquency_by_bucket(as_of=AS_OF)
     assert [(b.label, b.count, b.amount_due) for b in buckets] == [
         ("1\u201330 days", 0, D("0.00")),
         ("31\u201360 days", 0, D("0.00")),
         ("61\u201390 days", 2, D("204.93")),  # 74 days late
         ("over 90 days", 0, D("0.00")),
     ]
-    early = r.delinquency_by_bucket(as_of=date(2026, 1, 20))
+    early = renewal_reports.delinquency_by_bucket(as_of=date(2026, 1, 20))
     assert [b.count for b in early] == [2, 0, 0, 0]
-    assert r.delinquency_total(buckets).amount_due == D("204.93")
+    assert renewal_reports.delinquency_total(buckets).amount_due == D("204.93")
 
 
 # --- reads and query counts -----------------------------------------------------------
@@ -305,18 +319,19 @@ def test_delinquency_by_days_late(history):
 @pytest.mark.parametrize(
     "report",
     [
-        lambda: r.new_licenses_by_month(first_year=2025, last_year=2026, as_of=AS_OF),
-        lambda: r.active_license_counts(first_year=2025, last_year=2026, as_of=AS_OF),
-        lambda: r.revenue_by_license_type(**YEARS, as_of=AS_OF),
-        lambda: r.revenue_by_sector(**YEARS, as_of=AS_OF),
-        lambda: r.renewals_outstanding_by_type(years=[2026]),
-        lambda: r.delinquency_by_bucket(as_of=AS_OF),
-        lambda: r.renewal_invoices_sheet(2026).rows,
-        lambda: r.delinquent_invoices_sheet(AS_OF).rows,
+        lambda: growth_reports.new_licenses_by_month(first_year=2025, last_year=2026, as_of=AS_OF),
+        lambda: growth_reports.active_license_counts(first_year=2025, last_year=2026, as_of=AS_OF),
+        lambda: revenue_reports.revenue_by_license_type(**YEARS, as_of=AS_OF),
+        lambda: revenue_reports.revenue_by_sector(**YEARS, as_of=AS_OF),
+        lambda: renewal_reports.renewals_outstanding_by_type(years=[2026]),
+        lambda: renewal_reports.delinquency_by_bucket(as_of=AS_OF),
+        lambda: renewal_reports.renewal_invoices_sheet(2026).rows,
+        lambda: renewal_reports.delinquent_invoices_sheet(AS_OF).rows,
     ],
 )
 def test_every_report_reads_through_the_reports_database(report, monkeypatch):
-    monkeypatch.setattr(r, "reports_db", lambda: "no-such-alias")
+    for module in (growth_reports, revenue_reports, renewal_reports):
+        monkeypatch.setattr(module, "reports_db", lambda: "no-such-alias")
     with pytest.raises(ConnectionDoesNotExist):
         report()
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from licensing.selectors import dashboard_cards
+from licensing.selectors.dashboard import dashboard_cards
 from tests.licensing.factories import make_business, make_license
 
 pytestmark = pytest.mark.django_db

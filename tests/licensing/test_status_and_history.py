@@ -10,13 +10,10 @@ from django.apps import apps
 from django.db import DatabaseError, connection, transaction
 
 from licensing.models import LICENSE_TRANSITIONS, License, LicenseStatus, LicenseStatusChange
-from licensing.selectors import business_history
-from licensing.services import (
-    LicensingError,
-    business_update,
-    contact_add,
-    license_change_status,
-)
+from licensing.selectors.history import business_history
+from licensing.services.businesses import business_update, contact_add
+from licensing.services.common import LicensingError
+from licensing.services.licenses import license_change_status
 from tests.licensing.factories import approved_license, make_business, make_license
 from tests.licensing.test_payments import FULL, pay
 

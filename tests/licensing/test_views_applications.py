@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from licensing.models import Application, License, LicenseInvoice, LicenseStatus, Review
-from licensing.services import application_submit
+from licensing.services.applications import application_submit
 from tests.licensing.factories import license_type, make_business, make_license
 from tests.licensing.views_support import messages_of
 

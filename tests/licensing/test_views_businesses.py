@@ -8,7 +8,7 @@ import pytest
 from django.urls import reverse
 
 from licensing.models import Business, Contact, LicenseStatus, LicenseStatusChange
-from licensing.services import contact_add
+from licensing.services.businesses import contact_add
 from tests.licensing.factories import approved_license, make_business, make_license
 from tests.licensing.views_support import messages_of, pdf_page_count
 
@@ -79,7 +79,7 @@ def test_search_finds_a_business_by_each_identifier(client_for, technician, bake
 
 
 def test_search_leaves_closed_businesses_out_unless_asked(client_for, technician, bakery):
-    from licensing.services import business_close
+    from licensing.services.businesses import business_close
 
     business_close(business=bakery, user=technician, closed_on=date(2026, 3, 1), reason="Sold")
     client = client_for(technician)

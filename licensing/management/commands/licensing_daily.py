@@ -9,7 +9,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from licensing.penalties import penalties_assess
+from licensing.services.penalties import penalties_assess
 
 
 class Command(BaseCommand):
