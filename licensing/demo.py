@@ -40,6 +40,7 @@ from licensing.models import (
 )
 from licensing.penalties import penalty_schedule_for_year
 from licensing.services.applications import application_approve, application_submit, review_decide
+from licensing.services.invoices import quote_lines
 from licensing.services.invoice_index import invoice_index_row
 from licensing.services.licenses import LICENSE_SERIES
 from licensing.services.penalties import penalties_assess
@@ -313,19 +314,7 @@ def _write(plans: list[_Plan], user, this_year: int) -> dict[str, int]:
                 is_new=is_new,
                 units=plan.units,
             )
-            lines = [
-                LicenseInvoiceLine(
-                    position=index,
-                    kind=q.kind,
-                    label=q.label,
-                    fee_code=q.fee_code,
-                    amount=q.amount,
-                    amount_due=q.amount,
-                    rule=q.rule,
-                    penalty_base=q.penalty_base,
-                )
-                for index, q in enumerate(quote.lines, start=1)
-            ]
+            lines = quote_lines(quote)
             paid_lines = []
             if paid:
                 for line in lines:
