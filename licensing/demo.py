@@ -40,8 +40,8 @@ from licensing.models import (
 )
 from licensing.penalties import penalty_schedule_for_year
 from licensing.services.applications import application_approve, application_submit, review_decide
-from licensing.services.invoices import quote_lines
 from licensing.services.invoice_index import invoice_index_row
+from licensing.services.invoices import quote_lines
 from licensing.services.licenses import LICENSE_SERIES
 from licensing.services.penalties import penalties_assess
 from licensing.validators import address_key

@@ -51,7 +51,7 @@ from licensing.models import (
 from licensing.penalties import penalty_schedule_for_year
 from licensing.selectors.renewals import licenses_due_for_renewal, live_invoice_for_year
 from licensing.services.common import LicensingError
-from licensing.services.licenses import license_update_for_paid_invoice
+from licensing.services.licenses import license_update_for_free_invoice
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +70,8 @@ class BatchResult:
     invoice_ids: list[int] = field(default_factory=list)
 
 
-_LICENSE_COLUMNS = (
+# The license and business columns a renewal invoice is priced from.
+RENEWAL_LICENSE_COLUMNS = (
     "pk",
     "number",
     "license_type_id",
@@ -147,7 +148,7 @@ def _renewal_batch(
     )
     if license_ids is not None:
         due = due.filter(pk__in=list(license_ids))
-    rows = list(due.order_by("pk").values(*_LICENSE_COLUMNS)[:limit])
+    rows = list(due.order_by("pk").values(*RENEWAL_LICENSE_COLUMNS)[:limit])
     if not rows:
         return result
     result.selected = len(rows)
@@ -252,15 +253,13 @@ def _renewal_batch(
     for invoice in LicenseInvoice.objects.filter(pk__in=free).select_related("license"):
         # Fully exempt: renewed without a payment (rare; one by one is fine).
         license = License.objects.select_for_update().get(pk=invoice.license_id)
-        license_update_for_paid_invoice(
+        license_update_for_free_invoice(
             invoice,
             license=license,
             on=issue_date,
-            receipt="",
             user=user,
             reason=f"Renewed for {year}: nothing to pay",
         )
-        invoice.save(update_fields=["license_updated", "prior_status", "prior_year"])
     result.created = len(priced)
     result.renewed_without_fee = len(free)
     result.amount = sum((quote.total for _, quote in priced), ZERO)

@@ -51,7 +51,7 @@ from licensing.models import (
     license_display_number,
 )
 from licensing.penalties import penalty_schedule_for_year
-from licensing.renewals import DEFAULT_BATCH_SIZE, RENEWAL_JOB_KIND
+from licensing.renewals import DEFAULT_BATCH_SIZE, RENEWAL_JOB_KIND, RENEWAL_LICENSE_COLUMNS
 from licensing.tasks import renewal_run_task
 
 LICENSES = 20_000
@@ -117,24 +117,7 @@ def floor_invoices(population: fixtures.Population) -> list[FloorInvoice]:
     rows = (
         License.objects.filter(pk__in=population.license_ids)
         .order_by("pk")
-        .values(
-            "pk",
-            "number",
-            "license_type_id",
-            "units",
-            "business_id",
-            "business__legal_name",
-            "business__trade_name",
-            "business__ownership_type",
-            "business__fte_employees",
-            "business__gross_receipts",
-            "business__inside_city_limits",
-            "business__location_line1",
-            "business__location_line2",
-            "business__location_city",
-            "business__location_state",
-            "business__location_zip",
-        )
+        .values(*RENEWAL_LICENSE_COLUMNS)
     )
     found = []
     for row in rows:

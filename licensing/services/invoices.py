@@ -23,7 +23,11 @@ from licensing.models import (
 )
 from licensing.services.common import LicensingError, require_reason
 from licensing.services.invoice_index import index_invoices
-from licensing.services.licenses import license_update_for_paid_invoice, undo_license_update
+from licensing.services.licenses import (
+    license_update_for_free_invoice,
+    license_update_for_paid_invoice,
+    undo_license_update,
+)
 
 
 def invoice_cancel(*, invoice: LicenseInvoice, user, reason: str) -> LicenseInvoice:
@@ -105,15 +109,13 @@ def invoice_create(
         line.invoice = invoice
     LicenseInvoiceLine.objects.bulk_create(lines)
     if total == 0:
-        license_update_for_paid_invoice(
+        license_update_for_free_invoice(
             invoice,
             license=license,
             on=issue_date,
-            receipt="",
             user=user,
             reason=f"Nothing to pay ({quote.exemption or 'no fee'})",
         )
-        invoice.save(update_fields=["license_updated", "prior_status", "prior_year"])
     index_invoices([invoice])
     return invoice
 

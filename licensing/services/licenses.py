@@ -179,6 +179,17 @@ def license_update_for_paid_invoice(
     invoice.license_updated = True
 
 
+def license_update_for_free_invoice(
+    invoice: LicenseInvoice, *, license: License, on: date, user, reason: str
+) -> None:
+    """Issue or extend the license of an invoice with nothing to pay (fully exempt), and
+    save what the invoice remembers of the license's prior state. `license` must be locked."""
+    license_update_for_paid_invoice(
+        invoice, license=license, on=on, receipt="", user=user, reason=reason
+    )
+    invoice.save(update_fields=["license_updated", "prior_status", "prior_year"])
+
+
 def undo_license_update(
     invoice: LicenseInvoice, *, on: date, receipt: str, user, reason: str
 ) -> None:

@@ -221,54 +221,54 @@ def business_reopen_view(request, pk: int):
 # --- contacts -------------------------------------------------------------------------
 
 
-@permission_required("licensing.add_contact", raise_exception=True)
-def contact_add_view(request, pk: int):
-    business = business_selectors.business_get(pk=pk)
-    form = ContactForm(request.POST or None)
+def _contact_page(request, *, business, contact, form, save, saved, crumb: str):
+    """The contact form page: on a valid POST `save(data)` writes and the page returns to
+    the business with the message `saved(contact)`; otherwise the form again."""
     if request.method == "POST" and form.is_valid():
         try:
-            contact = contact_add(business=business, data=form.contact_data(), user=request.user)
+            contact = save(form.contact_data())
         except LicensingError as exc:
             add_service_errors(form, exc)
         else:
-            messages.success(request, f"Added {contact} to {business}.")
+            messages.success(request, saved(contact))
             return redirect(business)
-    return render(
+    context = {
+        "form": form,
+        "business": business,
+        "contact": contact,
+        "breadcrumbs": business_crumbs(business, (crumb, None)),
+    }
+    if contact is not None:
+        context["remove_form"] = ContactRemoveForm()
+    return render(request, "licensing/businesses/contact_form.html", context)
+
+
+@permission_required("licensing.add_contact", raise_exception=True)
+def contact_add_view(request, pk: int):
+    business = business_selectors.business_get(pk=pk)
+    return _contact_page(
         request,
-        "licensing/businesses/contact_form.html",
-        {
-            "form": form,
-            "business": business,
-            "contact": None,
-            "breadcrumbs": business_crumbs(business, ("Add a contact", None)),
-        },
+        business=business,
+        contact=None,
+        form=ContactForm(request.POST or None),
+        save=lambda data: contact_add(business=business, data=data, user=request.user),
+        saved=lambda added: f"Added {added} to {business}.",
+        crumb="Add a contact",
     )
 
 
 @permission_required("licensing.change_contact", raise_exception=True)
 def contact_edit(request, pk: int):
     contact = business_selectors.contact_get(pk=pk)
-    business = contact.business
     initial = {name: getattr(contact, name) for name in CONTACT_FIELDS}
-    form = ContactForm(request.POST or None, initial=initial)
-    if request.method == "POST" and form.is_valid():
-        try:
-            contact = contact_update(contact=contact, data=form.contact_data(), user=request.user)
-        except LicensingError as exc:
-            add_service_errors(form, exc)
-        else:
-            messages.success(request, f"Saved {contact}.")
-            return redirect(business)
-    return render(
+    return _contact_page(
         request,
-        "licensing/businesses/contact_form.html",
-        {
-            "form": form,
-            "business": business,
-            "contact": contact,
-            "remove_form": ContactRemoveForm(),
-            "breadcrumbs": business_crumbs(business, (f"Contact {contact.name}", None)),
-        },
+        business=contact.business,
+        contact=contact,
+        form=ContactForm(request.POST or None, initial=initial),
+        save=lambda data: contact_update(contact=contact, data=data, user=request.user),
+        saved=lambda saved: f"Saved {saved}.",
+        crumb=f"Contact {contact.name}",
     )
 
 
