@@ -34,6 +34,8 @@ class IdleTimeoutMiddleware:
         session = getattr(request, "session", None)
         if session is not None and not session.modified and not session.is_empty():
             now = int(timezone.now().timestamp())
+            if response.status_code >= 500:
+                return response  # the database may be gone: nothing to refresh
             if now - session.get("_touched", 0) >= TOUCH_SECONDS:
                 session["_touched"] = now  # marks the session modified: saved, cookie renewed
         return response
@@ -58,6 +60,19 @@ class SessionStore(db.SessionStore):
         except (KeyError, TypeError, ValueError):
             instance.user_id = None
         return instance
+
+    def _get_session(self, no_load=False):
+        """The session's data, loaded on first use. Loaded outside the base class's
+        `except AttributeError` so that a lost database connection raises as itself,
+        not as a failure inside the handling of a missing cache."""
+        self.accessed = True
+        cache = self.__dict__.get("_session_cache")
+        if cache is None:
+            no_data = self.session_key is None or no_load
+            cache = self._session_cache = {} if no_data else self.load()
+        return cache
+
+    _session = property(_get_session)
 
     def decode(self, session_data):
         """The session's data. Decoding checks its signature and parses it, on every

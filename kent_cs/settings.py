@@ -12,6 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from kent_cs.env import Env
+from kent_cs.pool import pooled_connection_check
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = Env()
@@ -57,6 +58,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "kent_cs.faults.DatabaseFaultMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "kent_cs.csp.ContentSecurityPolicyMiddleware",
@@ -119,6 +121,8 @@ _db["OPTIONS"] = {
         "min_size": env.int("KENT_DB_POOL_MIN", default=2),
         "max_size": env.int("KENT_DB_POOL_MAX", default=20, minimum=1),
         "timeout": env.int("KENT_DB_POOL_TIMEOUT", default=10),
+        # A connection the server closed while it sat in the pool is never handed out.
+        "check": pooled_connection_check,
     },
     # The ORM's cursors bind on the client and never prepare; kent_cs.db.PreparedCursor
     # prepares the few statements every request and every receipt runs. Behind a pooler
@@ -257,10 +261,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"refusals": {"()": "kent_cs.logs.RefusalsWithoutTraceback"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("KENT_LOG_LEVEL", default="INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
+        "django.request": {"filters": ["refusals"]},
         "fontTools": {"level": "WARNING"},
         "weasyprint": {"level": "ERROR"},
     },

@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from kent_cs import selectors
+from kent_cs.faults import database_fault, unavailable_response
 from kent_cs.forms import SignInForm
 from kent_cs.jobs import job_get_for_user
 from kent_cs.models import WorkerHeartbeat
@@ -105,4 +106,6 @@ def error_404(request, exception=None):
 
 
 def error_500(request):
+    if database_fault(request) is not None:
+        return unavailable_response()  # rendered without reading the database
     return render(request, "500.html", status=500)
