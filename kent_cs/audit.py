@@ -8,6 +8,7 @@ gave a reason; management commands and tasks use `audit_actor()`.
 
 import functools
 import ipaddress
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -103,9 +104,25 @@ class AuditContextMiddleware:
 
 @contextmanager
 def audit_reason(reason: str) -> Iterator[None]:
-    """Record why the changes inside this block were made."""
-    with _context(reason=reason):
+    """Record why the changes inside this block were made.
+
+    Inside an enclosing context (a request's, a command's) the block gets a context of its
+    own, carrying the enclosing one's who and where plus this reason: pghistory would
+    merge the reason into the enclosing context, so that two reasons given in one request
+    or one transaction would overwrite each other and every change would read the last.
+    """
+    tracker = pghistory.runtime._tracker
+    enclosing = getattr(tracker, "value", None)
+    if enclosing is None:
+        with _context(reason=reason):
+            yield
+        return
+    metadata = {**enclosing.metadata, "reason": reason}
+    tracker.value = pghistory.runtime.Context(id=uuid.uuid4(), metadata=metadata)
+    try:
         yield
+    finally:
+        tracker.value = enclosing
 
 
 @contextmanager

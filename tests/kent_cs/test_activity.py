@@ -12,7 +12,7 @@ from django.http import HttpResponse
 from django.urls import include, path, reverse
 from django.views.decorators.http import require_POST
 
-from kent_cs.audit import audit_actor
+from kent_cs.audit import audit_actor, audit_reason
 from kent_cs.selectors import ACTIVITY_PAGE_SIZE, object_timeline, tracked_models
 from ledger.demo import seed as seed_ledger
 from ledger.models import AccountingPeriod, GLAccount, GLAccountEvent
@@ -271,6 +271,27 @@ def test_a_change_made_by_a_request_records_user_address_path_and_reason(client,
     assert "Reason: Late deposit from the pool" in html
     assert "<strong>status</strong>: closed → open" in html
     assert rows(page)[0].actor == supervisor
+
+
+def test_two_reasons_in_one_transaction_each_keep_their_own(books, admin):
+    """A request or command that changes two records for two reasons records both."""
+    with transaction.atomic(), audit_actor(admin, source="test"):
+        with audit_reason("Renamed for the new fee schedule"):
+            rename_in_place(books["001.321.10.00"], "Licenses")
+        with audit_reason("Fire inspections moved here"):
+            rename_in_place(books["001.321.90.00"], "Fire inspections")
+        rename_in_place(books["001.101.30"], "Undeposited receipts (counter)")
+    first, second, third = GLAccountEvent.objects.filter(pgh_label="update").order_by("pgh_id")
+    assert first.pgh_context.metadata["reason"] == "Renamed for the new fee schedule"
+    assert second.pgh_context.metadata["reason"] == "Fire inspections moved here"
+    assert "reason" not in third.pgh_context.metadata  # the enclosing context's, no reason
+    assert {e.pgh_context.metadata["user"] for e in (first, second, third)} == {admin.pk}
+    assert first.pgh_context_id != second.pgh_context_id != third.pgh_context_id
+
+
+def rename_in_place(account: GLAccount, name: str) -> None:
+    account.name = name
+    account.save(update_fields=["name"])
 
 
 def test_a_change_after_an_attributed_block_is_not_attributed_to_it(books, admin):
