@@ -258,7 +258,7 @@ RULES: dict[str, Rule] = {
     ),
     "licensing:delinquency": Rule(LICENSING_READERS),
     "licensing:delinquency-export": Rule(LICENSING_READERS, kwargs=lambda s: {"fmt": "csv"}),
-    "licensing:penalties-assess": Rule(LICENSING, method="post"),
+    "licensing:penalties-assess": Rule({"technician", "supervisor"}, method="post"),
     # Imports
     "licensing:license-import": Rule(LICENSING),
     # Licensing reports: kent_cs.view_reports, as the ledger's reports.

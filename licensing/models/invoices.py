@@ -407,7 +407,10 @@ class RenewalRun(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        permissions = [("run_renewals", "Can start renewal runs and assess penalties")]
+        permissions = [
+            ("run_renewals", "Can start renewal runs and print renewal notices"),
+            ("assess_penalties", "Can run the daily expiry, late penalties and lapse now"),
+        ]
 
     def __str__(self) -> str:
         return f"Renewal run {self.year} #{self.pk}"

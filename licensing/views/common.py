@@ -9,6 +9,7 @@ VIEW_BUSINESS = "licensing.view_business"
 CHANGE_BUSINESS = "licensing.change_business"
 VIEW_LICENSE = "licensing.view_license"
 RUN_RENEWALS = "licensing.run_renewals"
+ASSESS_PENALTIES = "licensing.assess_penalties"
 
 
 def paginate(queryset, request, per_page: int = PAGE_SIZE) -> Page:

@@ -32,7 +32,13 @@ from licensing.renewal_runs import renewal_run_resume, renewal_run_start
 from licensing.selectors import renewals as renewal_selectors
 from licensing.services.common import LicensingError
 from licensing.tasks import penalties_assess_job_task, renewal_notices_task
-from licensing.views.common import RUN_RENEWALS, VIEW_LICENSE, paginate, renewals_crumb
+from licensing.views.common import (
+    ASSESS_PENALTIES,
+    RUN_RENEWALS,
+    VIEW_LICENSE,
+    paginate,
+    renewals_crumb,
+)
 
 VIEW_RUNS = "licensing.view_renewalrun"
 PENALTIES_JOB_KIND = "licensing.penalties-assess"
@@ -148,7 +154,7 @@ def renewal_run_notices(request, pk: int):
 
 
 @require_POST
-@permission_required(RUN_RENEWALS, raise_exception=True)
+@permission_required(ASSESS_PENALTIES, raise_exception=True)
 def penalties_assess_start(request):
     today = timezone.localdate()
     job = job_start(

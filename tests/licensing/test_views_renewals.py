@@ -169,8 +169,22 @@ def test_supervisors_see_renewals_but_cannot_start_runs(client_for, supervisor):
     assert "Start renewal run" not in page.content.decode()
     response = client.post(reverse("licensing:renewal-run-start"), {"year": "2027"})
     assert response.status_code == 403
-    assert client.post(reverse("licensing:penalties-assess")).status_code == 403
     assert not RenewalRun.objects.exists() and not Job.objects.exists()
+
+
+def test_supervisors_may_assess_penalties_now(
+    client_for, supervisor, overdue, django_capture_on_commit_callbacks
+):
+    client = client_for(supervisor)
+    page = client.get(reverse("licensing:renewals")).content.decode()
+    assert "Assess penalties now" in page and "Start renewal run" not in page
+    response = post_and_run(
+        client, reverse("licensing:penalties-assess"), capture=django_capture_on_commit_callbacks
+    )
+    job = job_of(response)
+    assert job.status == "succeeded", job.message
+    assert job.created_by == supervisor
+    assert LicenseInvoiceLine.objects.filter(invoice=overdue, kind="penalty").exists()
 
 
 def test_cashiers_cannot_see_renewals(client_for, cashier):
