@@ -60,6 +60,6 @@ class CashieringConfig(AppConfig):
         seed(stdout)
 
     def dashboard_cards(self, user) -> list[dict]:
-        from cashiering.selectors import dashboard_cards
+        from cashiering.selectors.counter import dashboard_cards
 
         return dashboard_cards(user)

@@ -22,7 +22,9 @@ from cashiering.models import (
     UtilityAccount,
 )
 from cashiering.payables import fee_index_rows, invoice_index_rows, utility_index_rows
-from cashiering.services import LineInput, TenderInput, receipt_post, session_close, session_open
+from cashiering.services.receipt_inputs import LineInput, TenderInput
+from cashiering.services.receipts import receipt_post
+from cashiering.services.sessions import session_close, session_open
 from cashiering.targets import index_bulk_upsert
 from ledger.models import BankAccount, FeeCode, GLAccount
 

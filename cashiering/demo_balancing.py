@@ -21,16 +21,7 @@ from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
-from cashiering.closing import (
-    CheckInput,
-    business_day_close,
-    over_short_approve,
-    session_balance,
-    session_blind_close,
-    session_expected,
-)
 from cashiering.denominations import pieces_for
-from cashiering.deposits import default_bank_account, deposit_prepare
 from cashiering.models import (
     CashierSession,
     Deposit,
@@ -41,8 +32,18 @@ from cashiering.models import (
     TenderType,
     UtilityAccount,
 )
-from cashiering.refunds import refund_request_create
-from cashiering.returns import returned_check_process
+from cashiering.selectors.balancing import session_expected
+from cashiering.selectors.deposits import default_bank_account
+from cashiering.services.closing import (
+    CheckInput,
+    business_day_close,
+    over_short_approve,
+    session_balance,
+    session_blind_close,
+)
+from cashiering.services.deposits import deposit_prepare
+from cashiering.services.refunds import refund_request_create
+from cashiering.services.returns import returned_check_process
 from kent_cs.audit import audit_actor
 from kent_cs.money import ZERO
 from ledger.models import BankAccount, BankTransaction

@@ -19,7 +19,7 @@ from either lands at the same field.
 
 import re
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, make_dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -29,7 +29,8 @@ from django.utils import timezone
 
 from cashiering.denominations import DENOMINATIONS, count_total
 from cashiering.models import CashierSession, Drawer, TenderType
-from cashiering.services import (
+from cashiering.selectors import deposits as deposits_selectors
+from cashiering.services.receipt_inputs import (
     MAX_LINES,
     MAX_TENDERS,
     TENDER_DETAIL_FIELDS,
@@ -39,6 +40,7 @@ from cashiering.services import (
 from cashiering.targets import TargetError, TargetItem, get_target_type
 from cashiering.validators import CARD_NUMBER_MESSAGE, contains_card_number
 from kent_cs.money import ZERO, MoneyError, parse_money, to_money
+from ledger.models import BankAccount
 
 CARD_BRANDS = ["Visa", "Mastercard", "American Express", "Discover", "Other"]
 # Larger than any payment the counter takes, well inside the database's 14 digits.
@@ -49,6 +51,30 @@ MAX_QUANTITY = Decimal("100000")
 def denomination_field_name(key: str) -> str:
     """'20.00' -> 'count_20_00', 'coin-1.00' -> 'count_coin_1_00' (safe in ids and CSS)."""
     return "count_" + re.sub(r"[^0-9a-z]", "_", key)
+
+
+def add_denomination_fields(form: forms.Form) -> None:
+    """Give `form` a count field per bill and coin (`denomination_field_name`), and
+    `form.denominations`: (key, field name, is coin) in the order they are shown."""
+    form.denominations = []
+    for key, label, value, is_coin in DENOMINATIONS:
+        name = denomination_field_name(key)
+        form.fields[name] = forms.IntegerField(
+            required=False,
+            min_value=0,
+            max_value=100_000,
+            label=label,
+            widget=forms.NumberInput(
+                attrs={
+                    "inputmode": "numeric",
+                    "min": "0",
+                    "step": "1",
+                    "data-denomination": str(value),
+                    "class": "form-control form-control-sm text-end",
+                }
+            ),
+        )
+        form.denominations.append((key, name, is_coin))
 
 
 class SessionOpenForm(forms.Form):
@@ -68,25 +94,7 @@ class SessionOpenForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["drawer"].queryset = drawers
         self.fields["business_date"].initial = today or timezone.localdate()
-        self.denominations = []
-        for key, label, value, is_coin in DENOMINATIONS:
-            name = denomination_field_name(key)
-            self.fields[name] = forms.IntegerField(
-                required=False,
-                min_value=0,
-                max_value=100_000,
-                label=label,
-                widget=forms.NumberInput(
-                    attrs={
-                        "inputmode": "numeric",
-                        "min": "0",
-                        "step": "1",
-                        "data-denomination": str(value),
-                        "class": "form-control form-control-sm text-end",
-                    }
-                ),
-            )
-            self.denominations.append((key, name, is_coin))
+        add_denomination_fields(self)
 
     def denomination_rows(self):
         return [(self[name], is_coin) for _key, name, is_coin in self.denominations]
@@ -163,21 +171,20 @@ class LineRow:
             return None
 
 
-@dataclass
-class TenderRow:
-    index: int
-    type: str = ""
-    amount: str = ""
-    check_number: str = ""
-    check_payer: str = ""
-    account_last4: str = ""
-    card_brand: str = ""
-    card_last4: str = ""
-    auth_code: str = ""
-    reference: str = ""
-    kind: str = ""
-    auto: bool = False  # the amount follows the total until the cashier types one
-    errors: dict[str, str] = field(default_factory=dict)
+# One tender as typed: its index, type and amount, the tender's detail fields (one
+# definition, TenderInput's), what kind it is, and any errors at its fields.
+TenderRow = make_dataclass(
+    "TenderRow",
+    [
+        ("index", int),
+        ("type", str, ""),
+        ("amount", str, ""),
+        *[(name, str, "") for name in TENDER_DETAIL_FIELDS],
+        ("kind", str, ""),
+        ("auto", bool, False),  # the amount follows the total until the cashier types one
+        ("errors", dict[str, str], field(default_factory=dict)),
+    ],
+)
 
 
 def line_row_for(item: TargetItem, index: int = 0) -> LineRow:
@@ -464,3 +471,50 @@ class ReceiptEntryForm:
     @property
     def total(self) -> Decimal:
         return sum((row.computed_amount or ZERO for row in self.lines), ZERO)
+
+
+class DepositForm(forms.Form):
+    sessions = forms.ModelMultipleChoiceField(
+        queryset=CashierSession.objects.none(),
+        widget=forms.MultipleHiddenInput,
+        error_messages={"required": "Choose at least one balanced session to deposit."},
+    )
+    idempotency_key = forms.UUIDField(widget=forms.HiddenInput)
+    deposit_date = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
+    bank_account = forms.ModelChoiceField(
+        queryset=BankAccount.objects.none(),
+        empty_label=None,
+        error_messages={"required": "Choose the bank account the deposit goes to."},
+    )
+    coin_total = forms.DecimalField(
+        required=False,
+        min_value=Decimal("0"),
+        max_digits=9,
+        decimal_places=2,
+        label="Coin as a total (rolled coin)",
+        help_text="Leave empty when coin is counted by kind above.",
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "inputmode": "decimal"}),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Any session: the service says why one cannot be deposited (already deposited
+        # by someone else meanwhile, not balanced) better than "not a valid choice".
+        self.fields["sessions"].queryset = CashierSession.objects.all()
+        accounts = deposits_selectors.bank_accounts_active()
+        self.fields["bank_account"].queryset = accounts
+        default = deposits_selectors.default_bank_account()
+        self.fields["bank_account"].initial = default.pk if default else None
+        self.fields["deposit_date"].initial = timezone.localdate()
+        self.fields["idempotency_key"].initial = uuid.uuid4()
+        add_denomination_fields(self)
+
+    def bill_rows(self):
+        return [self[name] for _key, name, is_coin in self.denominations if not is_coin]
+
+    def coin_rows(self):
+        return [self[name] for _key, name, is_coin in self.denominations if is_coin]
+
+    def currency_count(self) -> dict[str, int]:
+        data = self.cleaned_data
+        return {key: data.get(name) or 0 for key, name, _coin in self.denominations}

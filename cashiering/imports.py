@@ -250,16 +250,22 @@ def _shown(value: Any) -> str:
 
 def _apply(
     spec: _Spec,
-    planned: list[_Planned],
+    table: Table,
+    parse: Callable[[Row], _Planned],
     *,
     user: Any,
     file_name: str,
     dry_run: bool,
-    summary: ImportSummary,
-    reconcile: Callable[[_Planned, dict[str, list]], None],
-    earliest_as_of: date | None,
+    reconcile: Callable[[_Planned, dict[str, list], ImportSummary], None],
+    earliest_as_of: Callable[[list[_Planned]], date | None],
 ) -> ImportSummary:
+    """Check every row of `table` with `parse` (raising UploadRefused listing the bad
+    lines), then add and update the records, each planned row first reconciled with the
+    counter's payments since its balance date."""
+    planned = parse_rows(table, parse, max_errors=MAX_LISTED_PROBLEMS)
+    summary = ImportSummary(kind=spec.kind, label=spec.label, file_name=file_name, dry_run=dry_run)
     summary.rows = len(planned)
+    since = earliest_as_of(planned)
     numbers = [p.number for p in planned]
     with transaction.atomic():
         if not dry_run:
@@ -271,16 +277,14 @@ def _apply(
                 for record in spec.model._default_manager.filter(number__in=chunk)
             )
         payments = (
-            _counter_payments_after(
-                spec.kind, [n for n in numbers if n in existing], earliest_as_of
-            )
-            if earliest_as_of is not None
+            _counter_payments_after(spec.kind, [n for n in numbers if n in existing], since)
+            if since is not None
             else {}
         )
         to_create: list[Any] = []
         to_update: list[Any] = []
         for plan in planned:
-            reconcile(plan, payments)
+            reconcile(plan, payments, summary)
             record = existing.get(plan.number)
             if record is None:
                 if not dry_run:
@@ -372,25 +376,22 @@ def utility_accounts_import(
             },
         )
 
-    planned = parse_rows(table, parse, max_errors=MAX_LISTED_PROBLEMS)
-    summary = ImportSummary(
-        kind=ImportKind.UTILITY, label=_UTILITY.label, file_name=file_name, dry_run=dry_run
-    )
-
-    def reconcile(plan: _Planned, payments: dict[str, list]) -> None:
+    def reconcile(plan: _Planned, payments: dict[str, list], summary: ImportSummary) -> None:
         values = plan.values
         # An overpayment leaves a credit, as at the counter: the balance may go negative.
         values["balance"] -= _paid_after(payments, plan.number, values["balance_as_of"])
 
     return _apply(
         _UTILITY,
-        planned,
+        table,
+        parse,
         user=user,
         file_name=file_name,
         dry_run=dry_run,
-        summary=summary,
         reconcile=reconcile,
-        earliest_as_of=min((p.values["balance_as_of"] for p in planned), default=None),
+        earliest_as_of=lambda planned: min(
+            (p.values["balance_as_of"] for p in planned), default=None
+        ),
     )
 
 
@@ -461,12 +462,7 @@ def invoices_import(
             },
         )
 
-    planned = parse_rows(table, parse, max_errors=MAX_LISTED_PROBLEMS)
-    summary = ImportSummary(
-        kind=ImportKind.INVOICE, label=_INVOICE.label, file_name=file_name, dry_run=dry_run
-    )
-
-    def reconcile(plan: _Planned, payments: dict[str, list]) -> None:
+    def reconcile(plan: _Planned, payments: dict[str, list], summary: ImportSummary) -> None:
         values = plan.values
         paid = _paid_after(payments, plan.number, as_of)
         due = values["amount_due"] - paid
@@ -488,13 +484,13 @@ def invoices_import(
 
     return _apply(
         _INVOICE,
-        planned,
+        table,
+        parse,
         user=user,
         file_name=file_name,
         dry_run=dry_run,
-        summary=summary,
         reconcile=reconcile,
-        earliest_as_of=as_of,
+        earliest_as_of=lambda planned: as_of,
     )
 
 

@@ -240,7 +240,7 @@ def payer_payment_totals(*, kind: str, ref: str) -> PaymentTotals:
 def payer_returned_checks(*, kind: str, ref: str) -> list[ReturnedCheckRow]:
     """Processed returned checks that had paid this payer's items, newest first (one
     query, through the lines each returned check re-opened)."""
-    from cashiering.returns import returned_checks_for_payer
+    from cashiering.selectors.returns import returned_checks_for_payer
 
     return [
         ReturnedCheckRow(

@@ -19,7 +19,7 @@ def _with_returned_check_flag(query, kind: str, table: str, name: str, for_updat
     (for_update) shows no warning, so it skips the count."""
     if for_update:
         return query
-    from cashiering.returns import flag_annotations
+    from cashiering.selectors.returns import flag_annotations
 
     return query.annotate(
         **flag_annotations(
@@ -29,7 +29,7 @@ def _with_returned_check_flag(query, kind: str, table: str, name: str, for_updat
 
 
 def _warnings(row) -> tuple[str, ...]:
-    from cashiering.returns import flag_warnings
+    from cashiering.selectors.returns import flag_warnings
 
     return flag_warnings(row)
 
@@ -233,7 +233,8 @@ class ReturnedCheckTarget(PaymentTargetType):
 
     def load(self, refs: Iterable[str], *, for_update: bool = False) -> dict[str, TargetItem]:
         from cashiering.models import ReturnedCheck
-        from cashiering.returns import RETURNED_CHECK_FEE_CODE, returned_check_balances
+        from cashiering.selectors.returns import returned_check_balances
+        from cashiering.services.returns import RETURNED_CHECK_FEE_CODE
 
         refs = [ref for ref in refs if ref.isdigit()]
         if for_update and refs:
@@ -262,7 +263,8 @@ class ReturnedCheckTarget(PaymentTargetType):
         return items
 
     def apply_payment(self, *, ref: str, amount: Decimal, receipt, line) -> None:
-        from cashiering.returns import returned_check_balances, returned_check_index
+        from cashiering.selectors.returns import returned_check_balances
+        from cashiering.services.returns import returned_check_index
 
         found = returned_check_balances([ref]).get(ref)
         if found is None:

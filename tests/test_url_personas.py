@@ -14,7 +14,7 @@ from django.db import transaction
 from django.urls import URLResolver, get_resolver, reverse
 
 from cashiering.models import CorrectionRequest
-from cashiering.services import correction_request
+from cashiering.services.corrections import correction_request
 from kent_cs.jobs import job_succeed
 from kent_cs.models import Job
 from ledger.models import AccountingPeriod

@@ -34,7 +34,6 @@ from django.utils import timezone
 from bench.benchmarks import cashiering_fixtures as fixtures
 from bench.registry import Context, Result, benchmark
 from bench.timing import median
-from cashiering.closing import CheckInput, session_blind_close, session_expected
 from cashiering.models import (
     CashierSession,
     Drawer,
@@ -44,6 +43,8 @@ from cashiering.models import (
     Tender,
     TenderType,
 )
+from cashiering.selectors.balancing import session_expected
+from cashiering.services.closing import CheckInput, session_blind_close
 from kent_cs.numbering import next_numbers
 from kent_cs.roles import Role
 from ledger.models import AccountingPeriod, FeeCode, JournalEntry, JournalLine

@@ -16,8 +16,8 @@ from django.utils import timezone
 from cashiering.demo import seed_reference
 from cashiering.models import CashierSession, Drawer, UtilityAccount
 from cashiering.payables import utility_index_rows
-from cashiering.selectors import open_session_for
-from cashiering.services import session_open
+from cashiering.selectors.counter import open_session_for
+from cashiering.services.sessions import session_open
 from cashiering.targets import index_bulk_upsert
 from kent_cs.roles import Role
 

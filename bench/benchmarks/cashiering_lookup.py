@@ -35,7 +35,7 @@ from bench.timing import median, percentile
 from cashiering.demo import BUSINESSES, FIRST, LAST, STREETS
 from cashiering.models import ARInvoice, PayerIndex, UtilityAccount
 from cashiering.payables import invoice_index_rows, utility_index_rows
-from cashiering.selectors import payer_search, search_words
+from cashiering.selectors.payers import payer_search, search_words
 from cashiering.targets import index_bulk_upsert
 
 PAYERS = 100_000

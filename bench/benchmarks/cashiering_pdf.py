@@ -2,7 +2,7 @@
 
 A realistic receipt (a utility payment, an AR invoice paid in full, twelve copies; cash
 with change and a check) is posted once. Each measured render builds the context as the
-view does (`_receipt_context`: the receipt, its session, lines and tenders, the city's
+view does (`receipt_context`: the receipt, its session, lines and tenders, the city's
 address; plus the print record) and renders the receipt template to PDF bytes through
 `kent_cs.reports.render_pdf`, with the request the view would pass (a cashier's). Only the
 print record (one small INSERT per print) is left out of the loop; the view itself is
@@ -29,12 +29,13 @@ from django.utils import timezone
 from bench.benchmarks import cashiering_fixtures as fixtures
 from bench.registry import Context, Result, benchmark
 from bench.timing import median
-from cashiering import selectors
 from cashiering.models import ARInvoice, TenderType
 from cashiering.payables import invoice_index_rows
-from cashiering.services import LineInput, TenderInput, receipt_post, receipt_record_print
+from cashiering.selectors import counter as counter_selectors
+from cashiering.services.receipt_inputs import LineInput, TenderInput
+from cashiering.services.receipts import receipt_post, receipt_record_print
 from cashiering.targets import index_bulk_upsert
-from cashiering.views.counter import RECEIPT_PDF_TEMPLATE, _receipt_context, receipt_pdf
+from cashiering.views.counter import RECEIPT_PDF_TEMPLATE, receipt_context, receipt_pdf
 from kent_cs.reports import pdf_url_fetcher, render_pdf
 
 RENDERS = 10
@@ -118,9 +119,9 @@ def receipt_pdf_render(ctx: Context) -> Result:
     request.user = cashier.user
 
     def render_receipt() -> bytes:
-        found = selectors.receipt_get_for_user(user=cashier.user, pk=receipt.pk)
+        found = counter_selectors.receipt_get_for_user(user=cashier.user, pk=receipt.pk)
         context = {
-            **_receipt_context(found),
+            **receipt_context(found),
             "is_reprint": printed.is_reprint,
             "printed": printed,
             "printed_at": timezone.localtime(printed.printed_at),
@@ -174,7 +175,7 @@ def receipt_pdf_render(ctx: Context) -> Result:
             "minimal_page_ms": [round(v, 1) for v in minimal_ms],
             "ratios": [round(a / b, 2) for a, b in zip(receipt_ms, minimal_ms, strict=True)],
             "receipt_pdf_bytes": len(pdf),
-            "receipt_lines": len(selectors.receipt_lines(receipt)),
+            "receipt_lines": len(counter_selectors.receipt_lines(receipt)),
             "view_once_ms": round(view_ms, 1),
             "pdf_url_fetcher_ms": round(fetcher_ms, 1),
             "load_average": [round(v, 1) for v in os.getloadavg()],

@@ -48,8 +48,9 @@ from bench.pgbench import pgbench_tps
 from bench.registry import Context, Result, benchmark
 from bench.timing import median, percentile, run_on_threads
 from cashiering.models import Receipt, TenderType
-from cashiering.selectors import tender_types_active
-from cashiering.services import TENDER_DETAIL_FIELDS, LineInput, TenderInput, receipt_post
+from cashiering.selectors.counter import tender_types_active
+from cashiering.services.receipt_inputs import TENDER_DETAIL_FIELDS, LineInput, TenderInput
+from cashiering.services.receipts import receipt_post
 
 CLIENTS = 8
 WORKERS = 4

@@ -16,11 +16,13 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from cashiering import closing, selectors
 from cashiering.denominations import DENOMINATIONS, VALUES
+from cashiering.errors import CashieringError
 from cashiering.forms import denomination_field_name
 from cashiering.models import CashierSession, SessionCount
-from cashiering.services import CashieringError
+from cashiering.selectors import balancing as balancing_selectors
+from cashiering.selectors import counter as counter_selectors
+from cashiering.services import closing as closing_services
 
 OPERATE = "cashiering.operate_drawer"
 BALANCE = "cashiering.balance_day"
@@ -105,7 +107,7 @@ def _blind_close_context(request, session, *, errors=None, values=None) -> dict:
 @permission_required(OPERATE, raise_exception=True)
 def blind_close(request, pk: int):
     """The cashier counts the drawer without seeing what is expected, then sees the result."""
-    session = selectors.session_get_for_user(user=request.user, pk=pk)
+    session = counter_selectors.session_get_for_user(user=request.user, pk=pk)
     if SessionCount.objects.filter(session=session).exists():
         if request.method == "POST":
             messages.info(request, "This drawer has already been counted.")
@@ -120,21 +122,21 @@ def blind_close(request, pk: int):
     post = request.POST
     values = {
         **{f"cash-{key}": post.get(f"cash-{key}", "").strip() for key in VALUES},
-        "check_number": post.getlist("check_number")[: closing.MAX_CHECKS + 1],
-        "check_amount": post.getlist("check_amount")[: closing.MAX_CHECKS + 1],
+        "check_number": post.getlist("check_number")[: closing_services.MAX_CHECKS + 1],
+        "check_amount": post.getlist("check_amount")[: closing_services.MAX_CHECKS + 1],
         "card_settlement": post.get("card_settlement", "").strip(),
         "note": post.get("note", "").strip(),
     }
     numbers, amounts = values["check_number"], values["check_amount"]
     checks = [
-        closing.CheckInput(
+        closing_services.CheckInput(
             number=numbers[i] if i < len(numbers) else "",
             amount=amounts[i] if i < len(amounts) else "",
         )
         for i in range(max(len(numbers), len(amounts)))
     ]
     try:
-        count = closing.session_blind_close(
+        count = closing_services.session_blind_close(
             session=session,
             cash_count={key: values[f"cash-{key}"] for key in VALUES},
             checks=checks,
@@ -167,9 +169,9 @@ def blind_close(request, pk: int):
 @permission_required(OPERATE, raise_exception=True)
 def blind_close_check_row(request, pk: int):
     """One more empty check row for the count form (htmx)."""
-    session = selectors.session_get_for_user(user=request.user, pk=pk)
+    session = counter_selectors.session_get_for_user(user=request.user, pk=pk)
     try:
-        index = max(1, min(int(request.GET.get("index", "1")), closing.MAX_CHECKS))
+        index = max(1, min(int(request.GET.get("index", "1")), closing_services.MAX_CHECKS))
     except ValueError:
         index = 1
     return render(
@@ -188,7 +190,7 @@ def blind_close_check_row(request, pk: int):
 
 @permission_required("cashiering.view_cashiersession", raise_exception=True)
 def count_detail(request, pk: int):
-    count = closing.count_get_for_user(user=request.user, session_pk=pk)
+    count = balancing_selectors.count_get_for_user(user=request.user, session_pk=pk)
     session = count.session
     user = request.user
     return render(
@@ -197,8 +199,8 @@ def count_detail(request, pk: int):
         {
             "count": count,
             "session": session,
-            "lines": closing.count_lines(count),
-            "deposit": closing.count_deposit_amounts(count),
+            "lines": balancing_selectors.count_lines(count),
+            "deposit": balancing_selectors.count_deposit_amounts(count),
             "cash_rows": [
                 (label, count.cash_count.get(key, 0), value * count.cash_count.get(key, 0))
                 for key, label, value, _coin in DENOMINATIONS
@@ -211,7 +213,7 @@ def count_detail(request, pk: int):
             and user.pk in (session.cashier_id, count.counted_by_id),
             "can_balance": user.has_perm(BALANCE)
             and session.status == CashierSession.Status.CLOSED
-            and count.status in closing.SETTLED,
+            and count.status in balancing_selectors.SETTLED,
             "day_url": reverse("cashiering:day-balancing", args=[session.business_date.isoformat()])
             if user.has_perm(BALANCE)
             else None,
@@ -223,9 +225,9 @@ def count_detail(request, pk: int):
 @require_POST
 @permission_required("cashiering.approve_over_short", raise_exception=True)
 def over_short_approve(request, pk: int):
-    count = closing.count_get_for_user(user=request.user, session_pk=pk)
+    count = balancing_selectors.count_get_for_user(user=request.user, session_pk=pk)
     try:
-        approved = closing.over_short_approve(
+        approved = closing_services.over_short_approve(
             count=count, explanation=request.POST.get("explanation", ""), user=request.user
         )
     except CashieringError as exc:
@@ -249,9 +251,9 @@ def _back(request, session: CashierSession) -> str:
 @require_POST
 @permission_required(BALANCE, raise_exception=True)
 def session_balance(request, pk: int):
-    session = selectors.session_get_for_user(user=request.user, pk=pk)
+    session = counter_selectors.session_get_for_user(user=request.user, pk=pk)
     try:
-        closing.session_balance(session=session, user=request.user)
+        closing_services.session_balance(session=session, user=request.user)
     except CashieringError as exc:
         messages.error(request, _error_text(exc))
     else:
@@ -276,8 +278,8 @@ def day_index(request):
         request,
         "cashiering/closing/day_index.html",
         {
-            "days": closing.recent_days(),
-            "pending": list(closing.pending_counts()[:50]),
+            "days": balancing_selectors.recent_days(),
+            "pending": list(balancing_selectors.pending_counts()[:50]),
             "today": timezone.localdate(),
             "breadcrumbs": [("Daily balancing", None)],
         },
@@ -292,8 +294,8 @@ def day_balancing(request, business_date: str):
         request,
         "cashiering/closing/day_balancing.html",
         {
-            "report": closing.day_balancing(day),
-            "kinds": closing.KINDS,
+            "report": balancing_selectors.day_balancing(day),
+            "kinds": balancing_selectors.KINDS,
             "can_close_day": user.has_perm("cashiering.close_business_day"),
             "can_approve": user.has_perm("cashiering.approve_over_short"),
             "breadcrumbs": [
@@ -309,7 +311,7 @@ def day_balancing(request, business_date: str):
 def day_close(request, business_date: str):
     day = _parse_date(business_date)
     try:
-        closing.business_day_close(business_date=day, user=request.user)
+        closing_services.business_day_close(business_date=day, user=request.user)
     except CashieringError as exc:
         messages.error(request, _error_text(exc))
     else:
@@ -324,7 +326,7 @@ def day_close(request, business_date: str):
 def day_reopen(request, business_date: str):
     day = _parse_date(business_date)
     try:
-        closing.business_day_reopen(
+        closing_services.business_day_reopen(
             business_date=day, reason=request.POST.get("reason", ""), user=request.user
         )
     except CashieringError as exc:

@@ -13,10 +13,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from cashiering import inquiry
+from cashiering.errors import CashieringError
 from cashiering.models import CorrectionRequest
-from cashiering.selectors import receipt_get_for_user
-from cashiering.services import (
-    CashieringError,
+from cashiering.selectors.counter import receipt_get_for_user
+from cashiering.services.corrections import (
     correction_approve,
     correction_reject,
     correction_request,

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from cashiering import selectors
+from cashiering.errors import CashieringError, TenderTypesChanged
 from cashiering.forms import (
     CARD_BRANDS,
     CorrectionForm,
@@ -23,14 +23,10 @@ from cashiering.forms import (
     line_row_for,
 )
 from cashiering.models import CashierSession, Receipt
-from cashiering.services import (
-    CashieringError,
-    TenderTypesChanged,
-    receipt_post,
-    receipt_record_print,
-    session_close,
-    session_open,
-)
+from cashiering.selectors import counter as counter_selectors
+from cashiering.selectors import payers as payers_selectors
+from cashiering.services.receipts import receipt_post, receipt_record_print
+from cashiering.services.sessions import session_close, session_open
 from cashiering.validators import CARD_NUMBER_MESSAGE, contains_card_number
 from kent_cs.reports import pdf_response
 from kent_cs.selectors import object_timeline
@@ -64,7 +60,7 @@ def my_session(request):
         if user.has_perm("cashiering.view_all_sessions"):
             return redirect("cashiering:sessions")
         raise PermissionDenied
-    session = selectors.open_session_for(user)
+    session = counter_selectors.open_session_for(user)
     if session is None:
         return redirect("cashiering:session-open")
     return redirect("cashiering:receipt-new", pk=session.pk)
@@ -72,11 +68,11 @@ def my_session(request):
 
 @permission_required(OPERATE, raise_exception=True)
 def session_open_view(request):
-    current = selectors.open_session_for(request.user)
+    current = counter_selectors.open_session_for(request.user)
     if current is not None:
         messages.info(request, f"Your session on drawer {current.drawer.code} is open.")
         return redirect("cashiering:receipt-new", pk=current.pk)
-    drawers = selectors.drawers_available()
+    drawers = counter_selectors.drawers_available()
     form = SessionOpenForm(request.POST or None, drawers=drawers)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -111,8 +107,8 @@ def session_open_view(request):
 
 @permission_required("cashiering.view_cashiersession", raise_exception=True)
 def session_detail(request, pk: int):
-    session = selectors.session_get_for_user(user=request.user, pk=pk)
-    receipts = selectors.session_receipts(session)
+    session = counter_selectors.session_get_for_user(user=request.user, pk=pk)
+    receipts = counter_selectors.session_receipts(session)
     user = request.user
     is_own = session.cashier_id == user.pk
     return render(
@@ -121,7 +117,7 @@ def session_detail(request, pk: int):
         {
             "session": session,
             "receipts": receipts,
-            "summary": selectors.session_summary(session, receipts),
+            "summary": counter_selectors.session_summary(session, receipts),
             "is_own": is_own,
             "can_take_payments": is_own and session.is_open and user.has_perm(OPERATE),
             # The close is blind: the cashier learns what the drawer should hold only
@@ -146,7 +142,7 @@ def session_detail(request, pk: int):
 @require_POST
 @permission_required(OPERATE, raise_exception=True)
 def session_close_view(request, pk: int):
-    session = selectors.session_get_for_user(user=request.user, pk=pk)
+    session = counter_selectors.session_get_for_user(user=request.user, pk=pk)
     try:
         session_close(session=session, user=request.user)
     except CashieringError as exc:
@@ -165,7 +161,7 @@ def session_close_view(request, pk: int):
 def session_list(request):
     form = SessionFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_bound and form.is_valid() else {}
-    page = selectors.session_list_page(
+    page = counter_selectors.session_list_page(
         business_date=filters.get("business_date"),
         status=filters.get("status") or "",
         page_number=request.GET.get("page"),
@@ -194,14 +190,16 @@ def lookup(request):
         error = CARD_NUMBER_MESSAGE
         q = ""  # not echoed back into the page
     elif len(q) >= LOOKUP_MIN_CHARS:
-        results = selectors.payer_search(q)
+        results = payers_selectors.payer_search(q)
     context = {
         "q": q,
         "results": results,
         "error": error,
         "mode": mode,
         "searched": len(q) >= LOOKUP_MIN_CHARS,
-        "open_session": selectors.open_session_for(request.user) if mode == "page" else None,
+        "open_session": counter_selectors.open_session_for(request.user)
+        if mode == "page"
+        else None,
         "breadcrumbs": [("Look up a payer", None)],
     }
     template = "cashiering/counter/lookup.html"
@@ -214,7 +212,7 @@ def lookup(request):
 
 
 def _operating_session(request, pk: int) -> CashierSession:
-    return selectors.session_get_for_operator(user=request.user, pk=pk)
+    return counter_selectors.session_get_for_operator(user=request.user, pk=pk)
 
 
 def _closed_redirect(request, session: CashierSession):
@@ -245,13 +243,13 @@ def receipt_new(request, pk: int):
     session = _operating_session(request, pk)
     if not session.is_open:
         return _closed_redirect(request, session)
-    form = ReceiptEntryForm(tender_types=selectors.tender_types_active())
+    form = ReceiptEntryForm(tender_types=counter_selectors.tender_types_active())
     wanted = []
     for value in request.GET.getlist("add")[:20]:
         kind, _, ref = value.partition(":")
         if kind and ref:
             wanted.append((kind, ref))
-    items = selectors.load_items(wanted)
+    items = payers_selectors.load_items(wanted)
     for index, pair in enumerate((p for p in wanted if p in items), start=1):
         form.lines.append(line_row_for(items[pair], index))
     if form.lines:
@@ -270,7 +268,7 @@ def receipt_line(request, pk: int):
         raise Http404("This session is closed.")
     kind = request.GET.get("kind", "")
     ref = request.GET.get("ref", "")
-    item = selectors.load_items([(kind, ref)]).get((kind, ref))
+    item = payers_selectors.load_items([(kind, ref)]).get((kind, ref))
     if item is None:
         raise Http404("No such item.")
     return render(
@@ -292,7 +290,7 @@ def receipt_post_view(request, pk: int):
     # of date, nothing was posted, and the form is read again with the types as they are.
     for attempt in (1, 2):
         form = ReceiptEntryForm(
-            request.POST, tender_types=selectors.tender_types_for_posting(paid_with)
+            request.POST, tender_types=counter_selectors.tender_types_for_posting(paid_with)
         )
         if not form.is_valid():
             break
@@ -307,7 +305,7 @@ def receipt_post_view(request, pk: int):
                 memo=form.memo,
             )
         except TenderTypesChanged as exc:
-            selectors.forget_tender_types()
+            counter_selectors.forget_tender_types()
             if attempt == 2:
                 form.add_service_error(exc)
         except CashieringError as exc:
@@ -315,8 +313,8 @@ def receipt_post_view(request, pk: int):
             break
         else:
             return redirect("cashiering:receipt-print", pk=receipt.pk)
-    form.attach_items(selectors.load_items((row.kind, row.ref) for row in form.lines))
-    form.offer_tender_types(selectors.tender_types_active())  # the page lists them all
+    form.attach_items(payers_selectors.load_items((row.kind, row.ref) for row in form.lines))
+    form.offer_tender_types(counter_selectors.tender_types_active())  # the page lists them all
     return _receipt_page(request, _operating_session(request, pk), form)
 
 
@@ -328,23 +326,23 @@ def _city_address() -> list[str]:
     return list(settings.KENT_CITY_ADDRESS_LINES)
 
 
-def _receipt_context(receipt: Receipt) -> dict:
+def receipt_context(receipt: Receipt) -> dict:
     return {
         "receipt": receipt,
         "city_address": _city_address(),
         "session": receipt.session,
-        "lines": selectors.receipt_lines(receipt),
-        "tenders": selectors.receipt_tenders(receipt),
+        "lines": counter_selectors.receipt_lines(receipt),
+        "tenders": counter_selectors.receipt_tenders(receipt),
     }
 
 
 @permission_required("cashiering.view_receipt", raise_exception=True)
 def receipt_detail(request, pk: int):
     user = request.user
-    receipt = selectors.receipt_get_for_user(user=user, pk=pk)
+    receipt = counter_selectors.receipt_get_for_user(user=user, pk=pk)
     session = receipt.session
-    corrections = selectors.receipt_corrections(receipt)
-    reversed_by = selectors.receipt_reversed_by(receipt)
+    corrections = counter_selectors.receipt_corrections(receipt)
+    reversed_by = counter_selectors.receipt_reversed_by(receipt)
     pending = any(c.status == "pending" for c in corrections)
     correctable = (
         receipt.status == Receipt.Status.POSTED
@@ -352,12 +350,12 @@ def receipt_detail(request, pk: int):
         and reversed_by is None
         and not pending
     )
-    own_open = selectors.open_session_for(user) if user.has_perm(OPERATE) else None
+    own_open = counter_selectors.open_session_for(user) if user.has_perm(OPERATE) else None
     return render(
         request,
         "cashiering/counter/receipt_detail.html",
         {
-            **_receipt_context(receipt),
+            **receipt_context(receipt),
             "corrections": corrections,
             "reversed_by": reversed_by,
             "pending_correction": pending,
@@ -366,7 +364,7 @@ def receipt_detail(request, pk: int):
             "reversal_session": own_open,
             "void_form": CorrectionForm(auto_id="void_%s"),
             "reversal_form": CorrectionForm(auto_id="reversal_%s"),
-            "print_count": selectors.receipt_print_count(receipt),
+            "print_count": counter_selectors.receipt_print_count(receipt),
             "timeline": object_timeline(receipt),
             "breadcrumbs": _counter_crumbs(session, (f"Receipt {receipt}", None)),
         },
@@ -378,17 +376,17 @@ def receipt_detail(request, pk: int):
 @permission_required("cashiering.view_receipt", raise_exception=True)
 def receipt_print(request, pk: int):
     """The 80 mm thermal copy. Every view is recorded; all but the first say REPRINT."""
-    receipt = selectors.receipt_get_for_user(user=request.user, pk=pk)
+    receipt = counter_selectors.receipt_get_for_user(user=request.user, pk=pk)
     printed = receipt_record_print(receipt=receipt, user=request.user, format="thermal")
     new_receipt_url = None
-    open_session = selectors.open_session_for(request.user)
+    open_session = counter_selectors.open_session_for(request.user)
     if open_session is not None and request.user.has_perm(OPERATE):
         new_receipt_url = reverse("cashiering:receipt-new", args=[open_session.pk])
     return render(
         request,
         "cashiering/counter/receipt_print.html",
         {
-            **_receipt_context(receipt),
+            **receipt_context(receipt),
             "is_reprint": printed.is_reprint,
             "printed": printed,
             "new_receipt_url": new_receipt_url,
@@ -400,12 +398,12 @@ def receipt_print(request, pk: int):
 @require_GET
 @permission_required("cashiering.view_receipt", raise_exception=True)
 def receipt_pdf(request, pk: int) -> HttpResponse:
-    receipt = selectors.receipt_get_for_user(user=request.user, pk=pk)
+    receipt = counter_selectors.receipt_get_for_user(user=request.user, pk=pk)
     printed = receipt_record_print(receipt=receipt, user=request.user, format="pdf")
     return pdf_response(
         RECEIPT_PDF_TEMPLATE,
         {
-            **_receipt_context(receipt),
+            **receipt_context(receipt),
             "is_reprint": printed.is_reprint,
             "printed": printed,
             "printed_at": timezone.localtime(printed.printed_at),

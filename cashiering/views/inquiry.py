@@ -9,8 +9,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from cashiering import inquiry as selectors
-from cashiering.selectors import payer_search
-from cashiering.services import CashieringError, payer_note_add
+from cashiering.errors import CashieringError
+from cashiering.selectors.payers import payer_search
+from cashiering.services.corrections import payer_note_add
 from cashiering.validators import refuse_card_number
 
 

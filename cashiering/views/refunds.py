@@ -8,9 +8,10 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from cashiering import refunds
+from cashiering.errors import CashieringError
 from cashiering.models import Receipt
-from cashiering.services import CashieringError
+from cashiering.selectors import refunds as refunds_selectors
+from cashiering.services import refunds as refunds_services
 from cashiering.validators import refuse_card_number
 from kent_cs.reports import csv_response, xlsx_response
 
@@ -78,7 +79,7 @@ def _receipt_from(request) -> Receipt | None:
     number = request.GET.get("receipt") or request.POST.get("receipt") or ""
     if not number:
         return None
-    from cashiering.selectors import receipt_get_for_user
+    from cashiering.selectors.counter import receipt_get_for_user
 
     if not number.isdigit():
         raise Http404("No such receipt.")
@@ -87,18 +88,20 @@ def _receipt_from(request) -> Receipt | None:
 
 @permission_required(VIEW, raise_exception=True)
 def refund_list(request):
-    return render(request, "cashiering/refunds/list.html", {"queue": refunds.refund_queue()})
+    return render(
+        request, "cashiering/refunds/list.html", {"queue": refunds_selectors.refund_queue()}
+    )
 
 
 @permission_required(REQUEST, raise_exception=True)
 def refund_new(request, kind: str, ref: str):
     receipt = _receipt_from(request)
-    credit = refunds.refundable_credit(kind=kind, ref=ref, receipt=receipt)
+    credit = refunds_selectors.refundable_credit(kind=kind, ref=ref, receipt=receipt)
     if request.method == "POST":
         form = RefundForm(request.POST, request.FILES)
         if form.is_valid():
             try:
-                refund = refunds.refund_request_create(
+                refund = refunds_services.refund_request_create(
                     kind=kind,
                     ref=ref,
                     receipt=receipt,
@@ -133,7 +136,7 @@ def refund_new(request, kind: str, ref: str):
 
 @permission_required(VIEW, raise_exception=True)
 def refund_detail(request, pk: int):
-    refund = refunds.refund_get_for_user(user=request.user, pk=pk)
+    refund = refunds_selectors.refund_get_for_user(user=request.user, pk=pk)
     return render(
         request,
         "cashiering/refunds/detail.html",
@@ -148,7 +151,7 @@ def refund_detail(request, pk: int):
 
 @permission_required(VIEW, raise_exception=True)
 def refund_document(request, pk: int, document_id: int):
-    document = refunds.refund_document_get_for_user(
+    document = refunds_selectors.refund_document_get_for_user(
         user=request.user, pk=pk, document_id=document_id
     )
     response = HttpResponse(bytes(document.content), content_type=document.content_type)
@@ -160,7 +163,7 @@ def refund_document(request, pk: int, document_id: int):
 
 
 def _decide(request, pk: int, action):
-    refund = refunds.refund_get_for_user(user=request.user, pk=pk)
+    refund = refunds_selectors.refund_get_for_user(user=request.user, pk=pk)
     try:
         done = action(refund)
     except CashieringError as exc:
@@ -173,7 +176,9 @@ def _decide(request, pk: int, action):
 @require_POST
 @permission_required(VERIFY, raise_exception=True)
 def refund_verify(request, pk: int):
-    return _decide(request, pk, lambda r: refunds.refund_verify(refund=r, user=request.user))
+    return _decide(
+        request, pk, lambda r: refunds_services.refund_verify(refund=r, user=request.user)
+    )
 
 
 @require_POST
@@ -182,7 +187,9 @@ def refund_approve(request, pk: int):
     form = NoteForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
     return _decide(
-        request, pk, lambda r: refunds.refund_approve(refund=r, user=request.user, note=note)
+        request,
+        pk,
+        lambda r: refunds_services.refund_approve(refund=r, user=request.user, note=note),
     )
 
 
@@ -191,12 +198,14 @@ def refund_approve(request, pk: int):
 def refund_reject(request, pk: int):
     form = RejectForm(request.POST)
     if not form.is_valid():
-        refund = refunds.refund_get_for_user(user=request.user, pk=pk)
+        refund = refunds_selectors.refund_get_for_user(user=request.user, pk=pk)
         messages.error(request, "Say why the refund is rejected.")
         return redirect(refund)
     note = form.cleaned_data["note"]
     return _decide(
-        request, pk, lambda r: refunds.refund_reject(refund=r, user=request.user, note=note)
+        request,
+        pk,
+        lambda r: refunds_services.refund_reject(refund=r, user=request.user, note=note),
     )
 
 
@@ -210,11 +219,11 @@ def refund_export(request, fmt: str):
     if fmt not in FORMATS:
         raise Http404("No such format.")
     try:
-        batch = refunds.refund_export(user=request.user)
+        batch = refunds_services.refund_export(user=request.user)
     except CashieringError as exc:
         messages.error(request, " ".join(exc.messages))
         return redirect("cashiering:refunds")
-    data, name = refunds.refund_batch_file(batch=batch, fmt=fmt, reexport=False)
+    data, name = refunds_selectors.refund_batch_file(batch=batch, fmt=fmt, reexport=False)
     return _file_response(data, name, fmt)
 
 
@@ -223,5 +232,5 @@ def refund_batch_download(request, batch: str, fmt: str):
     """A batch already sent, downloaded again: every line says it is a re-export."""
     if fmt not in FORMATS:
         raise Http404("No such format.")
-    data, name = refunds.refund_batch_file(batch=batch, fmt=fmt, reexport=True)
+    data, name = refunds_selectors.refund_batch_file(batch=batch, fmt=fmt, reexport=True)
     return _file_response(data, name, fmt)

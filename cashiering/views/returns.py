@@ -8,9 +8,10 @@ from django.contrib.auth.decorators import permission_required
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from cashiering import returns
+from cashiering.errors import CashieringError
 from cashiering.models import ReturnedCheck
-from cashiering.services import CashieringError
+from cashiering.selectors import returns as returns_selectors
+from cashiering.services import returns as returns_services
 from cashiering.validators import refuse_card_number
 
 PROCESS = "cashiering.process_returned_check"
@@ -68,15 +69,15 @@ def returned_check_list(request):
         request,
         "cashiering/returns/list.html",
         {
-            "checks": returns.returned_checks_recent(),
-            "proposal_count": len(returns.unmatched_returned_items()),
+            "checks": returns_selectors.returned_checks_recent(),
+            "proposal_count": len(returns_selectors.unmatched_returned_items()),
         },
     )
 
 
 @permission_required(VIEW, raise_exception=True)
 def returned_check_detail(request, pk: int):
-    returned_check = returns.returned_check_get(pk=pk)
+    returned_check = returns_selectors.returned_check_get(pk=pk)
     return render(
         request,
         "cashiering/returns/detail.html",
@@ -89,7 +90,7 @@ def returned_check_find(request):
     form = FindForm(request.GET or None)
     tenders = []
     if form.is_bound and form.is_valid():
-        tenders = returns.check_tender_search(
+        tenders = returns_selectors.check_tender_search(
             check_number=form.cleaned_data["check_number"],
             receipt_number=form.cleaned_data["receipt_number"],
             amount=form.cleaned_data["amount"],
@@ -99,12 +100,12 @@ def returned_check_find(request):
 
 @permission_required(PROCESS, raise_exception=True)
 def returned_check_new(request, tender_id: int):
-    tender = returns.check_tender_get(pk=tender_id)
+    tender = returns_selectors.check_tender_get(pk=tender_id)
     if request.method == "POST":
         form = ProcessForm(request.POST)
         if form.is_valid():
             try:
-                returned = returns.returned_check_process(
+                returned = returns_services.returned_check_process(
                     tender=tender,
                     reason=form.cleaned_data["reason"],
                     returned_on=form.cleaned_data["returned_on"],
@@ -122,7 +123,7 @@ def returned_check_new(request, tender_id: int):
                 )
                 return redirect(returned)
     else:
-        form = ProcessForm(initial={"returned_on": returns.today(), "fee": True})
+        form = ProcessForm(initial={"returned_on": returns_selectors.today(), "fee": True})
     return render(request, "cashiering/returns/new.html", {"form": form, "tender": tender})
 
 
@@ -131,14 +132,17 @@ def returned_item_list(request):
     return render(
         request,
         "cashiering/returns/proposals.html",
-        {"proposals": returns.returned_item_proposals(), "reasons": ReturnedCheck.Reason.choices},
+        {
+            "proposals": returns_selectors.returned_item_proposals(),
+            "reasons": ReturnedCheck.Reason.choices,
+        },
     )
 
 
 @require_POST
 @permission_required(PROCESS, raise_exception=True)
 def returned_item_process(request, pk: int):
-    line = returns.bank_transaction_get_unmatched(pk=pk)
+    line = returns_selectors.bank_transaction_get_unmatched(pk=pk)
     form = ProcessForm(request.POST)
     tender_id = request.POST.get("tender", "")
     if not form.is_valid() or not tender_id.isdigit():
@@ -147,9 +151,9 @@ def returned_item_process(request, pk: int):
             problems.insert(0, "Choose the check that was returned.")
         messages.error(request, " ".join(problems))
         return redirect("cashiering:returned-items")
-    tender = returns.check_tender_get(pk=int(tender_id))
+    tender = returns_selectors.check_tender_get(pk=int(tender_id))
     try:
-        returned = returns.returned_check_process(
+        returned = returns_services.returned_check_process(
             tender=tender,
             bank_transaction=line,
             reason=form.cleaned_data["reason"],
@@ -168,13 +172,13 @@ def returned_item_process(request, pk: int):
 @require_POST
 @permission_required(PROCESS, raise_exception=True)
 def returned_item_dismiss(request, pk: int):
-    line = returns.bank_transaction_get_unmatched(pk=pk)
+    line = returns_selectors.bank_transaction_get_unmatched(pk=pk)
     form = DismissForm(request.POST)
     if not form.is_valid():
         messages.error(request, " ".join(e for errors in form.errors.values() for e in errors))
         return redirect("cashiering:returned-items")
     try:
-        returns.returned_check_dismiss(
+        returns_services.returned_check_dismiss(
             bank_transaction=line, note=form.cleaned_data["note"], user=request.user
         )
     except CashieringError as exc:

@@ -11,13 +11,6 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import Q, Sum
 
-from cashiering.closing import (
-    CheckInput,
-    over_short_approve,
-    session_balance,
-    session_blind_close,
-    session_expected,
-)
 from cashiering.denominations import pieces_for
 from cashiering.models import (
     CashierSession,
@@ -27,7 +20,14 @@ from cashiering.models import (
     Tender,
     TenderType,
 )
-from cashiering.services import session_close
+from cashiering.selectors.balancing import session_expected
+from cashiering.services.closing import (
+    CheckInput,
+    over_short_approve,
+    session_balance,
+    session_blind_close,
+)
+from cashiering.services.sessions import session_close
 from kent_cs.money import ZERO
 from kent_cs.roles import Role
 from tests.cashiering.factories import (

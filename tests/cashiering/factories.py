@@ -22,14 +22,10 @@ from cashiering.models import (
     TenderType,
     UtilityAccount,
 )
-from cashiering.services import (
-    LineInput,
-    TenderInput,
-    correction_approve,
-    correction_request,
-    receipt_post,
-    session_open,
-)
+from cashiering.services.corrections import correction_approve, correction_request
+from cashiering.services.receipt_inputs import LineInput, TenderInput
+from cashiering.services.receipts import receipt_post
+from cashiering.services.sessions import session_open
 from ledger.models import GLAccount, JournalEntry, JournalLine
 from tests.factories import TODAY, seed_chart
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 
 from cashiering.models import CashierSession, Receipt, Tender
-from cashiering.services import session_close
+from cashiering.services.sessions import session_close
 from kent_cs.roles import Role
 from ledger.models import BankAccount, BankStatement, BankStatementImport, BankTransaction
 from tests.factories import make_user

@@ -11,15 +11,15 @@ from django.db import IntegrityError, transaction
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from cashiering.errors import CashieringError
 from cashiering.models import CorrectionRequest, PayerNote, Receipt, Tender
-from cashiering.services import (
-    CashieringError,
-    TenderInput,
+from cashiering.services.corrections import (
     correction_approve,
     correction_reject,
     correction_request,
     payer_note_add,
 )
+from cashiering.services.receipt_inputs import TenderInput
 from cashiering.validators import CARD_NUMBER_MESSAGE, contains_card_number, refuse_card_number
 from tests.cashiering.factories import (
     counter_setup,

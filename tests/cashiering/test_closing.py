@@ -5,15 +5,7 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
-from cashiering.closing import (
-    CheckInput,
-    business_day_close,
-    business_day_reopen,
-    over_short_approve,
-    session_balance,
-    session_blind_close,
-    session_expected,
-)
+from cashiering.errors import CashieringError
 from cashiering.models import (
     BusinessDay,
     CashierSession,
@@ -21,7 +13,15 @@ from cashiering.models import (
     Receipt,
     SessionCount,
 )
-from cashiering.services import CashieringError
+from cashiering.selectors.balancing import session_expected
+from cashiering.services.closing import (
+    CheckInput,
+    business_day_close,
+    business_day_reopen,
+    over_short_approve,
+    session_balance,
+    session_blind_close,
+)
 from ledger.models import JournalEntry
 from tests.cashiering.factories import (
     CARD_CLEARING,
@@ -367,7 +367,7 @@ def test_a_drawer_is_counted_once(counter, cashier):
 
 
 def test_a_session_closed_before_counting_is_counted_later(counter, cashier):
-    from cashiering.services import session_close
+    from cashiering.services.sessions import session_close
 
     session = session_close(session=open_session(cashier), user=cashier)
     closed_at = session.closed_at
@@ -390,7 +390,7 @@ def test_nothing_is_written_when_the_period_is_closed(counter, cashier, supervis
 
 
 def test_deposit_amounts_leave_the_float_in_the_drawer(counter, cashier, supervisor):
-    from cashiering.closing import count_deposit_amounts
+    from cashiering.selectors.balancing import count_deposit_amounts
 
     session = open_session(cashier)
     day_of_payments(counter, session, supervisor)

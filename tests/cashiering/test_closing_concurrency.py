@@ -6,9 +6,9 @@ import threading
 import pytest
 from django.db import connections, transaction
 
-from cashiering.closing import business_day_close
+from cashiering.errors import CashieringError
 from cashiering.models import BusinessDay, CashierSession
-from cashiering.services import CashieringError
+from cashiering.services.closing import business_day_close
 from tests.cashiering.factories import counter_setup, make_drawer, open_session
 from tests.factories import TODAY
 

@@ -8,8 +8,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cashiering.closing import CheckInput, session_blind_close
 from cashiering.models import BusinessDay, CashierSession, SessionCount
+from cashiering.services.closing import CheckInput, session_blind_close
 from kent_cs.numbering import next_number
 from tests.cashiering.factories import (
     counter_setup,
@@ -283,7 +283,7 @@ def counter_drawer(code):
 
 
 def test_funds_not_deposited_in_time_are_flagged(counter, cashier, technician):
-    from cashiering.closing import day_flags
+    from cashiering.selectors.balancing import day_flags
 
     session = open_session(cashier, business_date=TODAY - timedelta(days=3))
     session_blind_close(

@@ -15,13 +15,10 @@ import pytest
 from django.db import DatabaseError, connection, connections
 from django.db.models import Sum
 
+from cashiering.errors import CashieringError, IdempotencyConflict
 from cashiering.models import CashierSession, Receipt, ReceiptLine, UtilityAccount
-from cashiering.services import (
-    CashieringError,
-    IdempotencyConflict,
-    correction_approve,
-    correction_request,
-)
+from cashiering.services import receipt_statements as receipt_statements_services
+from cashiering.services.corrections import correction_approve, correction_request
 from kent_cs.models import NumberSeries
 from kent_cs.numbering import peek_number
 from kent_cs.roles import Role
@@ -354,19 +351,18 @@ def test_a_posting_killed_midway_leaves_nothing_and_its_retry_succeeds(cashier, 
 def test_a_resubmit_that_missed_the_first_receipt_returns_it(cashier, monkeypatch):
     """A request that waited for the session reads with a snapshot from before the first
     receipt committed; its INSERT then meets the idempotency key's constraint."""
-    from cashiering import services
 
     counter = counter_setup()
     account = make_account("104455-02", balance="120.00")
     session = open_session(cashier)
     key = uuid.uuid4()
     first = post(session, [utility(account.number, "20.00")], [counter.cash("20.00")], key=key)
-    reads = services._posting_reads
+    reads = receipt_statements_services.posting_reads
 
     def stale(*args, **kwargs):
         return dataclasses.replace(reads(*args, **kwargs), existing_id=None)
 
-    monkeypatch.setattr(services, "_posting_reads", stale)
+    monkeypatch.setattr("cashiering.services.receipts.posting_reads", stale)
     again = post(session, [utility(account.number, "20.00")], [counter.cash("20.00")], key=key)
     assert again.pk == first.pk
     with pytest.raises(IdempotencyConflict):

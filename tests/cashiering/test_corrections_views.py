@@ -9,7 +9,7 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 
 from cashiering.models import CashierSession, CorrectionRequest, Receipt, UtilityAccount
-from cashiering.services import session_close
+from cashiering.services.sessions import session_close
 from kent_cs.roles import Role
 from tests.cashiering.factories import (
     UNDEPOSITED,

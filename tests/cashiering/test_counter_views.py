@@ -17,14 +17,9 @@ from cashiering.models import (
     UtilityAccount,
 )
 from cashiering.payables import invoice_index_rows, utility_index_rows
-from cashiering.services import (
-    TENDER_DETAIL_FIELDS,
-    LineInput,
-    TenderInput,
-    receipt_post,
-    session_close,
-    session_open,
-)
+from cashiering.services.receipt_inputs import TENDER_DETAIL_FIELDS, LineInput, TenderInput
+from cashiering.services.receipts import receipt_post
+from cashiering.services.sessions import session_close, session_open
 from cashiering.targets import index_bulk_upsert
 from cashiering.validators import CARD_NUMBER_MESSAGE
 from tests.factories import TODAY
@@ -346,7 +341,7 @@ def test_a_post_debits_the_clearing_account_a_tender_type_has_now(
 
 
 def test_posting_refuses_a_tender_type_changed_since_it_was_read(cashier, session, accounts):
-    from cashiering.services import TenderTypesChanged
+    from cashiering.errors import TenderTypesChanged
     from kent_cs.models import NumberSeries
 
     cash = _tender("CASH")
@@ -621,7 +616,7 @@ def test_print_then_reprint_is_recorded(client_for, cashier, session, accounts):
 
 
 def test_print_of_a_void_receipt_says_void(client_for, cashier, supervisor, session, accounts):
-    from cashiering.services import correction_approve, correction_request
+    from cashiering.services.corrections import correction_approve, correction_request
 
     receipt = post_directly(session, cashier)
     request = correction_request(receipt=receipt, kind="void", reason="Wrong account", user=cashier)

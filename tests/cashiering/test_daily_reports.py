@@ -13,10 +13,10 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from cashiering.deposits import deposit_prepare
 from cashiering.models import BusinessDay
 from cashiering.reports_daily import audit_csv, audit_events, daily_cash_report
-from cashiering.services import receipt_record_print
+from cashiering.services.deposits import deposit_prepare
+from cashiering.services.receipts import receipt_record_print
 from tests.cashiering.deposit_factories import balance, build_day
 from tests.cashiering.factories import (
     counter_setup,

@@ -10,8 +10,7 @@ from decimal import Decimal
 import pytest
 from django.db.models import Sum
 
-from cashiering import demo, returns
-from cashiering.closing import count_deposit_amounts
+from cashiering import demo
 from cashiering.demo_balancing import LEFT_FOR_TODAY, seed_balancing
 from cashiering.models import (
     BusinessDay,
@@ -23,6 +22,7 @@ from cashiering.models import (
     SessionCount,
     TenderType,
 )
+from cashiering.selectors.balancing import count_deposit_amounts
 from kent_cs.demo import seed_users
 from kent_cs.money import ZERO
 from ledger.models import BankMatchItem, BankStatementImport, BankTransaction, JournalLine
@@ -36,7 +36,8 @@ DAYS = 25
 
 @pytest.fixture
 def seeded(monkeypatch):
-    monkeypatch.setattr(returns, "today", lambda: TODAY)
+    monkeypatch.setattr("cashiering.selectors.returns.today", lambda: TODAY)
+    monkeypatch.setattr("cashiering.services.returns.today", lambda: TODAY)
     sink = io.StringIO()
     seed_chart()
     seed_users(sink)

@@ -7,14 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from cashiering.deposits import (
-    DepositError,
-    deposit_checks,
-    deposit_detail,
-    deposit_prepare,
-    sessions_ready_for_deposit,
-)
+from cashiering.errors import DepositError
 from cashiering.models import CashierSession, Deposit, DepositItem, DepositSession
+from cashiering.selectors.deposits import deposit_checks, deposit_detail, sessions_ready_for_deposit
+from cashiering.services.deposits import deposit_prepare
 from kent_cs.numbering import peek_number
 from ledger.models import AccountingPeriod, BankAccount, JournalEntry
 from ledger.services import period_close
@@ -391,7 +387,7 @@ def test_card_deposit_is_the_terminal_settlement_so_card_clearing_reaches_zero(
 def test_a_deposit_is_refused_on_a_closed_business_day_and_writes_nothing(
     day, technician, supervisor
 ):
-    from cashiering.closing import business_day_close
+    from cashiering.services.closing import business_day_close
 
     business_day_close(business_date=NEXT_DAY, user=supervisor)
     before = Deposit.objects.count(), JournalEntry.objects.count()

@@ -8,8 +8,9 @@ from decimal import Decimal
 import pytest
 from django.db import connections
 
-from cashiering.deposits import DepositError, deposit_prepare
+from cashiering.errors import DepositError
 from cashiering.models import CashierSession, Deposit, DepositSession
+from cashiering.services.deposits import deposit_prepare
 from kent_cs.numbering import peek_number
 from kent_cs.roles import Role
 from ledger.models import JournalEntry

@@ -9,8 +9,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from cashiering.deposits import deposit_prepare
 from cashiering.models import CashierSession, Deposit
+from cashiering.services.deposits import deposit_prepare
 from tests.cashiering.deposit_factories import balance, build_day
 from tests.cashiering.factories import counter_setup, fee, open_session, post, rolled_back
 from tests.factories import TODAY

@@ -15,7 +15,7 @@ from openpyxl import Workbook
 
 from cashiering import imports
 from cashiering.models import ARInvoice, PayerIndex, UtilityAccount
-from cashiering.services import session_close
+from cashiering.services.sessions import session_close
 from kent_cs.roles import Role
 from kent_cs.uploads.results import UploadRefused
 from tests.cashiering.factories import (

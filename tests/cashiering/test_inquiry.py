@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from cashiering.models import PayerNote
 from cashiering.payables import invoice_index_rows, utility_index_rows
-from cashiering.services import session_close
+from cashiering.services.sessions import session_close
 from cashiering.targets import index_bulk_upsert
 from tests.cashiering.factories import (
     counter_setup,

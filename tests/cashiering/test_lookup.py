@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from cashiering.models import ARInvoice, UtilityAccount
 from cashiering.payables import invoice_index_rows, utility_index_rows
-from cashiering.selectors import payer_index_search, payer_search
+from cashiering.selectors.payers import payer_index_search, payer_search
 from cashiering.targets import IndexRow, index_bulk_upsert
 from cashiering.validators import CARD_NUMBER_MESSAGE
 
@@ -186,7 +186,7 @@ def test_lookup_page_and_htmx_fragment(client_for, cashier, index):
 
 def test_lookup_offers_to_take_a_payment_in_the_open_session(client_for, cashier, index):
     from cashiering.models import Drawer
-    from cashiering.services import session_open
+    from cashiering.services.sessions import session_open
     from tests.factories import TODAY
 
     session = session_open(

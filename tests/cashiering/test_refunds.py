@@ -12,17 +12,16 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from openpyxl import load_workbook
 
-from cashiering import refunds as refund_module
+from cashiering.errors import CashieringError
 from cashiering.models import RefundDocument, RefundRequest, UtilityAccount
-from cashiering.refunds import (
+from cashiering.selectors.refunds import refund_batch_file
+from cashiering.services.refunds import (
     refund_approve,
-    refund_batch_file,
     refund_export,
     refund_reject,
     refund_request_create,
     refund_verify,
 )
-from cashiering.services import CashieringError
 from kent_cs.roles import Role
 from tests.cashiering.factories import (
     UTILITY_RECEIVABLE,
@@ -140,7 +139,7 @@ def test_overpayment_on_a_receipt_limits_the_request(counter, cashier, technicia
 def test_documents_are_checked_by_content_and_size(
     credit_account, technician, monkeypatch, data, name, message
 ):
-    monkeypatch.setattr(refund_module, "MAX_DOCUMENT_BYTES", 1024)
+    monkeypatch.setattr("cashiering.services.refunds.MAX_DOCUMENT_BYTES", 1024)
     with pytest.raises(CashieringError) as caught:
         _request(credit_account, technician, documents=[Upload(PDF, "ok.pdf"), Upload(data, name)])
     assert caught.value.message_dict["documents"][0].startswith(message)

@@ -6,15 +6,10 @@ from decimal import Decimal
 import pytest
 from django.db import IntegrityError, transaction
 
+from cashiering.errors import CashieringError
 from cashiering.models import ARInvoice, CounterPolicy, ReturnedCheck, UtilityAccount
-from cashiering.returns import (
-    flag_annotations,
-    months_before,
-    returned_check_dismiss,
-    returned_check_process,
-    returned_item_proposals,
-)
-from cashiering.services import CashieringError
+from cashiering.selectors.returns import flag_annotations, months_before, returned_item_proposals
+from cashiering.services.returns import returned_check_dismiss, returned_check_process
 from cashiering.targets import get_target_type
 from tests.cashiering.factories import (
     UTILITY_RECEIVABLE,
@@ -54,7 +49,8 @@ def counter(db):
 
 @pytest.fixture(autouse=True)
 def fixed_today(monkeypatch):
-    monkeypatch.setattr("cashiering.returns.today", lambda: NOW)
+    monkeypatch.setattr("cashiering.selectors.returns.today", lambda: NOW)
+    monkeypatch.setattr("cashiering.services.returns.today", lambda: NOW)
 
 
 def _deposited_check_receipt(counter, cashier, lines, tenders, *, drawer="D1", day=None):
@@ -208,7 +204,7 @@ def _supervisor():
 
 
 def _rc_line(ref, amount):
-    from cashiering.services import LineInput
+    from cashiering.services.receipt_inputs import LineInput
 
     return LineInput(kind="returned_check", ref=ref, amount=D(amount))
 
@@ -239,7 +235,7 @@ def test_refusals(counter, cashier, technician, supervisor, setup, message):
     if setup == "twice":
         returned_check_process(tender=tender, reason="nsf", returned_on=RETURNED, user=technician)
     if setup == "closed day":
-        from cashiering.closing import business_day_close
+        from cashiering.services.closing import business_day_close
 
         business_day_close(business_date=RETURNED, user=supervisor)
     balance_before = UtilityAccount.objects.get(pk=account.pk).balance
@@ -321,7 +317,8 @@ def test_payer_is_flagged_after_two_returns_in_twelve_months(
     warning = "2 returned checks in the last 12 months — take cash, card or money order"
     assert get_target_type("utility").load([account.number])[account.number].warnings == (warning,)
     # On 2026-04-10 the first one is twelve months old: the flag is gone.
-    monkeypatch.setattr("cashiering.returns.today", lambda: date(2026, 4, 10))
+    monkeypatch.setattr("cashiering.selectors.returns.today", lambda: date(2026, 4, 10))
+    monkeypatch.setattr("cashiering.services.returns.today", lambda: date(2026, 4, 10))
     [row] = UtilityAccount.objects.filter(pk=account.pk).annotate(
         **flag_annotations(
             kind="utility",

@@ -9,8 +9,8 @@ import pytest
 from django.urls import reverse
 
 from cashiering.models import RefundRequest, ReturnedCheck, UtilityAccount
-from cashiering.refunds import refund_approve, refund_request_create, refund_verify
-from cashiering.returns import returned_check_process
+from cashiering.services.refunds import refund_approve, refund_request_create, refund_verify
+from cashiering.services.returns import returned_check_process
 from tests.cashiering.factories import counter_setup, make_account, open_session, post, utility
 from tests.cashiering.returns_factories import (
     check_tender,
@@ -33,7 +33,8 @@ def counter(db):
 
 @pytest.fixture(autouse=True)
 def fixed_today(monkeypatch):
-    monkeypatch.setattr("cashiering.returns.today", lambda: NOW)
+    monkeypatch.setattr("cashiering.selectors.returns.today", lambda: NOW)
+    monkeypatch.setattr("cashiering.services.returns.today", lambda: NOW)
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 from django.db import DatabaseError, IntegrityError, connection, transaction
 
 from cashiering import targets
+from cashiering.errors import CashieringError, IdempotencyConflict
 from cashiering.models import (
     ARInvoice,
     CashierSession,
@@ -19,15 +20,13 @@ from cashiering.models import (
     Tender,
     UtilityAccount,
 )
-from cashiering.services import (
-    CashieringError,
-    IdempotencyConflict,
-    LineInput,
+from cashiering.services.corrections import (
     correction_approve,
     correction_reject,
     correction_request,
-    session_close,
 )
+from cashiering.services.receipt_inputs import LineInput
+from cashiering.services.sessions import session_close
 from cashiering.targets import PaymentTargetType, TargetItem
 from kent_cs.numbering import peek_number
 from ledger.models import AccountingPeriod, JournalEntry
@@ -411,7 +410,7 @@ def test_bad_lines_are_refused(counter, session, account, line, message):
 
 
 def test_unknown_kind_of_item_is_refused(counter, session):
-    from cashiering.services import LineInput
+    from cashiering.services.receipt_inputs import LineInput
 
     with pytest.raises(CashieringError, match="Unknown kind of payable item"):
         post(session, [LineInput(kind="parking", ref="X1", amount=D(5))], [counter.cash("5")])
@@ -457,7 +456,7 @@ def test_tender_references_are_required(counter, session, account, tender, messa
 
 def test_only_the_references_of_the_tender_kind_are_kept(counter, session, account):
     """A cash tender does not carry card or check details typed into hidden fields."""
-    from cashiering.services import TenderInput
+    from cashiering.services.receipt_inputs import TenderInput
 
     stray = TenderInput(
         tender_type=counter.tenders["CASH"],

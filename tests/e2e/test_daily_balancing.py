@@ -12,13 +12,13 @@ from decimal import Decimal
 
 from playwright.sync_api import Page, expect
 
-from cashiering.closing import CheckInput, session_blind_close
 from cashiering.models import (
     BusinessDay,
     CashierSession,
     Deposit,
     SessionCount,
 )
+from cashiering.services.closing import CheckInput, session_blind_close
 from ledger.models import BankAccount, BankMatch, BankTransaction
 from tests.cashiering.factories import (
     CARD_CLEARING,

@@ -34,16 +34,12 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
+from cashiering.errors import CashieringError
 from cashiering.models import ARInvoice, Receipt, ReceiptLine, UtilityAccount
-from cashiering.services import (
-    CashieringError,
-    LineInput,
-    TenderInput,
-    correction_approve,
-    correction_request,
-    receipt_post,
-    session_close,
-)
+from cashiering.services.corrections import correction_approve, correction_request
+from cashiering.services.receipt_inputs import LineInput, TenderInput
+from cashiering.services.receipts import receipt_post
+from cashiering.services.sessions import session_close
 from kent_cs.numbering import peek_number
 from kent_cs.roles import Role
 from ledger.models import JournalLine

@@ -72,29 +72,24 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from cashiering.closing import (
+from cashiering.denominations import pieces_for
+from cashiering.errors import CashieringError, DepositError
+from cashiering.models import CashierSession, Receipt, Tender
+from cashiering.selectors.balancing import session_expected
+from cashiering.services.closing import (
     CheckInput,
     business_day_close,
     business_day_reopen,
     over_short_approve,
     session_balance,
     session_blind_close,
-    session_expected,
 )
-from cashiering.denominations import pieces_for
-from cashiering.deposits import DepositError, deposit_prepare
-from cashiering.models import CashierSession, Receipt, Tender
-from cashiering.returns import returned_check_process
-from cashiering.services import (
-    CashieringError,
-    LineInput,
-    TenderInput,
-    correction_approve,
-    correction_request,
-    receipt_post,
-    session_close,
-    session_open,
-)
+from cashiering.services.corrections import correction_approve, correction_request
+from cashiering.services.deposits import deposit_prepare
+from cashiering.services.receipt_inputs import LineInput, TenderInput
+from cashiering.services.receipts import receipt_post
+from cashiering.services.returns import returned_check_process
+from cashiering.services.sessions import session_close, session_open
 from kent_cs.roles import Role
 from tests.cashiering.factories import (
     CARD_CLEARING,

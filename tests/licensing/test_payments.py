@@ -295,7 +295,7 @@ def test_service_level_payment_api(pending):
 
 
 def counter_pay(session, invoice, amount, cash):
-    from cashiering.services import LineInput
+    from cashiering.services.receipt_inputs import LineInput
     from tests.cashiering.factories import post
 
     counter = counter_pay.counter
@@ -345,7 +345,7 @@ def test_paying_and_voiding_at_the_counter(counter, technician, cashier, supervi
 def test_partial_payments_then_a_reversal_after_the_session_closed(
     counter, technician, cashier, supervisor
 ):
-    from cashiering.services import session_close
+    from cashiering.services.sessions import session_close
     from tests.cashiering.factories import gl_balance, open_session, reverse
 
     session = open_session(cashier)

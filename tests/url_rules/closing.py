@@ -1,7 +1,7 @@
 """Access rules for closing: blind count, over/short approval, balancing, business day."""
 
-from cashiering.closing import CheckInput, session_blind_close
 from cashiering.models import CashierSession
+from cashiering.services.closing import CheckInput, session_blind_close
 from tests.cashiering.factories import make_drawer
 from tests.factories import TODAY
 from tests.url_rules._base import BACK_OFFICE, Rule, pk_of

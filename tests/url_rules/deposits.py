@@ -8,9 +8,9 @@ The daily cash report goes to those who balance the day, the audit report to sup
 import uuid
 from decimal import Decimal
 
-from cashiering.deposits import deposit_prepare
 from cashiering.models import TenderType
-from cashiering.services import TenderInput
+from cashiering.services.deposits import deposit_prepare
+from cashiering.services.receipt_inputs import TenderInput
 from tests.cashiering.deposit_factories import balance
 from tests.cashiering.factories import fee, open_session, post
 from tests.factories import TODAY

@@ -8,8 +8,13 @@ payable. Nobody gets a 404 for another user's record (there is no per-user scope
 from datetime import date
 from decimal import Decimal
 
-from cashiering.refunds import refund_approve, refund_export, refund_request_create, refund_verify
-from cashiering.returns import returned_check_process
+from cashiering.services.refunds import (
+    refund_approve,
+    refund_export,
+    refund_request_create,
+    refund_verify,
+)
+from cashiering.services.returns import returned_check_process
 from tests.cashiering.factories import counter_setup, make_account, open_session, post, utility
 from tests.cashiering.returns_factories import (
     check_tender,

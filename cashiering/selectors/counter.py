@@ -1,19 +1,18 @@
-"""Cashiering reads: scoped fetches, the payer search, session summaries and lists."""
+"""Reads of the counter: the home page's cards, cashier sessions and receipts a user may
+see, drawers, tender types (and the per-process copy receipt posting uses), a session's
+summary and the session list."""
 
-import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from django.core.paginator import Page, Paginator
-from django.db import connection
 from django.db.models import Count, Q, QuerySet, Sum
 from django.http import Http404
 from django.urls import reverse
 
 from cashiering.models import CashierSession, Drawer, Receipt, Tender, TenderType
-from cashiering.targets import TargetError, TargetItem, get_target_type
 from kent_cs.db import placeholders, prepared_cursor
 from kent_cs.money import ZERO
 from ledger.models import GLAccount
@@ -71,9 +70,6 @@ def dashboard_cards(user) -> list[dict]:
             }
         )
     return cards
-
-
-# --- scoped fetches -------------------------------------------------------------------
 
 
 def _sessions_for(user) -> QuerySet[CashierSession]:
@@ -161,9 +157,6 @@ def receipt_print_count(receipt: Receipt) -> int:
     return receipt.prints.count()
 
 
-# --- reference data -------------------------------------------------------------------
-
-
 def drawers_available() -> QuerySet[Drawer]:
     """Active drawers nobody has open right now."""
     return Drawer.objects.filter(is_active=True).exclude(
@@ -223,233 +216,6 @@ def forget_tender_types() -> None:
     """Drop the process's copy (posting found it out of date)."""
     global _posting_tender_types
     _posting_tender_types = {}
-
-
-# --- payer search ---------------------------------------------------------------------
-
-#: A payer-index row ranks as a fuzzy match from this pg_trgm word similarity up.
-FUZZY_THRESHOLD = 0.3
-#: Rows taken from each candidate source before ranking: bounds the work of a search
-#: whatever the number of rows that match a common word ("smith", "kent").
-WORD_CANDIDATES = 60
-FUZZY_CANDIDATES = 200
-MAX_WORDS = 6
-
-_WORD_SPLIT = re.compile(r"[\s,;]+")
-
-# One statement, four sources, each cheap on its own index, ranked in order:
-#   exact    the number exactly as typed (or upper/lower case): btree equality;
-#   prefix   numbers starting with the text: btree range on varchar_pattern_ops;
-#   words    rows containing every typed word (a word of one or two characters: a word
-#            starting with it): trigram GIN, plain LIKE recheck (cheap);
-#   fuzzy    only when the above found too little: rows where every name word of three
-#            letters or more starts a word with its first two letters, and every other
-#            word (numbers, "st") is present as typed (trigram GIN); then each name word
-#            must be like a word of the name (pg_trgm word_similarity, which forgives
-#            typos: "jon smth" finds "John Smith") or be present as typed.
-# Trigram functions cost microseconds a row (a row's whole search text costs five times
-# its name), so they only run on a bounded set of candidates, never on every row that
-# shares a trigram with the query.
-_SEARCH_SQL = """
-WITH exact AS (
-    SELECT id, 0 AS tier, 1.0::real AS score FROM cashiering_payerindex
-    WHERE is_active AND number IN (%(raw)s, %(upper)s, %(lower)s)
-), by_prefix AS (
-    SELECT id, 1 AS tier, 0.0::real AS score FROM cashiering_payerindex
-    WHERE is_active AND (number LIKE %(prefix)s OR number LIKE %(prefix_upper)s)
-    ORDER BY number USING ~<~ LIMIT %(limit)s
-), by_words AS MATERIALIZED (
-    SELECT id, 2 AS tier, similarity(%(lower)s, name) AS score FROM (
-        SELECT id, name FROM cashiering_payerindex
-        WHERE is_active AND {word_conditions} LIMIT %(word_candidates)s
-    ) w ORDER BY score DESC LIMIT %(limit)s
-){fuzzy_cte}
-SELECT p.kind, p.ref, p.number, p.name, p.address, p.detail
-FROM (
-    SELECT DISTINCT ON (id) id, tier, score FROM (
-        SELECT * FROM exact UNION ALL SELECT * FROM by_prefix
-        UNION ALL SELECT * FROM by_words{fuzzy_union}
-    ) found ORDER BY id, tier
-) hit JOIN cashiering_payerindex p ON p.id = hit.id
-ORDER BY hit.tier, hit.score DESC, p.number
-LIMIT %(limit)s
-"""
-_FUZZY_CTE = """, by_fuzzy AS MATERIALIZED (
-    SELECT id, 3 AS tier, {match_sum} + similarity(%(fuzzy_text)s, name) AS score
-    FROM (
-        SELECT id, name, {match_columns} FROM (
-            SELECT id, name, search_text FROM cashiering_payerindex
-            WHERE is_active AND {fuzzy_conditions}
-              AND NOT EXISTS (SELECT 1 FROM exact)
-              AND (SELECT count(*) FROM by_words) + (SELECT count(*) FROM by_prefix)
-                  < %(limit)s
-            LIMIT %(fuzzy_candidates)s
-        ) candidate
-        OFFSET 0
-    ) measured
-    WHERE {all_match}
-    ORDER BY score DESC LIMIT %(limit)s
-)"""
-
-
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
-@dataclass(frozen=True)
-class IndexHit:
-    kind: str
-    ref: str
-    number: str
-    name: str
-    address: str
-    detail: str
-
-
-@dataclass(frozen=True)
-class PayerHit:
-    """One search result with what is owed now, for the counter's result list."""
-
-    kind: str
-    kind_label: str
-    ref: str
-    number: str
-    name: str
-    address: str
-    detail: str
-    amount_due: Decimal | None  # None: a fee item, priced at the counter
-    balance: Decimal | None
-    default_amount: Decimal | None
-    priced_by_quantity: bool
-    inquiry_url: str | None = None
-
-    @property
-    def has_credit(self) -> bool:
-        return self.balance is not None and self.balance < 0
-
-
-def search_words(q: str) -> list[str]:
-    return [w for w in _WORD_SPLIT.split(q.strip().lower()) if w][:MAX_WORDS]
-
-
-def payer_index_search(q: str, limit: int = 20) -> list[IndexHit]:
-    """Payer-index rows matching `q`, best first, in one query (see _SEARCH_SQL)."""
-    raw = q.strip()[:100]
-    words = search_words(raw)
-    if not words or limit <= 0:
-        return []
-    lower = raw.lower()
-    params: dict[str, object] = {
-        "raw": raw,
-        "upper": raw.upper(),
-        "lower": lower,
-        "prefix": _like_escape(raw) + "%",
-        "prefix_upper": _like_escape(raw.upper()) + "%",
-        "limit": limit,
-        "word_candidates": max(WORD_CANDIDATES, limit),
-        "fuzzy_candidates": FUZZY_CANDIDATES,
-        "threshold": FUZZY_THRESHOLD,
-    }
-    word_conditions = []
-    fuzzy_conditions = []
-    fuzzy_words = []
-    for index, word in enumerate(words):
-        # A word of one or two characters must start a word ("st", "24"): a substring
-        # that short has no trigram to look up, and would match nearly everything.
-        pattern = f"% {_like_escape(word)}%" if len(word) < 3 else f"%{_like_escape(word)}%"
-        params[f"word{index}"] = pattern
-        condition = f"search_text LIKE %(word{index})s"
-        word_conditions.append(condition)
-        if len(word) >= 3 and word.isalpha():
-            # A name word may be misspelt, but rarely in its first two letters:
-            # requiring them at the start of a word keeps the candidates few.
-            params[f"start{index}"] = f"% {_like_escape(word[:2])}%"
-            fuzzy_conditions.append(f"search_text LIKE %(start{index})s")
-            fuzzy_words.append(word)
-        else:
-            fuzzy_conditions.append(condition)  # numbers and short words: as typed
-    # Each name word matches when the name holds a word like it, or when it is found as
-    # typed anywhere (a street name in the address).
-    match_columns = ", ".join(
-        f"GREATEST(word_similarity(%(fuzzy{i})s, name), "
-        f"CASE WHEN search_text LIKE %(fuzzy_like{i})s THEN 1 ELSE 0 END) AS match{i}"
-        for i in range(len(fuzzy_words))
-    )
-    for i, word in enumerate(fuzzy_words):
-        params[f"fuzzy{i}"] = word
-        params[f"fuzzy_like{i}"] = f"%{_like_escape(word)}%"
-    sql = _SEARCH_SQL.format(
-        word_conditions=" AND ".join(word_conditions),
-        fuzzy_cte=(
-            _FUZZY_CTE.format(
-                fuzzy_conditions=" AND ".join(fuzzy_conditions),
-                match_columns=match_columns,
-                match_sum=" + ".join(f"match{i}" for i in range(len(fuzzy_words))),
-                all_match=" AND ".join(
-                    f"match{i} >= %(threshold)s" for i in range(len(fuzzy_words))
-                ),
-            )
-            if fuzzy_words
-            else ""
-        ),
-        fuzzy_union=" UNION ALL SELECT * FROM by_fuzzy" if fuzzy_words else "",
-    )
-    params["fuzzy_text"] = " ".join(fuzzy_words)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [IndexHit(*row) for row in cursor.fetchall()]
-
-
-def load_items(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], TargetItem]:
-    """Current items for (kind, ref) pairs through the registry: one query per kind.
-    Unknown kinds and refs that no longer exist are left out."""
-    by_kind: dict[str, list[str]] = {}
-    for kind, ref in pairs:
-        refs = by_kind.setdefault(kind, [])
-        if ref not in refs:
-            refs.append(ref)
-    items: dict[tuple[str, str], TargetItem] = {}
-    for kind, refs in by_kind.items():
-        try:
-            target_type = get_target_type(kind)
-        except TargetError:
-            continue
-        for ref, item in target_type.load(refs).items():
-            items[(kind, ref)] = item
-    return items
-
-
-def payer_search(q: str, limit: int = 20) -> list[PayerHit]:
-    """The counter's search: index rows for `q` with their amounts due (one index query,
-    then one query per kind of item found)."""
-    hits = payer_index_search(q, limit=limit)
-    items = load_items((hit.kind, hit.ref) for hit in hits)
-    results = []
-    for hit in hits:
-        item = items.get((hit.kind, hit.ref))
-        if item is None:
-            continue  # indexed but gone (or a fee item switched off since)
-        target_type = get_target_type(hit.kind)
-        results.append(
-            PayerHit(
-                kind=hit.kind,
-                kind_label=target_type.label,
-                ref=hit.ref,
-                number=hit.number,
-                name=hit.name,
-                address=hit.address,
-                detail=hit.detail,
-                amount_due=None if item.balance is None else item.amount_due,
-                balance=item.balance,
-                default_amount=item.default_amount,
-                priced_by_quantity=target_type.priced_by_quantity,
-                inquiry_url=target_type.inquiry_url(hit.ref),
-            )
-        )
-    return results
-
-
-# --- sessions -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
