@@ -158,35 +158,50 @@ def seed_demo_data(settings) -> dict[str, str]:
     return {username: password for username, _f, _l, _r, password in DEMO_USERS}
 
 
-# Every link and button in a table cell, scrolled into view vertically only (the window's
-# own horizontal scroll and any scrolling box would hide what they clip): the ones whose box
-# is not inside the viewport and inside every box that clips it.
+# The links and buttons of every table's action cells: the cells under an "Actions" header,
+# and any cell holding a button or a form. Each is scrolled into view vertically only (the
+# window's own horizontal scroll, or a scrolling box's, is what must not be needed): the
+# ones whose box is not inside the viewport and inside every box that clips it.
 UNREACHABLE_TABLE_ACTIONS_JS = """() => {
   const width = window.innerWidth, height = window.innerHeight, far = [];
-  const controls = document.querySelectorAll(
-    'main table td a, main table td button, main table th a, main table th button');
-  for (const el of controls) {
-    if (el.closest('.visually-hidden, [hidden], .d-print-only')) continue;
-    const label = (el.innerText || el.getAttribute('aria-label') || el.tagName).trim();
-    if (el.getClientRects().length === 0) { far.push(label + ' (not displayed)'); continue; }
-    let box = el.getBoundingClientRect();
-    window.scrollTo(window.scrollX, window.scrollY + box.top - height / 2);
-    box = el.getBoundingClientRect();
-    const outside = box.left < 0 || box.right > width + 0.5 || box.top < 0
-      || box.bottom > height + 0.5;
-    let clipped = false;
-    for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
-      const style = getComputedStyle(up);
-      if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
-      const clip = up.getBoundingClientRect();
-      if (box.left < clip.left - 0.5 || box.right > clip.right + 0.5) { clipped = true; break; }
-    }
-    if (outside || clipped) {
-      far.push(`${label} at ${Math.round(box.left)}-${Math.round(box.right)}px`
-        + (clipped ? ' (clipped by a scrolling box)' : ''));
+  const actionCells = new Set();
+  for (const table of document.querySelectorAll('main table')) {
+    const headers = [...table.querySelectorAll('thead th')]
+      .filter(th => th.innerText.trim() === 'Actions');
+    for (const cell of table.querySelectorAll('tbody td, tbody th')) {
+      if (cell.querySelector('button, form')) { actionCells.add(cell); continue; }
+      const box = cell.getBoundingClientRect(), middle = (box.left + box.right) / 2;
+      for (const th of headers) {
+        const column = th.getBoundingClientRect();
+        if (middle >= column.left && middle <= column.right) actionCells.add(cell);
+      }
     }
   }
-  window.scrollTo(0, 0);
+  for (const cell of actionCells) {
+    for (const el of cell.querySelectorAll('a, button')) {
+      if (el.closest('.visually-hidden, [hidden]')) continue;
+      const label = (el.innerText || el.getAttribute('aria-label') || el.tagName).trim();
+      if (el.getClientRects().length === 0) { far.push(label + ' (not displayed)'); continue; }
+      let box = el.getBoundingClientRect();
+      // Instant: Bootstrap makes the page's scrolling smooth.
+      window.scrollTo({top: window.scrollY + box.top - height / 2, behavior: 'instant'});
+      box = el.getBoundingClientRect();
+      const outside = box.left < 0 || box.right > width + 0.5 || box.top < 0
+        || box.bottom > height + 0.5;
+      let clipped = false;
+      for (let up = el.parentElement; up && up !== document.body; up = up.parentElement) {
+        const style = getComputedStyle(up);
+        if (style.overflowX === 'visible' && style.overflowY === 'visible') continue;
+        const clip = up.getBoundingClientRect();
+        if (box.left < clip.left - 0.5 || box.right > clip.right + 0.5) { clipped = true; break; }
+      }
+      if (outside || clipped) {
+        far.push(`${label} at ${Math.round(box.left)}-${Math.round(box.right)}px`
+          + (clipped ? ' (clipped by a scrolling box)' : ''));
+      }
+    }
+  }
+  window.scrollTo({top: 0, behavior: 'instant'});
   return far;
 }"""
 
