@@ -41,6 +41,27 @@ def test_pooled_connections_closed_by_the_server_are_not_handed_out(client, cash
     assert not [r for r in caplog.records if r.name == "kent_cs.faults"]  # no retry needed
 
 
+def test_a_pool_full_of_dead_connections_is_swept_at_once(client, cashier, caplog):
+    """After a restart every idle connection is dead. Tried one by one, with the pool's
+    growing delay between failed checks (1 s, 2 s, 4 s …), eight would outlast its
+    10-second timeout."""
+    _signed_in_home(client, cashier)
+    connection.close()
+    pool = connection.pool
+    held = [pool.getconn() for _ in range(8)]
+    for conn in held:
+        pool.putconn(conn)
+    assert pool.get_stats()["pool_available"] >= 8
+    assert terminate_backends() >= 8
+
+    with caplog.at_level(logging.WARNING):
+        response = client.get(reverse("home"))
+
+    assert response.status_code == 200
+    assert not [r for r in caplog.records if r.name == "kent_cs.faults"]
+    assert client.get(reverse("home")).status_code == 200  # the replacements are alive
+
+
 def test_a_connection_lost_under_the_session_read_is_retried_once(client, cashier, caplog):
     _signed_in_home(client, cashier)
     terminate_backends(connection.connection.info.backend_pid)  # the one this thread holds
