@@ -18,7 +18,7 @@ from cashiering.models import (
     Tender,
 )
 from cashiering.services.receipt_inputs import LineInput, check_text, field_error
-from cashiering.services.receipts import target_items_load
+from cashiering.services.receipts import net_of_change, target_items_load
 from cashiering.services.sessions import number_series
 from cashiering.targets import get_target_type
 from kent_cs.audit import audit_reason
@@ -255,31 +255,24 @@ def _reverse(receipt: Receipt, *, session: CashierSession, user, reason: str) ->
         for line in lines
     )
     # Money goes back out the way it came in: cash tenders net of the change given.
-    change_left = original.change_given
-    reversed_tenders: list[Tender] = []
-    for tender in tenders:
-        amount = tender.amount
-        if tender.tender_type.gives_change and change_left:
-            taken = min(change_left, amount)
-            amount -= taken
-            change_left -= taken
-        if amount:
-            reversed_tenders.append(
-                Tender(
-                    receipt=reversal,
-                    line_no=len(reversed_tenders) + 1,
-                    tender_type=tender.tender_type,
-                    amount=-amount,
-                    check_number=tender.check_number,
-                    check_payer=tender.check_payer,
-                    account_last4=tender.account_last4,
-                    card_brand=tender.card_brand,
-                    card_last4=tender.card_last4,
-                    auth_code=tender.auth_code,
-                    reference=tender.reference,
-                )
-            )
-    Tender.objects.bulk_create(reversed_tenders)
+    Tender.objects.bulk_create(
+        Tender(
+            receipt=reversal,
+            line_no=line_no,
+            tender_type=tender.tender_type,
+            amount=-amount,
+            check_number=tender.check_number,
+            check_payer=tender.check_payer,
+            account_last4=tender.account_last4,
+            card_brand=tender.card_brand,
+            card_last4=tender.card_last4,
+            auth_code=tender.auth_code,
+            reference=tender.reference,
+        )
+        for line_no, (tender, amount) in enumerate(
+            net_of_change(tenders, original.change_given), start=1
+        )
+    )
     return reversal
 
 

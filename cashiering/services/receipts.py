@@ -400,11 +400,12 @@ def target_items_load(
     return items
 
 
-def _receipt_entry_lines(
-    priced: Sequence[PricedLine], tenders: Sequence[TenderInput], change: Decimal, fee_codes
-) -> list[LineSpec]:
-    """Dr each tender's clearing account (cash net of change), Cr each fee code's GL split."""
-    specs: list[LineSpec] = []
+def net_of_change[T: (TenderInput, Tender)](
+    tenders: Sequence[T], change: Decimal
+) -> list[tuple[T, Decimal]]:
+    """Each tender with the money it leaves in the drawer: change given comes out of the
+    tenders that give change, in order; tenders left at zero are dropped."""
+    kept: list[tuple[T, Decimal]] = []
     change_left = change
     for tender in tenders:
         amount = tender.amount
@@ -413,7 +414,18 @@ def _receipt_entry_lines(
             amount -= taken
             change_left -= taken
         if amount:
-            specs.append(LineSpec(tender.tender_type.clearing_account, debit=amount))
+            kept.append((tender, amount))
+    return kept
+
+
+def _receipt_entry_lines(
+    priced: Sequence[PricedLine], tenders: Sequence[TenderInput], change: Decimal, fee_codes
+) -> list[LineSpec]:
+    """Dr each tender's clearing account (cash net of change), Cr each fee code's GL split."""
+    specs = [
+        LineSpec(tender.tender_type.clearing_account, debit=amount)
+        for tender, amount in net_of_change(tenders, change)
+    ]
     for p in priced:
         for account, part in fee_codes[p.code].distribute(p.amount):
             specs.append(LineSpec(account, credit=part))

@@ -153,19 +153,20 @@ def refund_request_create(
                 reason=reason[:300],
                 requested_by=user,
             )
-            RefundDocument.objects.bulk_create(
-                RefundDocument(
-                    request=refund,
-                    file_name=doc.file_name,
-                    content_type=doc.content_type,
-                    size_bytes=len(doc.content),
-                    sha256=doc.sha256,
-                    content=doc.content,
-                    uploaded_by=user,
-                )
-                for doc in checked
-            )
+            RefundDocument.objects.bulk_create(_document(refund, doc, user) for doc in checked)
     return refund
+
+
+def _document(refund: RefundRequest, doc: Any, user: Any) -> RefundDocument:
+    return RefundDocument(
+        request=refund,
+        file_name=doc.file_name,
+        content_type=doc.content_type,
+        size_bytes=len(doc.content),
+        sha256=doc.sha256,
+        content=doc.content,
+        uploaded_by=user,
+    )
 
 
 def refund_document_add(*, refund: RefundRequest, upload: Any, user: Any) -> RefundDocument:
@@ -179,15 +180,9 @@ def refund_document_add(*, refund: RefundRequest, upload: Any, user: Any) -> Ref
             raise CashieringError("Documents can only be added before the request is decided.")
         if locked.documents.count() >= MAX_DOCUMENTS:
             raise _error("documents", f"A request holds at most {MAX_DOCUMENTS} documents.")
-        return RefundDocument.objects.create(
-            request=locked,
-            file_name=doc.file_name,
-            content_type=doc.content_type,
-            size_bytes=len(doc.content),
-            sha256=doc.sha256,
-            content=doc.content,
-            uploaded_by=user,
-        )
+        document = _document(locked, doc, user)
+        document.save()
+        return document
 
 
 def _lock(refund: RefundRequest) -> RefundRequest:

@@ -223,12 +223,20 @@ _INVOICE_COLUMNS = [
     Column("UBI", TEXT, width=12),
     Column("License", TEXT, width=10),
     Column("License type", TEXT, width=28),
-    Column("Due date", DATE),
 ]
+_MAILING_ADDRESS = Column("Mailing address", TEXT, width=44)
 
 
-def _invoice_cells(invoice: LicenseInvoice) -> list:
+def invoice_columns(*, mailing_address: bool = False) -> list[Column]:
+    """The columns naming a renewal invoice in every list of them (sheets and exports)."""
+    address = [_MAILING_ADDRESS] if mailing_address else []
+    return [*_INVOICE_COLUMNS, *address, Column("Due date", DATE)]
+
+
+def invoice_cells(invoice: LicenseInvoice, *, mailing_address: bool = False) -> list:
+    """The cells under `invoice_columns` for one invoice."""
     business, license = invoice.business, invoice.license
+    address = [business.mailing_address] if mailing_address else []
     return [
         invoice.number,
         business.legal_name,
@@ -236,6 +244,7 @@ def _invoice_cells(invoice: LicenseInvoice) -> list:
         business.ubi_display,
         license.display_number,
         license.license_type.name,
+        *address,
         invoice.due_date,
     ]
 
@@ -245,8 +254,8 @@ def renewal_invoices_sheet(year: int, using: str | None = None) -> Sheet:
     invoices = renewals_outstanding_query(year=year).using(using or reports_db())
     return Sheet(
         title="Invoices outstanding",
-        columns=[*_INVOICE_COLUMNS, Column("Total", MONEY), Column("Amount due", MONEY)],
-        rows=[[*_invoice_cells(i), i.total, i.amount_due] for i in invoices],
+        columns=[*invoice_columns(), Column("Total", MONEY), Column("Amount due", MONEY)],
+        rows=[[*invoice_cells(i), i.total, i.amount_due] for i in invoices],
     )
 
 
@@ -261,13 +270,13 @@ def delinquent_invoices_sheet(as_of: date, using: str | None = None) -> Sheet:
     return Sheet(
         title="Delinquent invoices",
         columns=[
-            *_INVOICE_COLUMNS,
+            *invoice_columns(),
             Column("Days late", INTEGER),
             Column("Penalties", MONEY),
             Column("Amount due", MONEY),
         ],
         rows=[
-            [*_invoice_cells(i), (as_of - i.due_date).days, i.penalties or ZERO, i.amount_due]
+            [*invoice_cells(i), (as_of - i.due_date).days, i.penalties or ZERO, i.amount_due]
             for i in invoices
         ],
     )

@@ -15,7 +15,6 @@ from django.views.decorators.http import require_POST
 from kent_cs.jobs import job_start, job_url
 from kent_cs.money import ZERO
 from kent_cs.reports import (
-    DATE,
     INTEGER,
     MONEY,
     Column,
@@ -29,6 +28,7 @@ from licensing import documents
 from licensing.forms import DelinquencyForm, RenewalYearForm, default_renewal_year
 from licensing.penalties import penalty_schedule_for_year
 from licensing.renewal_runs import renewal_run_resume, renewal_run_start
+from licensing.reports.renewals import invoice_cells, invoice_columns
 from licensing.selectors import renewals as renewal_selectors
 from licensing.services.common import LicensingError
 from licensing.tasks import penalties_assess_job_task, renewal_notices_task
@@ -171,38 +171,17 @@ def penalties_assess_start(request):
 
 
 OUTSTANDING_COLUMNS = [
-    Column("Invoice", width=14),
-    Column("Business", width=36),
-    Column("Trade name", width=28),
-    Column("UBI", width=12),
-    Column("License", width=10),
-    Column("License type", width=26),
-    Column("Mailing address", width=44),
-    Column("Due date", DATE),
+    *invoice_columns(mailing_address=True),
     Column("Total", MONEY),
     Column("Amount due", MONEY),
 ]
 DELINQUENCY_COLUMNS = [
-    *OUTSTANDING_COLUMNS[:8],
+    *invoice_columns(mailing_address=True),
     Column("Days late", INTEGER),
     Column("Penalties", MONEY),
     Column("Total", MONEY),
     Column("Amount due", MONEY),
 ]
-
-
-def _invoice_cells(invoice) -> list:
-    business, license = invoice.business, invoice.license
-    return [
-        invoice.number,
-        business.legal_name,
-        business.trade_name,
-        business.ubi_display,
-        license.display_number,
-        license.license_type.name,
-        business.mailing_address,
-        invoice.due_date,
-    ]
 
 
 def _export(fmt: str, columns, rows, *, title: str, filename: str):
@@ -238,7 +217,7 @@ def renewals_outstanding_export(request, fmt: str):
     _check_format(fmt)
     year = _year(request)
     rows = (
-        [*_invoice_cells(i), i.total, i.amount_due]
+        [*invoice_cells(i, mailing_address=True), i.total, i.amount_due]
         for i in renewal_selectors.renewals_outstanding(year=year).iterator(chunk_size=2000)
     )
     return _export(
@@ -279,7 +258,13 @@ def delinquency_export(request, fmt: str):
     _check_format(fmt)
     as_of = _as_of(request)
     rows = (
-        [*_invoice_cells(i), i.days_late, i.penalties or ZERO, i.total, i.amount_due]
+        [
+            *invoice_cells(i, mailing_address=True),
+            i.days_late,
+            i.penalties or ZERO,
+            i.total,
+            i.amount_due,
+        ]
         for i in renewal_selectors.delinquent_invoices(as_of=as_of).iterator(chunk_size=2000)
     )
     return _export(
