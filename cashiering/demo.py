@@ -378,21 +378,18 @@ def _seed_day(rng, day: date, cashier, drawer, tenders, utility, invoices) -> in
 
 
 def _random_lines(rng, utility, invoices):
-    from cashiering.models import ARInvoice as Invoice
-    from cashiering.models import UtilityAccount as Account
-
     lines, total = [], Decimal("0.00")
     roll = rng.random()
     if roll < 0.6:
         number = rng.choice(utility)
-        balance = Account.objects.only("balance").get(number=number).balance
+        balance = UtilityAccount.objects.only("balance").get(number=number).balance
         amount = balance if balance > 0 and rng.random() < 0.7 else Decimal(rng.randint(20, 200))
         amount = amount.quantize(Decimal("0.01"))
         lines.append(LineInput(kind="utility", ref=number, amount=amount))
         total += amount
     elif roll < 0.75:
         number = rng.choice(invoices)
-        due = Invoice.objects.only("amount_due").get(number=number).amount_due
+        due = ARInvoice.objects.only("amount_due").get(number=number).amount_due
         if due > 0:
             amount = due if rng.random() < 0.8 else (due / 2).quantize(Decimal("0.01"))
             lines.append(LineInput(kind="invoice", ref=number, amount=amount))

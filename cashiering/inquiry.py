@@ -23,6 +23,7 @@ from cashiering.models import (
     ReceiptLine,
     UtilityAccount,
 )
+from cashiering.selectors.returns import returned_checks_for_payer
 from cashiering.targets import PaymentTargetType, TargetError, TargetItem, get_target_type
 from cashiering.targets import target_types as registered_target_types
 from kent_cs.money import ZERO
@@ -240,8 +241,6 @@ def payer_payment_totals(*, kind: str, ref: str) -> PaymentTotals:
 def payer_returned_checks(*, kind: str, ref: str) -> list[ReturnedCheckRow]:
     """Processed returned checks that had paid this payer's items, newest first (one
     query, through the lines each returned check re-opened)."""
-    from cashiering.selectors.returns import returned_checks_for_payer
-
     return [
         ReturnedCheckRow(
             receipt=check.receipt,

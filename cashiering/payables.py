@@ -6,7 +6,9 @@ from decimal import Decimal
 from django.db.models import F
 from django.urls import reverse
 
-from cashiering.models import ARInvoice, CounterFee, UtilityAccount
+from cashiering.models import ARInvoice, CounterFee, ReturnedCheck, UtilityAccount
+from cashiering.selectors.returns import flag_annotations, flag_warnings, returned_check_balances
+from cashiering.services.returns import RETURNED_CHECK_FEE_CODE, returned_check_index
 from cashiering.targets import IndexRow, PaymentTargetType, TargetError, TargetItem
 from kent_cs.db import placeholders, prepared_cursor
 
@@ -19,7 +21,6 @@ def _with_returned_check_flag(query, kind: str, table: str, name: str, for_updat
     (for_update) shows no warning, so it skips the count."""
     if for_update:
         return query
-    from cashiering.selectors.returns import flag_annotations
 
     return query.annotate(
         **flag_annotations(
@@ -29,8 +30,6 @@ def _with_returned_check_flag(query, kind: str, table: str, name: str, for_updat
 
 
 def _warnings(row) -> tuple[str, ...]:
-    from cashiering.selectors.returns import flag_warnings
-
     return flag_warnings(row)
 
 
@@ -232,10 +231,6 @@ class ReturnedCheckTarget(PaymentTargetType):
     label = "Returned check"
 
     def load(self, refs: Iterable[str], *, for_update: bool = False) -> dict[str, TargetItem]:
-        from cashiering.models import ReturnedCheck
-        from cashiering.selectors.returns import returned_check_balances
-        from cashiering.services.returns import RETURNED_CHECK_FEE_CODE
-
         refs = [ref for ref in refs if ref.isdigit()]
         if for_update and refs:
             # Two receipts paying the same returned check wait for each other here, so the
@@ -263,9 +258,6 @@ class ReturnedCheckTarget(PaymentTargetType):
         return items
 
     def apply_payment(self, *, ref: str, amount: Decimal, receipt, line) -> None:
-        from cashiering.selectors.returns import returned_check_balances
-        from cashiering.services.returns import returned_check_index
-
         found = returned_check_balances([ref]).get(ref)
         if found is None:
             raise TargetError(f"Returned check RC-{ref} was not found.")

@@ -12,6 +12,7 @@ from cashiering.models import (
     CashierSession,
     Drawer,
 )
+from cashiering.services.closing import business_day_ensure_open
 
 LIVE_SERIES = "R"
 
@@ -37,7 +38,6 @@ def session_open(
     opening_float, normalized = count_total(opening_count)
     own_session = "You already have an open session; close it first."
     drawer_taken = f"Drawer {drawer.code} is already open for another cashier."
-    from cashiering.services.closing import business_day_ensure_open
 
     try:
         with transaction.atomic():

@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from cashiering.errors import CashieringError
 from cashiering.models import Receipt
 from cashiering.selectors import refunds as refunds_selectors
+from cashiering.selectors.counter import receipt_get_for_user
 from cashiering.services import refunds as refunds_services
 from cashiering.validators import refuse_card_number
 from kent_cs.reports import csv_response, xlsx_response
@@ -79,7 +80,6 @@ def _receipt_from(request) -> Receipt | None:
     number = request.GET.get("receipt") or request.POST.get("receipt") or ""
     if not number:
         return None
-    from cashiering.selectors.counter import receipt_get_for_user
 
     if not number.isdigit():
         raise Http404("No such receipt.")
