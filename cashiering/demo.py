@@ -26,6 +26,7 @@ from cashiering.services.receipt_inputs import LineInput, TenderInput
 from cashiering.services.receipts import receipt_post
 from cashiering.services.sessions import session_close, session_open
 from cashiering.targets import index_bulk_upsert
+from kent_cs import dates
 from ledger.models import BankAccount, FeeCode, GLAccount
 
 # code, name, kind, in drawer, needs reference, gives change, clearing account
@@ -351,7 +352,7 @@ def seed_receipts(stdout) -> None:
 
 
 def _seed_day(rng, day: date, cashier, drawer, tenders, utility, invoices) -> int:
-    with transaction.atomic():
+    with transaction.atomic(), dates.replaying(day):  # each past day as it was worked
         session = session_open(
             cashier=cashier,
             drawer=drawer,

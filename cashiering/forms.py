@@ -39,6 +39,7 @@ from cashiering.services.receipt_inputs import (
 )
 from cashiering.targets import TargetError, TargetItem, get_target_type
 from cashiering.validators import CARD_NUMBER_MESSAGE, contains_card_number
+from kent_cs import dates
 from kent_cs.money import ZERO, MoneyError, parse_money, to_money
 from ledger.models import BankAccount
 
@@ -89,12 +90,43 @@ class SessionOpenForm(forms.Form):
         label="Training session",
         help_text="Practice receipts: numbered T-…, never posted to the ledger or deposited.",
     )
+    # Only for a business date before today: the supervisor signs the approval here.
+    supervisor = forms.CharField(
+        required=False,
+        max_length=150,
+        label="Supervisor's username",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none"}),
+    )
+    supervisor_password = forms.CharField(
+        required=False,
+        label="Supervisor's password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+    )
+    approval_reason = forms.CharField(
+        required=False,
+        max_length=300,
+        label="Reason for the earlier date",
+        help_text="For example: the counter ran on paper while the system was down.",
+    )
 
     def __init__(self, *args, drawers, today: date | None = None, **kwargs):
         super().__init__(*args, **kwargs)
+        self.today = today or dates.business_today()
         self.fields["drawer"].queryset = drawers
-        self.fields["business_date"].initial = today or timezone.localdate()
+        self.fields["business_date"].initial = self.today
+        self.fields["business_date"].widget.attrs["max"] = self.today.isoformat()
+        self.fields["business_date"].widget.attrs["data-business-date"] = ""
         add_denomination_fields(self)
+
+    def is_earlier_date(self) -> bool:
+        """Whether the date asked for (posted, or the initial one) is before today."""
+        value = self["business_date"].value()
+        try:
+            day = self.fields["business_date"].to_python(value)
+        except ValidationError:
+            return False
+        return day is not None and day < self.today
 
     def denomination_rows(self):
         return [(self[name], is_coin) for _key, name, is_coin in self.denominations]

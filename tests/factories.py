@@ -1,6 +1,7 @@
 """Test data builders. Fixed dates, never random ones."""
 
 import io
+from contextlib import contextmanager
 from datetime import date
 from decimal import Decimal
 
@@ -8,10 +9,19 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import connection
 
+from kent_cs import dates
 from kent_cs.roles import Role
 
 PASSWORD = "correct-horse-battery-staple"
 TODAY = date(2026, 3, 16)  # a Monday in an open period
+
+
+@contextmanager
+def business_day(day: date):
+    """Run the block as if the city's business date were `day` (a drawer opened on its
+    own day needs no approval)."""
+    with dates.replaying(day):
+        yield
 
 
 def make_user(username: str, role: Role | None = None, **extra):

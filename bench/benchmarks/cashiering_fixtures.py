@@ -19,6 +19,7 @@ from cashiering.payables import utility_index_rows
 from cashiering.selectors.counter import open_session_for
 from cashiering.services.sessions import session_open
 from cashiering.targets import index_bulk_upsert
+from kent_cs import dates
 from kent_cs.roles import Role
 
 # Only ever set on users of the benchmark database.
@@ -69,7 +70,7 @@ def cashiers(count: int) -> list[BenchCashier]:
             session = session_open(
                 cashier=user,
                 drawer=drawer,
-                business_date=timezone.localdate(),
+                business_date=dates.business_today(),
                 opening_count=OPENING_COUNT,
             )
         found.append(BenchCashier(user=user, session=session))

@@ -94,6 +94,15 @@ class CashierSession(models.Model):
     )
     opened_at = models.DateTimeField(auto_now_add=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    earlier_date_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The supervisor who approved opening for a business date before today.",
+    )
+    earlier_date_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-business_date", "-opened_at"]
@@ -105,6 +114,11 @@ class CashierSession(models.Model):
                 fields=["drawer"], condition=Q(status="open"), name="one_open_session_per_drawer"
             ),
             models.CheckConstraint(condition=Q(opening_float__gte=0), name="session_float_gte_0"),
+            models.CheckConstraint(
+                condition=Q(earlier_date_approved_by__isnull=True, earlier_date_reason="")
+                | (Q(earlier_date_approved_by__isnull=False) & ~Q(earlier_date_reason="")),
+                name="session_earlier_date_approved_with_reason",
+            ),
         ]
         triggers = [
             PROTECT_DELETE,
@@ -122,6 +136,10 @@ class CashierSession(models.Model):
         permissions = [
             ("operate_drawer", "Can open a drawer session and take payments"),
             ("view_all_sessions", "Can see every cashier's sessions"),
+            (
+                "approve_earlier_business_date",
+                "Can approve opening a drawer for a business date before today",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -12,7 +12,6 @@ from django.db.models import CharField, Exists, OuterRef, Q, QuerySet, Subquery,
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce
 from django.http import Http404
-from django.utils import timezone
 
 from cashiering.models import (
     CashierSession,
@@ -24,6 +23,7 @@ from cashiering.models import (
     Tender,
     TenderType,
 )
+from kent_cs import dates
 from kent_cs.money import ZERO, to_money
 from ledger.models import BankAccount, BankTransaction, JournalLine
 from ledger.selectors_bank import returned_item_lines
@@ -42,8 +42,7 @@ SEARCH_LIMIT = 50
 
 
 def today() -> date:
-    """The business date now (one place, so tests can fix it)."""
-    return timezone.localdate()
+    return dates.business_today()
 
 
 def returned_check_number(returned_check: ReturnedCheck) -> str:

@@ -4,6 +4,7 @@ import uuid
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import permission_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
@@ -83,6 +84,8 @@ def session_open_view(request):
                 business_date=data["business_date"],
                 opening_count=data["opening_count"],
                 is_training=data["is_training"],
+                approved_by=_approving_supervisor(request, form),
+                approval_reason=data["approval_reason"],
             )
         except ValidationError as exc:  # CashieringError, or a count the service refused
             form.add_error(None, exc)
@@ -103,6 +106,25 @@ def session_open_view(request):
             "breadcrumbs": [("Open a drawer", None)],
         },
     )
+
+
+def _approving_supervisor(request, form):
+    """The supervisor who signed an earlier business date at the counter with their own
+    username and password (checked like a sign-in: a wrong one counts as a failure)."""
+    data = form.cleaned_data
+    if data["business_date"] >= form.today or not data["supervisor"]:
+        return None
+    try:
+        approver = authenticate(
+            request, username=data["supervisor"], password=data["supervisor_password"]
+        )
+    except PermissionDenied as exc:  # the supervisor's sign-ins are locked out
+        raise CashieringError({"supervisor_password": [str(exc)]}) from None
+    if approver is None:
+        raise CashieringError(
+            {"supervisor_password": ["That supervisor's username or password is wrong."]}
+        )
+    return approver
 
 
 @permission_required("cashiering.view_cashiersession", raise_exception=True)

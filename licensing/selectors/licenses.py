@@ -2,11 +2,14 @@
 """License and invoice reads: lookups that authorize (404 otherwise), a license's status
 history and invoices, an invoice's lines and payments, and licenses counted by status."""
 
+from datetime import date
+
 from django.db.models import (
     Count,
     QuerySet,
 )
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from licensing.models import (
     License,
@@ -26,6 +29,16 @@ def license_status_history(*, license: License) -> QuerySet[LicenseStatusChange]
     return license.status_changes.select_related("invoice", "changed_by").order_by(
         "changed_at", "pk"
     )
+
+
+def license_status_since(license: License, history: list[LicenseStatusChange]) -> date:
+    """The date the license's current status took effect: the effective date of the
+    change that brought it there (a payment's business date, a run's as-of date), not the
+    moment the row was written."""
+    for change in reversed(history):
+        if change.to_status == license.status and change.from_status != change.to_status:
+            return change.effective_on
+    return timezone.localtime(license.status_changed_at).date()
 
 
 def invoice_get(*, pk: int) -> LicenseInvoice:

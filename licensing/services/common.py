@@ -7,8 +7,8 @@ from datetime import date
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
-from django.utils import timezone
 
+from kent_cs import dates
 from licensing.models import (
     LicenseStatus,
 )
@@ -38,7 +38,7 @@ def constraint_errors(messages: Mapping[str, str]) -> Iterator[None]:
 
 
 def today() -> date:
-    return timezone.localdate()
+    return dates.business_today()
 
 
 def require_reason(reason: str, what: str) -> str:

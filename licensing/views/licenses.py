@@ -43,13 +43,15 @@ def _renewal_year(license, invoices) -> int | None:
 def license_detail(request, pk: int):
     license = license_selectors.license_get(pk=pk)
     invoices = license_selectors.license_invoices(license)
+    history = list(license_selectors.license_status_history(license=license))
     return render(
         request,
         "licensing/licenses/detail.html",
         {
             "license": license,
             "business": license.business,
-            "history": list(license_selectors.license_status_history(license=license)),
+            "history": history,
+            "status_since": license_selectors.license_status_since(license, history),
             "invoices": invoices,
             "certificate_refusal": documents.certificate_refusal(license),
             "has_manual_transitions": bool(manual_transitions(license.status)),

@@ -439,8 +439,25 @@
     });
   }
 
+  // Opening a drawer: the supervisor's approval appears once the date is before today.
+  function initEarlierDate(input) {
+    var approval = document.querySelector("[data-earlier-date-approval]");
+    if (!approval) { return; }
+    var today = input.getAttribute("max");
+    function update() {
+      var earlier = Boolean(input.value) && input.value < today;
+      approval.hidden = !earlier;
+      approval.querySelectorAll("input").forEach(function (field) { field.disabled = !earlier; });
+    }
+    input.addEventListener("change", update);
+    input.addEventListener("input", update);
+    update();
+  }
+
   function init() {
     document.querySelectorAll("[data-denomination-form]").forEach(initCount);
+    var businessDate = document.querySelector("[data-business-date]");
+    if (businessDate) { initEarlierDate(businessDate); }
     var receipt = document.querySelector("[data-receipt-form]");
     if (receipt) { initReceipt(receipt); }
     if (document.querySelector("[data-print-page]")) { initPrintPage(); }

@@ -27,7 +27,7 @@ from cashiering.services.receipt_inputs import LineInput, TenderInput
 from cashiering.services.receipts import receipt_post
 from cashiering.services.sessions import session_open
 from ledger.models import GLAccount, JournalEntry, JournalLine
-from tests.factories import TODAY, seed_chart
+from tests.factories import TODAY, business_day, seed_chart
 
 D = Decimal
 UNDEPOSITED = "001.101.30"  # cash, checks and money orders, net of change
@@ -112,13 +112,14 @@ def open_session(
     training: bool = False,
     count: dict | None = None,
 ) -> CashierSession:
-    return session_open(
-        cashier=cashier,
-        drawer=make_drawer(drawer),
-        business_date=business_date,
-        opening_count=dict(FLOAT if count is None else count),
-        is_training=training,
-    )
+    with business_day(business_date):  # the cashier opens the drawer on its day
+        return session_open(
+            cashier=cashier,
+            drawer=make_drawer(drawer),
+            business_date=business_date,
+            opening_count=dict(FLOAT if count is None else count),
+            is_training=training,
+        )
 
 
 def make_account(number: str = "104455-01", balance="120.00", name="Maria Lopez") -> UtilityAccount:

@@ -22,7 +22,7 @@ from cashiering.services.receipts import receipt_post
 from cashiering.services.sessions import session_close, session_open
 from cashiering.targets import index_bulk_upsert
 from cashiering.validators import CARD_NUMBER_MESSAGE
-from tests.factories import TODAY
+from tests.factories import TODAY, business_day
 
 D = Decimal
 CARD_NUMBER = "4111 1111 1111 1111"  # a test Visa number: passes the Luhn check
@@ -59,13 +59,14 @@ def accounts(chart):
 
 
 def open_session(user, drawer_code="D1", training=False):
-    return session_open(
-        cashier=user,
-        drawer=Drawer.objects.get(code=drawer_code),
-        business_date=TODAY,
-        opening_count={"20.00": 5, "5.00": 10},
-        is_training=training,
-    )
+    with business_day(TODAY):
+        return session_open(
+            cashier=user,
+            drawer=Drawer.objects.get(code=drawer_code),
+            business_date=TODAY,
+            opening_count={"20.00": 5, "5.00": 10},
+            is_training=training,
+        )
 
 
 @pytest.fixture
@@ -481,17 +482,18 @@ def test_open_session_form_counts_the_float(client_for, cashier, cashier_b, char
     drawers = [d.code for d in page.context["form"].fields["drawer"].queryset]
     assert drawers == ["D2", "D3", "D4"]  # D1 is in use
     assert 'data-denomination="20.00"' in page.content.decode()
-    response = client.post(
-        reverse("cashiering:session-open"),
-        {
-            "drawer": Drawer.objects.get(code="D2").pk,
-            "business_date": "2026-03-16",
-            "is_training": "on",
-            "count_20_00": "5",
-            "count_0_25": "40",
-            "count_coin_1_00": "3",
-        },
-    )
+    with business_day(TODAY):
+        response = client.post(
+            reverse("cashiering:session-open"),
+            {
+                "drawer": Drawer.objects.get(code="D2").pk,
+                "business_date": "2026-03-16",
+                "is_training": "on",
+                "count_20_00": "5",
+                "count_0_25": "40",
+                "count_coin_1_00": "3",
+            },
+        )
     session = CashierSession.objects.get(cashier=cashier)
     assert response["Location"] == reverse("cashiering:receipt-new", args=[session.pk])
     assert session.opening_float == D("113.00")
@@ -576,9 +578,10 @@ def test_session_list_query_count_is_constant(
     for index in range(8):
         user = make_user(f"extra{index}")
         drawer = Drawer.objects.create(code=f"X{index}", name=f"Extra {index}")
-        session = session_open(
-            cashier=user, drawer=drawer, business_date=TODAY, opening_count={"1.00": 1}
-        )
+        with business_day(TODAY):
+            session = session_open(
+                cashier=user, drawer=drawer, business_date=TODAY, opening_count={"1.00": 1}
+            )
         session_close(session=session, user=user)
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = client.get(reverse("cashiering:sessions"))

@@ -187,14 +187,15 @@ def test_lookup_page_and_htmx_fragment(client_for, cashier, index):
 def test_lookup_offers_to_take_a_payment_in_the_open_session(client_for, cashier, index):
     from cashiering.models import Drawer
     from cashiering.services.sessions import session_open
-    from tests.factories import TODAY
+    from tests.factories import TODAY, business_day
 
-    session = session_open(
-        cashier=cashier,
-        drawer=Drawer.objects.get(code="D1"),
-        business_date=TODAY,
-        opening_count={},
-    )
+    with business_day(TODAY):
+        session = session_open(
+            cashier=cashier,
+            drawer=Drawer.objects.get(code="D1"),
+            business_date=TODAY,
+            opening_count={},
+        )
     html = client_for(cashier).get(reverse("cashiering:lookup"), {"q": "garcia"}).content.decode()
     assert reverse("cashiering:receipt-new", args=[session.pk]) + "?add=utility:100014-05" in html
 

@@ -99,11 +99,12 @@ from tests.cashiering.factories import (
     make_account,
     make_drawer,
     make_invoice,
+    open_session,
     rolled_back,
     row_counts,
     unbalanced_entries,
 )
-from tests.factories import TODAY, make_user
+from tests.factories import TODAY, business_day, make_user
 
 D = Decimal
 ZERO = D("0.00")
@@ -307,10 +308,11 @@ class DayMachine(RuleBasedStateMachine):
             "opening_count": count,
             "is_training": data.draw(st.sampled_from([False] * 4 + [True]), label="training"),
         }
-        if self.today in self.closed_days:
-            self.refused_in_closed_day(lambda: session_open(**call))
-            return
-        session = session_open(**call)
+        with business_day(self.today):
+            if self.today in self.closed_days:
+                self.refused_in_closed_day(lambda: session_open(**call))
+                return
+            session = session_open(**call)
         expected_float = sum((D(k) * n for k, n in count.items()), ZERO)
         assert session.opening_float == expected_float
         self.sessions[session.pk] = MSession(
@@ -787,14 +789,16 @@ class DayMachine(RuleBasedStateMachine):
     def post_into_a_closed_day(self, data):
         day = data.draw(st.sampled_from(sorted(self.closed_days)), label="closed day")
         cashier = data.draw(st.integers(min_value=0, max_value=len(self.cashiers) - 1))
-        self.refused_in_closed_day(
-            lambda: session_open(
-                cashier=self.cashiers[cashier],
-                drawer=make_drawer(data.draw(st.sampled_from(DRAWERS), label="drawer")),
-                business_date=day,
-                opening_count={"20.00": 5},
+        drawer = make_drawer(data.draw(st.sampled_from(DRAWERS), label="drawer"))
+        with business_day(day):
+            self.refused_in_closed_day(
+                lambda: session_open(
+                    cashier=self.cashiers[cashier],
+                    drawer=drawer,
+                    business_date=day,
+                    opening_count={"20.00": 5},
+                )
             )
-        )
         sessions = [s for s in self.sessions.values() if s.day == day]
         if sessions:  # its sessions are all counted and balanced: none takes a payment
             session = data.draw(st.sampled_from(sessions), label="closed session")
@@ -1089,9 +1093,7 @@ def test_a_receipt_whose_check_came_back_cannot_be_reversed(cashier, supervisor,
 
     counter = counter_setup()
     make_account("530001-01", balance="100.00")
-    first = session_open(
-        cashier=cashier, drawer=make_drawer("D1"), business_date=TODAY, opening_count={}
-    )
+    first = open_session(cashier, "D1", count={})
     receipt = receipt_post(
         session=first,
         payer_name="Dana Whitfield",
@@ -1119,9 +1121,7 @@ def test_a_receipt_whose_check_came_back_cannot_be_reversed(cashier, supervisor,
         tender=receipt.tenders.get(), reason="nsf", returned_on=TODAY, user=technician, fee=False
     )
     # The returned check re-opened the balance: 100.00 owed again.
-    second = session_open(
-        cashier=cashier, drawer=make_drawer("D2"), business_date=TODAY, opening_count={}
-    )
+    second = open_session(cashier, "D2", count={})
     before = row_counts()
     with pytest.raises(CashieringError, match="returned"):
         request = correction_request(
