@@ -4,7 +4,7 @@ and a year of receipts taken by several cashiers. Deterministic and idempotent."
 import random
 import uuid
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import ROUND_CEILING, Decimal
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -343,15 +343,24 @@ def seed_receipts(stdout) -> None:
     start = today - timedelta(days=RECEIPT_DAYS)
     day = start
     count = 0
+    last = today - timedelta(days=1)
+    while last.weekday() >= 5:
+        last -= timedelta(days=1)
     while day < today:
         if day.weekday() < 5:
             for cashier, drawer in zip(cashiers, drawers, strict=False):
-                count += _seed_day(rng, day, cashier, drawer, tenders, utility, invoices)
+                count += _seed_day(
+                    rng, day, cashier, drawer, tenders, utility, invoices, cash_first=day == last
+                )
         day += timedelta(days=1)
     stdout.write(f"  cashiering: {count} receipts over {RECEIPT_DAYS} days")
 
 
-def _seed_day(rng, day: date, cashier, drawer, tenders, utility, invoices) -> int:
+def _seed_day(
+    rng, day: date, cashier, drawer, tenders, utility, invoices, *, cash_first: bool = False
+) -> int:
+    """One drawer's day. `cash_first`: the first payment is in cash (the latest day holds
+    the shortage the supervisor is shown, which needs cash taken to be short of)."""
     with transaction.atomic(), dates.replaying(day):  # each past day as it was worked
         session = session_open(
             cashier=cashier,
@@ -365,6 +374,9 @@ def _seed_day(rng, day: date, cashier, drawer, tenders, utility, invoices) -> in
             if not lines:
                 continue
             tender_list = _random_tenders(rng, total, tenders)
+            if cash_first and not posted:
+                paid = total.quantize(Decimal("1"), rounding=ROUND_CEILING)
+                tender_list = [TenderInput(tender_type=tenders["CASH"], amount=paid)]
             receipt_post(
                 session=session,
                 payer_name=_person(rng),
@@ -432,6 +444,15 @@ def _random_tenders(rng, total: Decimal, tenders) -> list[TenderInput]:
                 card_brand=rng.choice(["Visa", "Mastercard", "Discover", "Amex"]),
                 card_last4=f"{rng.randint(0, 9999):04d}",
                 auth_code=f"{rng.randint(0, 999999):06d}",
+            )
+        ]
+    if roll < 0.97:  # paid from a bank account at the counter; settles by ACH
+        return [
+            TenderInput(
+                tender_type=tenders["ACH"],
+                amount=total,
+                reference=f"ACH{rng.randint(100000, 999999)}",
+                account_last4=f"{rng.randint(0, 9999):04d}",
             )
         ]
     cash = (total / 2).quantize(Decimal("0.01"))

@@ -9,6 +9,7 @@ for the technician: the day before yesterday counted and balanced but not deposi
 yesterday counted with one over/short waiting for the supervisor.
 """
 
+import re
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -16,9 +17,10 @@ from contextlib import contextmanager
 from datetime import date, timedelta
 from decimal import Decimal
 
+import pgtrigger
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from cashiering.denominations import pieces_for
@@ -165,7 +167,7 @@ def seed_balancing(stdout, *, days: int | None = None, today: date | None = None
             for session in _count_day(left[0], {}, supervisor):
                 session_balance(session=session, user=technician)
         # Yesterday: counted; one drawer short above the threshold, waiting for approval.
-        _count_day(left[1], {(left[1], 0): (PENDING_SHORT, "")}, supervisor)
+        _count_day(left[1], _pending_short_plan(left[1]), supervisor)
         stdout.write(
             f"  cashiering: {len(done)} business days balanced, deposited and closed "
             f"({Deposit.objects.count()} deposits); {len(left)} left open for the technician"
@@ -173,18 +175,33 @@ def seed_balancing(stdout, *, days: int | None = None, today: date | None = None
         statements, matched = _bank_statements(done, technician, today, left[0])
         stdout.write(f"  ledger: {statements} bank statements imported, {matched} lines matched")
         _refund_request(technician)
+        times_as_worked(today)
 
 
-def _count_day(day: date, plan: dict, supervisor) -> list[CashierSession]:
-    """Each drawer of `day` blind-closed by its cashier; counts equal to expected except
-    the planned cash over/shorts; those above the threshold approved when explained."""
-    sessions = list(
+def _closed_sessions(day: date) -> list[CashierSession]:
+    return list(
         CashierSession.objects.filter(
             business_date=day, is_training=False, status=CashierSession.Status.CLOSED
         )
         .select_related("drawer", "cashier")
         .order_by("drawer__code")
     )
+
+
+def _pending_short_plan(day: date) -> dict:
+    """The shortage left for the supervisor: on the drawer that took the most cash, so
+    that its deposit (cash counted less the float) is never negative."""
+    taken = [session_expected(s).cash - s.opening_float for s in _closed_sessions(day)]
+    if not taken:
+        return {}
+    index = max(range(len(taken)), key=taken.__getitem__)
+    return {(day, index): (max(PENDING_SHORT, -taken[index]), "")}
+
+
+def _count_day(day: date, plan: dict, supervisor) -> list[CashierSession]:
+    """Each drawer of `day` blind-closed by its cashier; counts equal to expected except
+    the planned cash over/shorts; those above the threshold approved when explained."""
+    sessions = _closed_sessions(day)
     for index, session in enumerate(sessions):
         delta, explanation = plan.get((day, index), (ZERO, ""))
         expected = session_expected(session)
@@ -198,7 +215,7 @@ def _count_day(day: date, plan: dict, supervisor) -> list[CashierSession]:
                 tender_type__kind__in=[TenderType.Kind.CHECK, TenderType.Kind.MONEY_ORDER],
             ).order_by("pk")
         ]
-        note = PENDING_NOTE if delta == PENDING_SHORT else ""
+        note = PENDING_NOTE if delta and not explanation else ""
         with _as(session.cashier, "Drawer counted"):
             count = session_blind_close(
                 session=session,
@@ -393,3 +410,87 @@ def _refund_request(technician) -> None:
             user=technician,
             documents=[ContentFile(REFUND_PDF, name="final-bill.pdf")],
         )
+
+
+# --- times ----------------------------------------------------------------------------
+
+# The demo is seeded in one sitting; these set the times a person working each business
+# day would have left (drawers opened at 8, receipts through the day, the blind count
+# after 5, the deposit and the day's close after it), so that no page reads "closed 5
+# minutes ago" of a day weeks back. Triggers that keep posted rows unchanged are
+# suspended for these statements only, and no history row is written for them.
+_TIMES_SQL = [
+    (
+        ["cashiering.CashierSession:update_update"],
+        """
+        UPDATE cashiering_cashiersession s SET
+            opened_at = (s.business_date + time '08:00') AT TIME ZONE %(tz)s
+                + (s.drawer_id %% 5) * interval '4 minutes',
+            closed_at = CASE WHEN s.closed_at IS NULL THEN NULL
+                ELSE (s.business_date + time '17:02') AT TIME ZONE %(tz)s
+                    + (s.drawer_id %% 5) * interval '3 minutes' END
+        WHERE s.business_date < %(today)s
+        """,
+    ),
+    (
+        [
+            "cashiering.Receipt:update_update",
+            "cashiering.Receipt:receipt_posted_readonly",
+            "cashiering.Receipt:receipt_business_day_open",
+        ],
+        """
+        UPDATE cashiering_receipt r SET
+            posted_at = s.opened_at + interval '21 minutes'
+                + (n.position - 1) * (interval '8 hours' / greatest(n.total, 1))
+        FROM cashiering_cashiersession s,
+             (SELECT id, row_number() OVER (PARTITION BY session_id ORDER BY id) AS position,
+                     count(*) OVER (PARTITION BY session_id) AS total
+              FROM cashiering_receipt) n
+        WHERE n.id = r.id AND s.id = r.session_id AND s.business_date < %(today)s
+        """,
+    ),
+    (
+        ["cashiering.SessionCount:update_update"],
+        """
+        UPDATE cashiering_sessioncount c SET
+            counted_at = s.closed_at + interval '6 minutes',
+            decided_at = CASE WHEN c.decided_at IS NULL THEN NULL
+                ELSE s.closed_at + interval '40 minutes' END
+        FROM cashiering_cashiersession s
+        WHERE s.id = c.session_id AND s.business_date < %(today)s
+        """,
+    ),
+    (
+        ["cashiering.Deposit:append_only", "cashiering.Deposit:update_update"],
+        """
+        UPDATE cashiering_deposit d SET
+            prepared_at = (d.deposit_date + time '17:35') AT TIME ZONE %(tz)s
+        WHERE d.deposit_date < %(today)s
+        """,
+    ),
+    (
+        ["cashiering.BusinessDay:update_update"],
+        """
+        UPDATE cashiering_businessday b SET
+            closed_at = CASE WHEN b.closed_at IS NULL THEN NULL
+                ELSE (b.business_date + time '17:50') AT TIME ZONE %(tz)s END
+        WHERE b.business_date < %(today)s
+        """,
+    ),
+]
+
+
+def times_as_worked(today: date) -> None:
+    """Set the demo's past drawers, receipts, counts, deposits and day closes at the times
+    of their business dates (the city's time zone)."""
+    zone = timezone.get_current_timezone_name()
+    with transaction.atomic(), connection.cursor() as cursor:
+        for triggers, sql in _TIMES_SQL:
+            # Positional parameters: pgtrigger.ignore puts its own before the statement.
+            params = [zone if name == "tz" else today for name in _placeholders(sql)]
+            with pgtrigger.ignore(*triggers):
+                cursor.execute(sql.replace("%(tz)s", "%s").replace("%(today)s", "%s"), params)
+
+
+def _placeholders(sql: str) -> list[str]:
+    return re.findall(r"%\((tz|today)\)s", sql)

@@ -56,8 +56,7 @@ def test_a_future_business_date_is_refused_at_its_field(counter, cashier, superv
         open_on(cashier, TOMORROW, approved_by=supervisor, approval_reason="Getting ahead")
     assert field_errors(refused.value) == {
         "business_date": [
-            "Mar 17, 2026 has not begun: a drawer opens for today's business date "
-            "(Mar 16, 2026)."
+            "Mar 17, 2026 has not begun: a drawer opens for today's business date (Mar 16, 2026)."
         ]
     }
     assert not CashierSession.objects.exists()
@@ -75,9 +74,7 @@ def test_an_earlier_date_needs_a_supervisor_and_a_reason(
         assert "supervisor" in field_errors(own.value)
         for not_a_supervisor in (cashier_b, technician):
             with pytest.raises(CashieringError) as refused:
-                open_on(
-                    cashier, YESTERDAY, approved_by=not_a_supervisor, approval_reason="Paper"
-                )
+                open_on(cashier, YESTERDAY, approved_by=not_a_supervisor, approval_reason="Paper")
             assert "cannot approve" in field_errors(refused.value)["supervisor"][0]
         with pytest.raises(CashieringError) as no_reason:
             open_on(cashier, YESTERDAY, approved_by=supervisor, approval_reason="  ")

@@ -6,20 +6,26 @@ import io
 import random
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db.models import Sum
+from django.utils import timezone
 
 from cashiering import demo
 from cashiering.demo_balancing import LEFT_FOR_TODAY, seed_balancing
 from cashiering.models import (
     BusinessDay,
     CashierSession,
+    CounterPolicy,
     Deposit,
     Drawer,
+    Receipt,
     RefundRequest,
     ReturnedCheck,
     SessionCount,
+    Tender,
     TenderType,
 )
 from cashiering.selectors.balancing import count_deposit_amounts
@@ -61,7 +67,9 @@ def seeded(monkeypatch):
             weekdays.append(day)
     for day in sorted(weekdays):
         for cashier, drawer in zip(cashiers, drawers, strict=False):
-            demo._seed_day(rng, day, cashier, drawer, tenders, numbers, invoices)
+            demo._seed_day(
+                rng, day, cashier, drawer, tenders, numbers, invoices, cash_first=day == weekdays[0]
+            )
     seed_balancing(sink, days=DAYS, today=TODAY)
     return sorted(weekdays), sink.getvalue()
 
@@ -164,10 +172,78 @@ def _second_seed_adds_nothing(seeded):
     assert before == after
 
 
+def _local_date(moment) -> date:
+    return timezone.localtime(moment).date()
+
+
+def _times_match_business_dates(weekdays):
+    for session in CashierSession.objects.all():
+        assert _local_date(session.opened_at) == session.business_date, session
+        assert _local_date(session.closed_at) == session.business_date, session
+        assert timezone.localtime(session.opened_at).hour == 8
+    for receipt in Receipt.objects.select_related("session"):
+        assert receipt.session.opened_at < receipt.posted_at < receipt.session.closed_at
+    for count in SessionCount.objects.select_related("session"):
+        assert _local_date(count.counted_at) == count.session.business_date
+    for deposit in Deposit.objects.all():
+        assert _local_date(deposit.prepared_at) == deposit.deposit_date
+    for day in BusinessDay.objects.filter(status=BusinessDay.Status.CLOSED):
+        assert _local_date(day.closed_at) == day.business_date
+
+
+def _shortage_waits_for_the_supervisor(weekdays):
+    pending = SessionCount.objects.get(status=SessionCount.Status.PENDING)
+    threshold = CounterPolicy.current().over_short_threshold
+    assert pending.over_short < -threshold
+    assert pending.session.business_date == weekdays[-1]
+
+
+def _card_and_ach_settled(weekdays):
+    assert Tender.objects.filter(tender_type__kind=TenderType.Kind.ACH).exists()
+    for kind in (Deposit.Kind.CARD, Deposit.Kind.ACH):
+        settled = Deposit.objects.filter(kind=kind)
+        assert settled.exists(), kind
+        entries = settled.values("journal_entry")
+        matched = BankMatchItem.objects.filter(is_active=True, journal_line__entry__in=entries)
+        assert matched.exists(), kind
+
+
+def _latest_deposit_in_transit(weekdays):
+    latest = Deposit.objects.filter(kind=Deposit.Kind.CASH_CHECK).latest("deposit_date")
+    assert not BankMatchItem.objects.filter(
+        is_active=True, journal_line__entry=latest.journal_entry_id
+    ).exists()
+    assert ReturnedCheck.objects.count() == 1
+    assert Drawer.objects.filter(sessions__isnull=False).distinct().count() == 2
+
+
+# What the README says of the demo data, each with the check that it is so.
+README_PROMISES = {
+    "on two drawers, every past day balanced, deposited and closed except the last two": None,
+    "one drawer's shortage waits for the supervisor": _shortage_waits_for_the_supervisor,
+    "card and ACH payments settled as deposits of their own": _card_and_ach_settled,
+    "two bank fees and the latest deposit, still in transit, left unmatched": (
+        _latest_deposit_in_transit
+    ),
+    "one returned check and one refund request waiting for verification": None,
+    "Past days carry the times they were worked": _times_match_business_dates,
+}
+
+
+def _readme_promises(seeded):
+    weekdays, _ = seeded
+    readme = " ".join((Path(settings.BASE_DIR) / "README.md").read_text().split())
+    for promise, check in README_PROMISES.items():
+        assert promise in readme, f"the README no longer says {promise!r}"
+        if check is not None:  # None: checked by the history's own checks above
+            check(weekdays)
+
+
 def test_demo_balancing_history(seeded):
     """One seed (it takes a while), every check of it."""
     _days_balanced_deposited_and_closed(seeded)
     _deposits_equal_counted_cash_less_float_plus_checks(seeded)
     _clearing_accounts_zero_at_the_end_of_each_closed_day(seeded)
     _statement_imported_matched_returned_check_and_refund(seeded)
+    _readme_promises(seeded)
     _second_seed_adds_nothing(seeded)
