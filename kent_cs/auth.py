@@ -1,10 +1,14 @@
-"""Sign-in throttling: repeated failures lock the username and the client address.
+"""Sign-in throttling: repeated failures make a username wait at the address they come
+from, and an address wait for every username, with delays that grow with each failure.
+A username is never locked out everywhere; a burst of failures for one raises an alert.
 
 Counter staff often share one public address, so the address limit is higher than the
-username limit. Every failure, lockout, sign-in and sign-out is an AuthEvent row.
+username limit. Every failure, refusal, alert, sign-in and sign-out is an AuthEvent row.
 """
 
 import functools
+import logging
+import math
 from contextvars import ContextVar
 from datetime import timedelta
 
@@ -12,7 +16,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model, user_logged_in, user_logged_out
 from django.contrib.auth.backends import ModelBackend
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.mail import mail_admins
 from django.db import connection
+from django.db.models import Q
 from django.dispatch import receiver
 from django.utils import timezone
 
@@ -20,42 +26,107 @@ from kent_cs.audit import client_ip
 from kent_cs.db import prepared_cursor
 from kent_cs.models import AuthEvent
 
+logger = logging.getLogger(__name__)
+
 
 class LockedOut(PermissionDenied):
-    def __init__(self, minutes: int) -> None:
+    def __init__(self, wait: timedelta, *, where: str) -> None:
         super().__init__(
-            f"Too many failed sign-ins. Try again in {minutes} minutes, "
+            f"Too many failed sign-ins {where}. Try again in {wait_text(wait)}, "
             "or ask an administrator to clear the lockout."
         )
-        self.minutes = minutes
+        self.wait = wait
+
+
+def wait_text(wait: timedelta) -> str:
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    if seconds < 90:
+        return f"{seconds} seconds"
+    minutes = math.ceil(seconds / 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 def _window_start():
     return timezone.now() - timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES)
 
 
+FIRST_DELAY_SECONDS = 30
+ADDRESS_FACTOR = 4  # counter staff often share one address: it gets four times the limit
+BURST_FACTOR = 2  # failures for one username, from anywhere, that raise an alert
+
+
+def throttle_delay(failures: int, limit: int) -> timedelta | None:
+    """How long to wait after the latest failure: none below `limit` failures, then 30
+    seconds doubling with each further failure, never more than the lockout window."""
+    if failures < limit:
+        return None
+    seconds = FIRST_DELAY_SECONDS * 2 ** min(failures - limit, 16)
+    return min(timedelta(seconds=seconds), timedelta(minutes=settings.LOGIN_LOCKOUT_MINUTES))
+
+
+def _wait(times: list, limit: int):
+    """The time left to wait, given failure times newest first (None: no wait)."""
+    delay = throttle_delay(len(times), limit)
+    if delay is None:
+        return None
+    left = times[0] + delay - timezone.now()
+    return left if left.total_seconds() > 0 else None
+
+
 def lockout_check(*, username: str, ip: str | None) -> None:
-    """Raise LockedOut when the username or the address has failed too often lately."""
+    """Raise LockedOut while this username from this address, or this address for any
+    username, must wait after repeated failures. The waits grow with each failure.
+
+    A username is never locked everywhere: failures from one address do not keep the
+    same person out at another (anyone could otherwise shut a cashier out of the
+    counter by typing wrong passwords for her name). Bursts raise an alert instead."""
     since = _window_start()
-    failures = AuthEvent.objects.filter(kind=AuthEvent.Kind.FAILED, created_at__gte=since)
     limit = settings.LOGIN_FAILURE_LIMIT
-    by_user = failures.filter(username__iexact=username)
-    # A successful sign-in, or an administrator clearing the lockout, starts the count anew.
-    last_login = (
-        AuthEvent.objects.filter(
-            kind__in=[AuthEvent.Kind.LOGIN, AuthEvent.Kind.UNLOCKED], username__iexact=username
-        )
-        .values_list("created_at", flat=True)
-        .first()
+    failures = AuthEvent.objects.filter(kind=AuthEvent.Kind.FAILED, created_at__gte=since)
+    # A sign-in from this address, or an administrator clearing the lockout, starts the
+    # pair's count anew.
+    resets = AuthEvent.objects.filter(username__iexact=username).filter(
+        Q(kind=AuthEvent.Kind.UNLOCKED) | Q(kind=AuthEvent.Kind.LOGIN, ip_address=ip)
     )
-    if last_login:
-        by_user = by_user.filter(created_at__gt=last_login)
-    locked = by_user.count() >= limit
-    if not locked and ip:
-        locked = failures.filter(ip_address=ip).count() >= limit * 4
-    if locked:
+    last_reset = resets.order_by("-created_at").values_list("created_at", flat=True).first()
+    pair = failures.filter(username__iexact=username, ip_address=ip)
+    if last_reset:
+        pair = pair.filter(created_at__gt=last_reset)
+    newest = "-created_at"
+    wait = _wait(list(pair.order_by(newest).values_list("created_at", flat=True)[:64]), limit)
+    where = "for this username from this workstation"
+    if wait is None and ip:
+        address = failures.filter(ip_address=ip).order_by(newest)
+        wait = _wait(
+            list(address.values_list("created_at", flat=True)[:256]), limit * ADDRESS_FACTOR
+        )
+        where = "from this address"
+    if wait is not None:
         AuthEvent.objects.create(kind=AuthEvent.Kind.LOCKED, username=username[:150], ip_address=ip)
-        raise LockedOut(settings.LOGIN_LOCKOUT_MINUTES)
+        raise LockedOut(wait, where=where)
+
+
+def failure_record(*, username: str, ip: str | None) -> None:
+    """Record a failed sign-in; a burst for one username from anywhere alerts the
+    administrators (once per window) instead of locking the person out."""
+    AuthEvent.objects.create(kind=AuthEvent.Kind.FAILED, username=username[:150], ip_address=ip)
+    since = _window_start()
+    recent = AuthEvent.objects.filter(username__iexact=username, created_at__gte=since)
+    failed = recent.filter(kind=AuthEvent.Kind.FAILED)
+    if failed.count() < settings.LOGIN_FAILURE_LIMIT * BURST_FACTOR:
+        return
+    if recent.filter(kind=AuthEvent.Kind.ALERT).exists():
+        return
+    addresses = sorted({str(a) for a in failed.values_list("ip_address", flat=True) if a})
+    AuthEvent.objects.create(kind=AuthEvent.Kind.ALERT, username=username[:150], ip_address=ip)
+    message = (
+        f"{failed.count()} failed sign-ins for {username!r} in the last "
+        f"{settings.LOGIN_LOCKOUT_MINUTES} minutes, from {len(addresses)} address(es): "
+        f"{', '.join(addresses) or 'unknown'}. The person can still sign in from their own "
+        "workstation; check the Activity page and clear or disable the account if needed."
+    )
+    logger.warning("Burst of failed sign-ins: %s", message)
+    mail_admins(f"Failed sign-ins for {username}", message, fail_silently=True)
 
 
 def lockout_clear(*, user) -> AuthEvent:
@@ -169,9 +240,7 @@ class ThrottledModelBackend(ModelBackend):
         lockout_check(username=username or "", ip=ip)
         user = super().authenticate(request, username=username, password=password, **kwargs)
         if user is None:
-            AuthEvent.objects.create(
-                kind=AuthEvent.Kind.FAILED, username=(username or "")[:150], ip_address=ip
-            )
+            failure_record(username=username or "", ip=ip)
         return user
 
     @staticmethod

@@ -21,3 +21,24 @@ class SignInForm(AuthenticationForm):
             except LockedOut as exc:
                 raise forms.ValidationError(str(exc.args[0]), code="locked_out") from None
         return super().clean()
+
+
+class SecondFactorForm(forms.Form):
+    code = forms.CharField(
+        label="Code from your authenticator app",
+        max_length=12,
+        widget=forms.TextInput(
+            attrs={
+                "autocomplete": "one-time-code",
+                "inputmode": "numeric",
+                "autofocus": True,
+                "pattern": "[0-9 ]*",
+            }
+        ),
+    )
+
+    def clean_code(self):
+        code = "".join(self.cleaned_data["code"].split())
+        if not code.isdigit() or len(code) != 6:
+            raise forms.ValidationError("Enter the six digits the app shows.")
+        return code

@@ -33,6 +33,9 @@ class AuthEvent(models.Model):
         FAILED = "failed", "Sign-in failed"
         LOCKED = "locked", "Sign-in refused: locked out"
         UNLOCKED = "unlock", "Lockout cleared by an administrator"
+        ALERT = "alert", "Burst of failed sign-ins for one username"
+        SECOND_FACTOR_FAILED = "otp", "Second-factor code refused"
+        SECOND_FACTOR_SET = "otpset", "Second factor set up"
 
     kind = models.CharField(max_length=6, choices=Kind.choices)
     username = models.CharField(max_length=150)
@@ -50,6 +53,12 @@ class AuthEvent(models.Model):
         ]
         triggers = [
             pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
+        ]
+        permissions = [
+            (
+                "sign_in_with_second_factor",
+                "Must confirm each sign-in with a code from an authenticator app",
+            ),
         ]
 
     def __str__(self) -> str:

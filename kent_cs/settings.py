@@ -51,6 +51,8 @@ INSTALLED_APPS = [
     "pghistory",
     "pghistory.admin",
     "django_tasks_db",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "kent_cs",
     "ledger",
     "cashiering",
@@ -68,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
+    "django_otp.middleware.OTPMiddleware",
+    "kent_cs.two_factor.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -151,6 +155,10 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 AUTHENTICATION_BACKENDS = ["kent_cs.auth.ThrottledModelBackend"]
 LOGIN_URL = "login"
+# Supervisors and administrators confirm each sign-in with a code from an authenticator
+# app (kent_cs.two_factor). Off only for a private development setup.
+KENT_SECOND_FACTOR = env.bool("KENT_SECOND_FACTOR", default=True)
+OTP_TOTP_ISSUER = "Kent Customer Services"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 # Failed logins: after LOGIN_FAILURE_LIMIT failures within LOGIN_LOCKOUT_MINUTES, the

@@ -1,22 +1,27 @@
 """The core's pages: home dashboard, /healthz, activity, job progress and download, error pages."""
 
 from django.conf import settings
+from django.contrib import messages
 from django.contrib.auth.decorators import login_not_required, permission_required
 from django.contrib.auth.views import LoginView
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.http import HttpResponse, JsonResponse
-from django.shortcuts import render
+from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+from django_otp import login as otp_login
 
-from kent_cs import selectors
+from kent_cs import selectors, two_factor
+from kent_cs.audit import client_ip
 from kent_cs.faults import database_fault, unavailable_response
-from kent_cs.forms import SignInForm
+from kent_cs.forms import SecondFactorForm, SignInForm
 from kent_cs.jobs import job_get_for_user
-from kent_cs.models import WorkerHeartbeat
+from kent_cs.models import AuthEvent, WorkerHeartbeat
 from kent_cs.navigation import nav_for
 
 
@@ -24,6 +29,60 @@ class SignInView(LoginView):
     form_class = SignInForm
     redirect_authenticated_user = True
     template_name = "registration/login.html"
+
+
+@never_cache
+def second_factor(request):
+    """Confirm the sign-in with the authenticator app's code; set the app up first if the
+    user has none (QR code and key shown until a code confirms it)."""
+    user = request.user
+    home_url = reverse("home")
+    if not two_factor.second_factor_required(user) or user.is_verified():
+        return redirect(two_factor.safe_next(request, home_url))
+    device = two_factor.confirmed_device(user)
+    setting_up = device is None
+    if setting_up:
+        device = two_factor.device_for_setup(user)
+    form = SecondFactorForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        allowed, _details = device.verify_is_allowed()
+        if allowed and device.verify_token(form.cleaned_data["code"]):
+            if setting_up:
+                device.confirmed = True
+                device.save(update_fields=["confirmed"])
+                AuthEvent.objects.create(
+                    kind=AuthEvent.Kind.SECOND_FACTOR_SET,
+                    username=user.get_username(),
+                    user=user,
+                    ip_address=client_ip(request),
+                )
+                messages.success(request, "Your authenticator app is set up.")
+            otp_login(request, device)
+            return redirect(two_factor.safe_next(request, home_url))
+        AuthEvent.objects.create(
+            kind=AuthEvent.Kind.SECOND_FACTOR_FAILED,
+            username=user.get_username(),
+            user=user,
+            ip_address=client_ip(request),
+        )
+        if not allowed:
+            form.add_error("code", "Too many wrong codes: wait a minute, then try again.")
+        else:
+            form.add_error(
+                "code", "That code is not right or has expired: enter the one shown now."
+            )
+    return render(
+        request,
+        "registration/second_factor.html",
+        {
+            "form": form,
+            "setting_up": setting_up,
+            "qr_svg": mark_safe(two_factor.qr_svg(device)) if setting_up else "",  # noqa: S308 - our own SVG
+            "key_text": two_factor.key_text(device) if setting_up else "",
+            "demo_code": two_factor.current_code(device) if settings.DEMO_MODE else "",
+            "next": two_factor.safe_next(request, ""),
+        },
+    )
 
 
 def home(request):

@@ -7,8 +7,12 @@ from django.contrib.auth.models import Group
 from django.db import connection
 from django.db.migrations.loader import MigrationLoader
 from django.db.migrations.operations import RunPython
+from django.test import Client
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from kent_cs.roles import Role
+from kent_cs.two_factor import confirmed_device, second_factor_required
 from tests.factories import make_user, seed_chart
 
 
@@ -124,6 +128,25 @@ def personas(cashier, cashier_b, technician, supervisor, admin, outsider):
 def chart(db):
     """Demo chart of accounts keyed by full code, e.g. chart["001.101.30"]."""
     return seed_chart()
+
+
+@pytest.fixture(autouse=True)
+def _force_login_gives_the_second_factor(monkeypatch):
+    """force_login skips the password; it skips the second factor too, with a confirmed
+    device (tests of the second factor sign in through the forms)."""
+    original = Client.force_login
+
+    def force_login(self, user, backend=None):
+        original(self, user, backend)
+        if second_factor_required(user):
+            device = confirmed_device(user) or TOTPDevice.objects.create(
+                user=user, name="Test app", confirmed=True
+            )
+            session = self.session
+            session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+            session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
 
 
 @pytest.fixture

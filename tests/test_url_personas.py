@@ -123,6 +123,7 @@ RULES: dict[str, Rule] = {
     "password_change": Rule(EVERYONE),
     "password_change_done": Rule(EVERYONE),
     "logout": Rule(EVERYONE, method="post"),
+    "two-factor": Rule(EVERYONE),
     "activity": Rule({"supervisor", "admin"}),
     # The job belongs to the technician; supervisors see every job.
     "job-detail": Rule(

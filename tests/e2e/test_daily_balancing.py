@@ -44,7 +44,7 @@ from tests.e2e.helpers import (
     sign_in,
     watch_csp,
 )
-from tests.factories import TODAY
+from tests.factories import PASSWORD, TODAY
 
 D = Decimal
 DAY = TODAY.isoformat()  # 2026-03-16, a Monday in an open period
@@ -387,11 +387,18 @@ def test_a_day_blind_closed_approved_balanced_deposited_reconciled_and_closed(
         audit("daily balancing, day closed", office)
         assert BusinessDay.objects.get(business_date=TODAY).status == BusinessDay.Status.CLOSED
 
-        # The cashier cannot open a drawer into the closed day.
+        # The cashier cannot open a drawer into the closed day, even with a supervisor's
+        # approval of the earlier date (the supervisor signs it on the counter's form).
         desk.goto(f"{live_server.url}/counter/")
         expect(desk.get_by_role("heading", level=1)).to_have_text("Open a drawer")
+        approval = desk.get_by_role("group", name="Supervisor's approval")
+        expect(approval).to_be_hidden()  # today's date needs none
         desk.get_by_label(re.compile(r"\bDrawer\b")).select_option(label=f"D1 {first.drawer.name}")
         desk.get_by_label("Business date").fill(DAY)
+        expect(approval).to_be_visible()
+        desk.get_by_label("Supervisor's username").fill("supervisor")
+        desk.get_by_label("Supervisor's password").fill(PASSWORD)
+        desk.get_by_label("Reason for the earlier date").fill("Paper receipts from the outage")
         desk.get_by_label("$20 bills", exact=True).fill("5")
         desk.get_by_role("button", name="Open drawer").click()
         _says(desk, f"Business day {DAY} is closed; nothing can be taken into it.")

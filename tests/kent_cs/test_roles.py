@@ -32,6 +32,7 @@ CORE_AND_LEDGER = {
     | {
         "kent_cs.view_activity",
         "kent_cs.view_all_jobs",
+        "kent_cs.sign_in_with_second_factor",
         "ledger.close_accountingperiod",
         "ledger.post_journalentry",
     },
@@ -39,6 +40,7 @@ CORE_AND_LEDGER = {
     | {
         "kent_cs.view_activity",
         "kent_cs.view_authevent",
+        "kent_cs.sign_in_with_second_factor",
         "ledger.add_fund",
         "ledger.change_fund",
         "ledger.add_glaccount",
