@@ -9,6 +9,18 @@ from ledger.models import BankAccount
 _TEXT = {"class": "form-control"}
 
 
+COLUMN_FIELDS = (
+    "date",
+    "amount",
+    "credit",
+    "debit",
+    "description",
+    "reference",
+    "account_number",
+    "date_format",
+)
+
+
 class StatementImportForm(forms.Form):
     """The file, and for a CSV or Excel export, which column holds what.
 
@@ -44,6 +56,29 @@ class StatementImportForm(forms.Form):
         label="Date format",
         help_text="For example %m/%d/%Y; leave empty to read the usual date formats.",
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        accounts = list(self.fields["csv_account"].queryset)
+        # Each account's columns from its last CSV import, for the page to fill in when
+        # the account is chosen; the default account's are filled in from the start.
+        self.saved_columns = {
+            str(account.pk): {f"csv_{k}": v for k, v in account.csv_columns.items()}
+            for account in accounts
+            if account.csv_columns
+        }
+        if not self.is_bound:
+            default = next((a for a in accounts if a.is_default and a.csv_columns), None)
+            if default is not None:
+                self.initial.update(csv_account=default.pk, **self.saved_columns[str(default.pk)])
+
+    def columns(self) -> dict[str, str]:
+        """The column fields as typed, to remember for the account ({'date': ...})."""
+        return {
+            name: self.cleaned_data[f"csv_{name}"]
+            for name in COLUMN_FIELDS
+            if self.cleaned_data.get(f"csv_{name}")
+        }
 
     def clean(self):
         cleaned = super().clean()

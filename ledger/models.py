@@ -383,6 +383,12 @@ class BankAccount(models.Model):
         default=False, help_text="Where counter deposits go unless chosen otherwise"
     )
     is_active = models.BooleanField(default=True)
+    csv_columns = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text="The column mapping of the last CSV or Excel statement imported for this "
+        "account ({'date': 'Posting Date', 'amount': 'Amount', ...}); offered next time.",
+    )
 
     class Meta:
         ordering = ["name"]

@@ -29,7 +29,13 @@ from kent_cs.audit import audit_reason
 from kent_cs.money import ZERO
 from kent_cs.uploads.files import UploadSource, read_bytes
 from kent_cs.uploads.results import UploadIssue, UploadRefused
-from ledger.bankfiles import MAX_STATEMENT_BYTES, CsvMapping, ParsedFile, parse_statement_file
+from ledger.bankfiles import (
+    FEE_WORDS,
+    MAX_STATEMENT_BYTES,
+    CsvMapping,
+    ParsedFile,
+    parse_statement_file,
+)
 from ledger.bankfiles import Statement as ParsedStatement
 from ledger.models import (
     BankAccount,
@@ -213,6 +219,36 @@ def _copy_transactions(rows: Iterable[tuple]) -> None:
             copy.write_row(row)
 
 
+def _returned_by_reference(parsed: ParsedFile, accounts: list[BankAccount]) -> set:
+    """(bank account id, source line) of debits that carry the customer reference of a
+    credit on the same account (this file's or one imported before): money taken back
+    from that deposit, a returned item however the bank coded it. Fees are not."""
+    debits: dict[tuple[int, str], list[int]] = {}
+    credits: set[tuple[int, str]] = set()
+    for statement, account in zip(parsed.statements, accounts, strict=True):
+        for line in statement.lines:
+            ref = line.customer_ref.strip()
+            if not ref:
+                continue
+            if line.amount > 0:
+                credits.add((account.pk, ref))
+            elif not line.is_returned_item and not FEE_WORDS.search(line.description):
+                debits.setdefault((account.pk, ref), []).append(line.line)
+    if not debits:
+        return set()
+    unmatched = set(debits) - credits
+    if unmatched:
+        earlier = BankTransaction.objects.filter(
+            amount__gt=0,
+            bank_account_id__in={pk for pk, _ in unmatched},
+            customer_ref__in={ref for _, ref in unmatched},
+        ).values_list("bank_account_id", "customer_ref")
+        credits.update(earlier)
+    return {
+        (key[0], line_no) for key, lines in debits.items() if key in credits for line_no in lines
+    }
+
+
 def _write_import(
     *,
     parsed: ParsedFile,
@@ -252,6 +288,7 @@ def _write_import(
                 parsed.statements, accounts, ids, strict=True
             )
         )
+        returned = _returned_by_reference(parsed, accounts)
         rows = (
             (
                 statement.pk,
@@ -261,7 +298,7 @@ def _write_import(
                 line.value_date,
                 line.amount,
                 line.type_code[:40],
-                line.is_returned_item,
+                line.is_returned_item or (statement.bank_account_id, line.line) in returned,
                 line.bank_ref[:100],
                 line.customer_ref[:100],
                 line.description[:500],
@@ -295,8 +332,12 @@ def bank_statement_import(
     file_name: str,
     user: Any,
     csv_mapping: CsvMapping | None = None,
+    csv_columns: dict[str, str] | None = None,
 ) -> ImportResult:
     """Import a whole bank statement file, or raise UploadRefused with every reason.
+
+    `csv_columns`, the column mapping as typed, is remembered on each bank account the
+    CSV's statements are for, and offered at its next import.
 
     The file is refused if the same bytes were imported before, if it cannot be read, if
     a statement is for an account the city does not have (or in another currency), or if
@@ -318,15 +359,21 @@ def bank_statement_import(
     if issues:
         raise UploadRefused(issues)
     try:
-        return _write_import(
-            parsed=parsed,
-            data=data,
-            sha256=sha256,
-            file_name=file_name,
-            user=user,
-            accounts=accounts,
-            ids=ids,
-        )
+        with transaction.atomic():
+            result = _write_import(
+                parsed=parsed,
+                data=data,
+                sha256=sha256,
+                file_name=file_name,
+                user=user,
+                accounts=accounts,
+                ids=ids,
+            )
+            if csv_columns:
+                BankAccount.objects.filter(pk__in={a.pk for a in accounts}).update(
+                    csv_columns=csv_columns
+                )
+        return result
     except IntegrityError as exc:
         # Someone imported the same file or statement between the checks and the write.
         previous = (

@@ -37,6 +37,7 @@ def bank_import(request):
                     file_name=upload.name,
                     user=request.user,
                     csv_mapping=form.csv_mapping,
+                    csv_columns=form.columns() if form.csv_mapping else None,
                 )
             except UploadRefused as exc:
                 problems = exc.issues

@@ -15,7 +15,7 @@ from kent_cs.uploads.files import HEAD_BYTES, UploadSource, detect_kind, read_by
 from kent_cs.uploads.results import UploadIssue, UploadRefused
 from kent_cs.uploads.text import read_text
 
-from ._common import parse_xml, refuse_declarations
+from ._common import FEE_WORDS, parse_xml, refuse_declarations
 from .bai2 import bai2_sample, parse_bai2
 from .camt053 import is_camt053, parse_camt053
 from .csvmap import parse_mapped_csv
@@ -23,6 +23,7 @@ from .ofx import file_id_from_header, is_ofx_sgml, parse_ofx_sgml, parse_ofx_tre
 from .types import CsvMapping, ParsedFile, Statement, StatementLine
 
 __all__ = [
+    "FEE_WORDS",
     "FORMATS",
     "MAX_STATEMENT_BYTES",
     "CsvMapping",

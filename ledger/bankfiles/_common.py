@@ -94,7 +94,7 @@ _RETURNED_WORDS = re.compile(
     r"NSF|NON[-\s]?SUFFICIENT\s+FUNDS|INSUFFICIENT\s+FUNDS|CHARGE\s?BACK|UNPAID\s+(?:ITEM|CHEQUE|CHECK))\b",
     re.IGNORECASE,
 )
-_FEE_WORDS = re.compile(r"\b(?:FEE|FEES|CHARGE|CHRG|CHG|SERVICE|SVC)\b", re.IGNORECASE)
+FEE_WORDS = re.compile(r"\b(?:FEE|FEES|CHARGE|CHRG|CHG|SERVICE|SVC)\b", re.IGNORECASE)
 
 
 def looks_returned(amount: Decimal, *texts: str) -> bool:
@@ -102,7 +102,7 @@ def looks_returned(amount: Decimal, *texts: str) -> bool:
     if amount >= 0:
         return False
     text = " ".join(texts)
-    return bool(_RETURNED_WORDS.search(text)) and not _FEE_WORDS.search(text)
+    return bool(_RETURNED_WORDS.search(text)) and not FEE_WORDS.search(text)
 
 
 _new_object = object.__new__

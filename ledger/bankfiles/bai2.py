@@ -17,7 +17,15 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from ._common import CENT, MAX_AMOUNT, Issues, currency_decimals, is_currency, new_line
+from ._common import (
+    CENT,
+    MAX_AMOUNT,
+    Issues,
+    currency_decimals,
+    is_currency,
+    looks_returned,
+    new_line,
+)
 from .types import ParsedFile, Statement, StatementLine
 
 __all__ = ["RETURNED_ITEM_CODES", "bai2_sample", "parse_bai2"]
@@ -384,7 +392,8 @@ class _Bai2Parser:
                 value_date=value_date,
                 amount=amount if sign > 0 else -amount,
                 type_code=code,
-                is_returned_item=code in RETURNED_ITEM_CODES,
+                is_returned_item=code in RETURNED_ITEM_CODES
+                or (sign < 0 and looks_returned(-amount, description)),
                 bank_ref=bank_ref,
                 customer_ref=customer_ref,
                 description=description,
@@ -432,7 +441,9 @@ class _Bai2Parser:
             value_date=value_date,
             amount=amount if sign > 0 else -amount,
             type_code=code,
-            is_returned_item=code in RETURNED_ITEM_CODES,
+            # By its type code, or by its wording when the bank used a general debit code.
+            is_returned_item=code in RETURNED_ITEM_CODES
+            or (sign < 0 and looks_returned(-amount, text)),
             bank_ref=bank_ref.strip(),
             customer_ref=customer_ref.strip(),
             description=text.strip(),

@@ -10,7 +10,15 @@ import re
 from datetime import date, datetime
 from decimal import Decimal
 
-from ._common import Element, Issues, decimal_amount, is_currency, join_text, new_line
+from ._common import (
+    Element,
+    Issues,
+    decimal_amount,
+    is_currency,
+    join_text,
+    looks_returned,
+    new_line,
+)
 from .types import ParsedFile, Statement, StatementLine
 
 __all__ = ["RETURN_SUBFAMILY_CODES", "is_camt053", "parse_camt053"]
@@ -29,6 +37,23 @@ RETURN_SUBFAMILY_CODES = frozenset(
         "CQRV",  # cheque reversal
     }
 )
+# ISO 20022 external return reason codes a bank gives in RtrInf/Rsn/Cd (the common ones).
+RETURN_REASONS = {
+    "AC01": "incorrect account number",
+    "AC04": "closed account",
+    "AC06": "blocked account",
+    "AG01": "transaction forbidden",
+    "AM04": "insufficient funds",
+    "AM05": "duplicate",
+    "BE05": "unrecognised initiating party",
+    "MD01": "no mandate",
+    "MD06": "refund requested by the payer",
+    "MS02": "refused by the payer",
+    "MS03": "reason not specified",
+    "RC01": "bank identifier incorrect",
+    "RR04": "regulatory reason",
+    "SL01": "specific service offered by the debtor agent",
+}
 _OPENING = ("OPBD", "PRCD")
 _CLOSING = "CLBD"
 _BOOKED = ("BOOK", "")
@@ -152,9 +177,20 @@ class _Camt053Parser:
                 customer_ref = end_to_end
             customer_ref = customer_ref or details[0].value("RmtInf/Strd/CdtrRefInf/Ref")
         texts = [entry.value("AddtlNtryInf")]
+        returned_with_reason = False
         for detail in details:
             texts.extend(line.text for line in detail.findall("RmtInf/Ustrd"))
             texts.append(detail.value("AddtlTxInf"))
+            # Return information (RtrInf) names why an item came back: an ISO external
+            # return reason code (AC04 closed account, AM04 insufficient funds...) or the
+            # bank's own.
+            back = detail.find("RtrInf")
+            if back is not None:
+                returned_with_reason = True
+                reason = back.value("Rsn/Cd") or back.value("Rsn/Prtry")
+                label = RETURN_REASONS.get(reason, "")
+                texts.append(f"Return reason {reason}" + (f" ({label})" if label else ""))
+                texts.extend(info.text for info in back.findall("AddtlInf"))
         return new_line(
             line=entry.line,
             booked=booked,
@@ -163,7 +199,13 @@ class _Camt053Parser:
             type_code=type_code,
             # A reversal of a credit (RvslInd with DBIT) takes back money received: a
             # returned item; so does a debit coded as a return.
-            is_returned_item=amount < 0 and (reversal or subfamily in RETURN_SUBFAMILY_CODES),
+            is_returned_item=amount < 0
+            and (
+                reversal
+                or subfamily in RETURN_SUBFAMILY_CODES
+                or returned_with_reason
+                or looks_returned(amount, *texts)
+            ),
             bank_ref=entry.value("AcctSvcrRef"),
             customer_ref=customer_ref or entry.value("NtryRef"),
             description=join_text(*texts),

@@ -18,6 +18,16 @@
       bar.style.width = bar.getAttribute("data-percent") + "%";
     });
   }
+  // Bank statement import: choosing an account fills in the columns of its last CSV.
+  document.addEventListener("change", function (event) {
+    if (event.target.id !== "id_csv_account") { return; }
+    var saved = document.getElementById("csv-saved-columns");
+    var columns = saved ? JSON.parse(saved.textContent)[event.target.value] : null;
+    if (!columns) { return; }
+    event.target.form.querySelectorAll("input[name^='csv_']").forEach(function (input) {
+      input.value = columns[input.name] || "";
+    });
+  });
   document.addEventListener("DOMContentLoaded", function () { applyWidths(document); });
   document.addEventListener("htmx:afterSwap", function (event) { applyWidths(event.target); });
 })();

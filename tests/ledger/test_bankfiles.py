@@ -134,7 +134,8 @@ def test_moov_sample1_bai2_in_canadian_dollars():
     assert returned_cheque.description == "RETURNED CHEQUE"  # trailing spaces and / dropped
     assert returned_cheque.value_date == date(2006, 3, 16)
     assert returned_cheque.booked == date(2006, 3, 17)
-    assert not returned_cheque.is_returned_item  # 409 is "any debit": no code says returned
+    # 409 is "any debit": no code says returned, but its wording does.
+    assert returned_cheque.is_returned_item
     assert (lines[19].amount, lines[19].type_code, lines[19].description) == (
         Decimal("115.00"),
         "108",
