@@ -27,6 +27,7 @@ RECONCILE = "ledger.reconcile_bank"
 def bank_import(request):
     form = StatementImportForm(request.POST or None, request.FILES or None)
     result, problems, matched, status = None, [], {}, 200
+    problem_count = 0
     if request.method == "POST":
         status = 400
         if form.is_valid():
@@ -40,7 +41,7 @@ def bank_import(request):
                     csv_columns=form.columns() if form.csv_mapping else None,
                 )
             except UploadRefused as exc:
-                problems = exc.issues
+                problems, problem_count = exc.issues, exc.problem_count
             else:
                 status = 200
                 matched = {
@@ -56,6 +57,7 @@ def bank_import(request):
             "result": result,
             "matched": matched,
             "problems": problems,
+            "problem_count": problem_count,
             "recent": selectors_bank.bank_imports_recent(),
             "breadcrumbs": [
                 ("Bank reconciliation", reverse("ledger:bank-accounts")),

@@ -44,6 +44,7 @@ class ImportForm(forms.Form):
 def import_accounts(request):
     form = ImportForm(request.POST or None, request.FILES or None)
     summary, problems, status = None, [], 200
+    problem_count = 0
     if request.method == "POST":
         status = 400
         if form.is_valid():
@@ -59,7 +60,7 @@ def import_accounts(request):
                     file_name=upload.name,
                 )
             except UploadRefused as exc:
-                problems = exc.issues
+                problems, problem_count = exc.issues, exc.problem_count
             else:
                 status = 200
     return render(
@@ -69,6 +70,7 @@ def import_accounts(request):
             "form": form,
             "summary": summary,
             "problems": problems,
+            "problem_count": problem_count,
             "breadcrumbs": [("Import accounts and invoices", None)],
         },
         status=status,

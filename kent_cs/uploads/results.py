@@ -33,10 +33,13 @@ class UploadIssue:
 class UploadRefused(Exception):
     """The upload cannot be imported; `issues` says every reason that was found."""
 
-    def __init__(self, issues: Iterable[UploadIssue] | str):
+    def __init__(self, issues: Iterable[UploadIssue] | str, *, problem_count: int | None = None):
         if isinstance(issues, str):
             issues = [UploadIssue(None, None, issues)]
         self.issues: list[UploadIssue] = list(issues)
+        # How many problems were found: more than `issues` lists when they were capped
+        # (the last issue then says how many more there are).
+        self.problem_count = len(self.issues) if problem_count is None else problem_count
         super().__init__("\n".join(self.messages))
 
     @property
@@ -116,4 +119,4 @@ class _IssueList:
         if self.count > len(issues):
             more = self.count - len(issues)
             issues.append(UploadIssue(None, None, f"And {more:,} more problems not listed here."))
-        return UploadRefused(issues)
+        return UploadRefused(issues, problem_count=self.count)

@@ -53,7 +53,7 @@ class Issues:
         if self.count > len(issues):
             more = self.count - len(issues)
             issues.append(UploadIssue(None, None, f"And {more:,} more problems not listed here."))
-        return UploadRefused(issues)
+        return UploadRefused(issues, problem_count=self.count)
 
     def raise_if_any(self) -> None:
         if self.count:

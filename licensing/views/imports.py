@@ -16,6 +16,7 @@ from licensing.models.licenses import license_display_number
 def license_import_view(request):
     form = LicenseImportForm(request.POST or None, request.FILES or None)
     result, problems, file_name = None, [], ""
+    problem_count = 0
     if request.method == "POST" and form.is_valid():
         upload = form.cleaned_data["file"]
         file_name = upload.name
@@ -27,7 +28,7 @@ def license_import_view(request):
                 filename=file_name,
             )
         except UploadRefused as exc:
-            problems = exc.issues
+            problems, problem_count = exc.issues, exc.problem_count
     numbers = []
     if result is not None and result.license_numbers:
         first, last = result.license_numbers[0], result.license_numbers[-1]
@@ -39,6 +40,7 @@ def license_import_view(request):
             "form": form,
             "result": result,
             "problems": problems,
+            "problem_count": problem_count,
             "file_name": file_name,
             "numbers": numbers,
             "required_columns": REQUIRED_COLUMNS,

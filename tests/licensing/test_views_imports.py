@@ -86,3 +86,17 @@ def test_import_is_refused_to_supervisors(client_for, supervisor):
     before = counts()
     assert upload(client_for(supervisor), GOOD, dry_run=False).status_code == 403
     assert counts() == before
+
+
+def test_the_heading_counts_every_problem_not_only_those_listed(client_for, technician):
+    rows = "".join(
+        f"K-{2000 + n},Shop {n} LLC,60210{n:04d},311811,{n} Main St,98032,TIRE,2026,Active,\n"
+        for n in range(120)
+    )
+    response = upload(client_for(technician), HEADER + rows, dry_run=True)
+    problems = response.context["problems"]
+    assert len(problems) == 51  # fifty listed, then a line counting the rest
+    assert str(problems[-1]) == "And 70 more problems not listed here."
+    page = response.content.decode()
+    assert "Correct these 120 problems" in page
+    assert "these 51 problems" not in page
