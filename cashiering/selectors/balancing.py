@@ -92,7 +92,8 @@ def session_expected(session: CashierSession) -> Expected:
 
 
 def session_label(session: CashierSession) -> str:
-    return f"{session.drawer.code} ({session.cashier.get_username()})"
+    training = ", training" if session.is_training else ""
+    return f"{session.drawer.code} ({session.cashier.get_username()}{training})"
 
 
 def count_get_for_user(*, user, session_pk: int) -> SessionCount:

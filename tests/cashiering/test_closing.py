@@ -495,3 +495,14 @@ def test_the_database_refuses_receipts_into_a_closed_day(counter, cashier, super
         void(receipt, requester=cashier, approver=supervisor)
     assert Receipt.objects.count() == 1
     assert Receipt.objects.get().status == Receipt.Status.POSTED
+
+
+def test_a_training_drawer_left_open_holds_the_day_and_is_named_as_training(
+    counter, cashier, supervisor
+):
+    training = open_session(cashier, "D3", training=True)
+    with pytest.raises(CashieringError) as caught:
+        business_day_close(business_date=TODAY, user=supervisor)
+    assert "still open: D3 (cashier, training)" in caught.value.messages[0]
+    close(training, cash={"20.00": 5, "5.00": 8, "1.00": 10, "0.25": 40}, checks=(), cards="0")
+    assert business_day_close(business_date=TODAY, user=supervisor).status == "closed"
