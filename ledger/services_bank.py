@@ -23,6 +23,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from kent_cs.audit import audit_reason
@@ -44,6 +45,7 @@ from ledger.models import (
     BankStatement,
     BankStatementImport,
     BankTransaction,
+    JournalLine,
 )
 from ledger.selectors_bank import unmatched_bank_lines, unmatched_book_lines
 
@@ -219,34 +221,49 @@ def _copy_transactions(rows: Iterable[tuple]) -> None:
             copy.write_row(row)
 
 
+# Checks the city wrote and the bank paid carry the check number as their reference,
+# which can equal a deposit's number: never a returned item.
+_CHECK_PAID = re.compile(r"\b(?:CHECK|CHEQUE|CHK|CHQ)\s+PAID\b", re.IGNORECASE)
+_CHECK_PAID_CODES = frozenset({"470", "471", "472", "474", "475", "476", "477", "478"})
+
+
 def _returned_by_reference(parsed: ParsedFile, accounts: list[BankAccount]) -> set:
-    """(bank account id, source line) of debits that carry the customer reference of a
-    credit on the same account (this file's or one imported before): money taken back
-    from that deposit, a returned item however the bank coded it. Fees are not."""
-    debits: dict[tuple[int, str], list[int]] = {}
-    credits: set[tuple[int, str]] = set()
+    """(bank account id, source line) of debits that carry the reference of a deposit
+    made to that account's GL account (in the 180 days before the statement), for no more
+    than the deposit: money taken back from that deposit, a returned item however the
+    bank coded it. Fees and paid checks are not."""
+    days = [line.booked for statement in parsed.statements for line in statement.lines]
+    if not days:
+        return set()
+    deposits = (
+        JournalLine.objects.filter(
+            entry__source="deposit",
+            entry__entry_date__range=(min(days) - timedelta(days=180), max(days)),
+            account_id__in={a.gl_account_id for a in accounts},
+            debit__gt=0,
+        )
+        .values_list("entry__source_ref", "account_id")
+        .annotate(total=Sum("debit"))
+        .order_by()
+    )
+    totals = {(ref, gl): total for ref, gl, total in deposits}
+    if not totals:
+        return set()
+    returned = set()
     for statement, account in zip(parsed.statements, accounts, strict=True):
         for line in statement.lines:
-            ref = line.customer_ref.strip()
-            if not ref:
+            if line.amount >= 0 or line.is_returned_item:
                 continue
-            if line.amount > 0:
-                credits.add((account.pk, ref))
-            elif not line.is_returned_item and not FEE_WORDS.search(line.description):
-                debits.setdefault((account.pk, ref), []).append(line.line)
-    if not debits:
-        return set()
-    unmatched = set(debits) - credits
-    if unmatched:
-        earlier = BankTransaction.objects.filter(
-            amount__gt=0,
-            bank_account_id__in={pk for pk, _ in unmatched},
-            customer_ref__in={ref for _, ref in unmatched},
-        ).values_list("bank_account_id", "customer_ref")
-        credits.update(earlier)
-    return {
-        (key[0], line_no) for key, lines in debits.items() if key in credits for line_no in lines
-    }
+            total = totals.get((line.customer_ref.strip(), account.gl_account_id))
+            if (
+                total is not None
+                and -line.amount <= total
+                and line.type_code not in _CHECK_PAID_CODES
+                and not FEE_WORDS.search(line.description)
+                and not _CHECK_PAID.search(line.description)
+            ):
+                returned.add((account.pk, line.line))
+    return returned
 
 
 def _write_import(

@@ -1,8 +1,9 @@
 """Returned items are recognised by more than the BAI2 type code: camt.053 return
 information and reason codes, wording under a general debit code, and a debit carrying
-an earlier deposit's reference. A CSV's column mapping is remembered per bank account."""
+a deposit's reference. A CSV's column mapping is remembered per bank account."""
 
 import json
+from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from django.urls import reverse
 
 from ledger.bankfiles import CsvMapping, parse_statement_file
 from ledger.models import BankAccount, BankTransaction
+from ledger.services import LineSpec, journal_entry_post
 from ledger.services_bank import bank_statement_import
 from tests.ledger.test_bankfiles import bai2_file
 
@@ -64,8 +66,19 @@ def _csv(rows: list[str]) -> bytes:
     return ("Posted,Amount,Memo,Ref\n" + "\n".join(rows) + "\n").encode()
 
 
-def test_a_debit_with_an_earlier_deposits_reference_is_a_returned_item(chart, technician):
+def test_a_debit_with_a_deposits_reference_is_a_returned_item(chart, technician):
     account = BankAccount.objects.get(is_default=True)
+    journal_entry_post(
+        entry_date=date(2026, 3, 16),
+        memo="Deposit 4711",
+        lines=[
+            LineSpec(account.gl_account, debit=D("1250.50")),
+            LineSpec(chart["001.101.30"], credit=D("1250.50")),
+        ],
+        user=technician,
+        source="deposit",
+        source_ref="4711",
+    )
     mapping = CsvMapping(
         date="Posted",
         amount="Amount",
@@ -74,22 +87,17 @@ def test_a_debit_with_an_earlier_deposits_reference_is_a_returned_item(chart, te
         default_account_number=account.number,
     )
     bank_statement_import(
-        source=_csv(["2026-03-16,1250.50,DEPOSIT,D-2026-0001"]),
-        file_name="march-16.csv",
-        user=technician,
-        csv_mapping=mapping,
-    )
-    bank_statement_import(
         source=_csv(
             [
-                "2026-03-18,-40.00,ADJUSTMENT,D-2026-0001",  # taken back from that deposit
-                "2026-03-18,-5.00,SERVICE FEE,D-2026-0001",  # a fee is not a return
-                "2026-03-18,-12.00,ADJUSTMENT,X-99",
-                "2026-03-18,300.00,DEPOSIT,D-2026-0002",
-                "2026-03-19,-20.00,ADJUSTMENT,D-2026-0002",  # same file's deposit
+                "2026-03-17,1250.50,DEPOSIT,4711",
+                "2026-03-18,-40.00,ADJUSTMENT,4711",  # taken back from that deposit
+                "2026-03-18,-5.00,SERVICE FEE,4711",  # a fee is not a return
+                "2026-03-18,-7.00,CHECK PAID,4711",  # the city's check number 4711
+                "2026-03-18,-2000.00,ADJUSTMENT,4711",  # more than the deposit
+                "2026-03-18,-12.00,ADJUSTMENT,X-99",  # no such deposit
             ]
         ),
-        file_name="march-18.csv",
+        file_name="march.csv",
         user=technician,
         csv_mapping=mapping,
     )
@@ -99,8 +107,9 @@ def test_a_debit_with_an_earlier_deposits_reference_is_a_returned_item(chart, te
     assert returned == {
         D("-40.00"): True,
         D("-5.00"): False,
+        D("-7.00"): False,
+        D("-2000.00"): False,
         D("-12.00"): False,
-        D("-20.00"): True,
     }
 
 
