@@ -11,6 +11,8 @@ parsed whole: either every statement comes back, or `UploadRefused` lists every 
 found with its line.
 """
 
+import re
+
 from kent_cs.uploads.files import HEAD_BYTES, UploadSource, detect_kind, read_bytes
 from kent_cs.uploads.results import UploadIssue, UploadRefused
 from kent_cs.uploads.text import read_text
@@ -43,6 +45,20 @@ _UNKNOWN = (
     "This is not a bank statement file that can be read: expected BAI2 (starting with "
     '"01,"), ISO 20022 camt.053 XML, or OFX'
 )
+
+
+_XML_PROLOGUE = re.compile(r"\s*(?:<\?[^>]*\?>\s*)*", re.DOTALL)
+_OFX_START = re.compile(r"<OFX>", re.IGNORECASE)
+
+
+def _sgml_ofx_body(text: str) -> str | None:
+    """The text with its XML prologue blanked (lines kept), when it is an XML prologue
+    followed by an <OFX> body; else None."""
+    start = _OFX_START.search(text)
+    if start is None or not _XML_PROLOGUE.fullmatch(text, 0, start.start()):
+        return None
+    prologue = text[: start.start()]
+    return re.sub(r"[^\n]", " ", prologue) + text[start.start() :]
 
 
 def _line_count(text: str) -> int:
@@ -81,7 +97,17 @@ def parse_statement_file(
         return parse_ofx_sgml(text, record_count=_line_count(text))
     if upload.kind == "xml":
         refuse_declarations(text)
-        root = parse_xml(text)
+        try:
+            root = parse_xml(text)
+        except UploadRefused:
+            body = _sgml_ofx_body(text)
+            if body is None:
+                raise
+            # An OFX 2 header (the XML declaration and <?OFX ...?>) on an OFX 1 SGML
+            # body, as some banks send and ofxparse reads: read the body as SGML.
+            return parse_ofx_sgml(
+                body, record_count=_line_count(text), file_id=file_id_from_header(text)
+            )
         if is_camt053(root):
             return parse_camt053(root, record_count=_line_count(text))
         if root.tag == "OFX":

@@ -321,7 +321,9 @@ def file_id_from_header(text: str) -> str:
     return "" if not match or match.group(1).upper() == "NONE" else match.group(1)
 
 
-def parse_ofx_sgml(text: str, *, record_count: int) -> ParsedFile:
+def parse_ofx_sgml(text: str, *, record_count: int, file_id: str | None = None) -> ParsedFile:
     return parse_ofx_tree(
-        _sgml_tree(text), file_id=file_id_from_header(text), record_count=record_count
+        _sgml_tree(text),
+        file_id=file_id_from_header(text) if file_id is None else file_id,
+        record_count=record_count,
     )

@@ -736,3 +736,32 @@ def test_bai2_sample_parses_with_its_totals():
     assert data == bai2_sample(
         lines=2000, account_number="4455", business_date=date(2024, 3, 1), seed=3
     )
+
+
+def test_ofx_with_an_xml_header_on_an_sgml_body_is_read_like_the_sgml_file():
+    sgml = fixture("ofxparse__checking.ofx")
+    body = sgml[sgml.index(b"<OFX>") :]
+    mixed = (
+        b'<?xml version="1.0" encoding="US-ASCII" standalone="no"?>\n'
+        b'<?OFX OFXHEADER="200" VERSION="211" SECURITY="NONE" OLDFILEUID="NONE" '
+        b'NEWFILEUID="F-2026-0316"?>\n' + body
+    )
+    expected = parse_statement_file(sgml)
+    parsed = parse_statement_file(mixed)
+    assert parsed.format == "ofx"
+    assert parsed.file_id == "F-2026-0316"
+    assert sum(len(s.lines) for s in parsed.statements) == expected.transaction_count > 0
+    assert [
+        [(line.booked, line.amount, line.description) for line in s.lines]
+        for s in parsed.statements
+    ] == [
+        [(line.booked, line.amount, line.description) for line in s.lines]
+        for s in expected.statements
+    ]
+    # Line numbers still point into the file as sent: <OFX> is on line 3, not line 11.
+    first = parsed.statements[0].lines[0].line
+    assert first == expected.statements[0].lines[0].line - 11 + 3
+
+
+def test_xml_that_is_neither_well_formed_nor_ofx_is_still_refused():
+    assert refusal(b'<?xml version="1.0"?>\n<Document><Stmt>\n')[0].startswith("Line ")
