@@ -161,10 +161,28 @@ KENT_SECOND_FACTOR = env.bool("KENT_SECOND_FACTOR", default=True)
 OTP_TOTP_ISSUER = "Kent Customer Services"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
-# Failed logins: after LOGIN_FAILURE_LIMIT failures within LOGIN_LOCKOUT_MINUTES, the
-# username and the client address are refused until the window passes.
+# Failed logins: from LOGIN_FAILURE_LIMIT failures of one username from one address within
+# LOGIN_LOCKOUT_MINUTES, that pair waits (30 s, doubling); an address waits from 4x the
+# limit; a burst for one username alerts ADMINS by email (kent_cs.auth).
 LOGIN_FAILURE_LIMIT = env.int("KENT_LOGIN_FAILURE_LIMIT", default=5, minimum=1)
 LOGIN_LOCKOUT_MINUTES = env.int("KENT_LOGIN_LOCKOUT_MINUTES", default=15, minimum=1)
+
+# Who is told of sign-in alerts and server errors, and the mail server that tells them.
+# Without KENT_EMAIL_HOST mail goes to the log (the console backend), never lost silently.
+ADMINS = [(address, address) for address in env.list("KENT_ADMIN_EMAILS", default=[])]
+EMAIL_HOST = env.str("KENT_EMAIL_HOST", default="")
+EMAIL_PORT = env.int("KENT_EMAIL_PORT", default=587, minimum=1)
+EMAIL_HOST_USER = env.str("KENT_EMAIL_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("KENT_EMAIL_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("KENT_EMAIL_USE_TLS", default=True)
+SERVER_EMAIL = DEFAULT_FROM_EMAIL = env.str(
+    "KENT_EMAIL_FROM", default="customer-services@localhost"
+)
+EMAIL_BACKEND = (
+    "django.core.mail.backends.smtp.EmailBackend"
+    if EMAIL_HOST
+    else "django.core.mail.backends.console.EmailBackend"
+)
 
 # Sessions end after SESSION_IDLE_MINUTES without a request.
 SESSION_IDLE_MINUTES = env.int("KENT_SESSION_IDLE_MINUTES", default=30, minimum=1)
