@@ -167,22 +167,31 @@ LOGOUT_REDIRECT_URL = "login"
 LOGIN_FAILURE_LIMIT = env.int("KENT_LOGIN_FAILURE_LIMIT", default=5, minimum=1)
 LOGIN_LOCKOUT_MINUTES = env.int("KENT_LOGIN_LOCKOUT_MINUTES", default=15, minimum=1)
 
-# Who is told of sign-in alerts and server errors, and the mail server that tells them.
-# Without KENT_EMAIL_HOST mail goes to the log (the console backend), never lost silently.
-ADMINS = [(address, address) for address in env.list("KENT_ADMIN_EMAILS", default=[])]
-EMAIL_HOST = env.str("KENT_EMAIL_HOST", default="")
-EMAIL_PORT = env.int("KENT_EMAIL_PORT", default=587, minimum=1)
-EMAIL_HOST_USER = env.str("KENT_EMAIL_USER", default="")
-EMAIL_HOST_PASSWORD = env.str("KENT_EMAIL_PASSWORD", default="")
-EMAIL_USE_TLS = env.bool("KENT_EMAIL_USE_TLS", default=True)
+# Who is told of sign-in alerts and server errors, and the mail server that tells them:
+# KENT_EMAIL_HOST, else the machine's own mail server (localhost:25); in development
+# without a host, mail is written to the console instead.
+ADMINS = env.list("KENT_ADMIN_EMAILS", default=[])
 SERVER_EMAIL = DEFAULT_FROM_EMAIL = env.str(
     "KENT_EMAIL_FROM", default="customer-services@localhost"
 )
-EMAIL_BACKEND = (
-    "django.core.mail.backends.smtp.EmailBackend"
-    if EMAIL_HOST
-    else "django.core.mail.backends.console.EmailBackend"
-)
+_EMAIL_HOST = env.str("KENT_EMAIL_HOST", default="")
+MAILERS = {
+    "default": (
+        {"BACKEND": "django.core.mail.backends.console.EmailBackend"}
+        if DEBUG and not _EMAIL_HOST
+        else {
+            "BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "OPTIONS": {
+                "host": _EMAIL_HOST or "localhost",
+                "port": env.int("KENT_EMAIL_PORT", default=25, minimum=1),
+                "username": env.str("KENT_EMAIL_USER", default=""),
+                "password": env.str("KENT_EMAIL_PASSWORD", default=""),
+                "use_tls": env.bool("KENT_EMAIL_USE_TLS", default=False),
+                "timeout": 20,
+            },
+        }
+    )
+}
 
 # Sessions end after SESSION_IDLE_MINUTES without a request.
 SESSION_IDLE_MINUTES = env.int("KENT_SESSION_IDLE_MINUTES", default=30, minimum=1)

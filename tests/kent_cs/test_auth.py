@@ -102,7 +102,7 @@ def test_wrong_passwords_elsewhere_do_not_shut_the_cashier_out_of_the_counter(
     client, cashier, mailoutbox, settings
 ):
     """Anyone can type wrong passwords for a cashier's name: it does not lock her out."""
-    settings.ADMINS = [("IT", "it@kentwa.gov")]
+    settings.ADMINS = ["it@kentwa.gov"]
     for n in range(settings.LOGIN_FAILURE_LIMIT * 3):
         fail(client, "cashier", 1, ip=f"192.0.2.{n + 10}")  # many addresses, none at the counter
     fail(client, "cashier", settings.LOGIN_FAILURE_LIMIT, ip=HOME_IP)
