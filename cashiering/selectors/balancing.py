@@ -44,6 +44,17 @@ TENDER_KINDS = {
 }
 
 
+# A reversal's checks never sit in the reversal's drawer: the check is handed back from
+# where it is, the funds of the session that took it (a check already deposited cannot be
+# reversed). Neither the reversal's negative check nor the reversed original is a drawer
+# or deposit item from the moment the reversal posts; the original's deposit leaves it out
+# and lists it to hand back.
+CHECK_TENDER_KINDS = TENDER_KINDS[Kind.CHECKS]
+REVERSAL_CHECK = Q(receipt__reverses__isnull=False, tender_type__kind__in=CHECK_TENDER_KINDS)
+REVERSED_CHECK = Q(receipt__reversed_by__isnull=False, tender_type__kind__in=CHECK_TENDER_KINDS)
+HANDED_BACK = REVERSAL_CHECK | REVERSED_CHECK
+
+
 SETTLED = (SessionCount.Status.BALANCED, SessionCount.Status.POSTED, SessionCount.Status.APPROVED)
 
 
@@ -67,13 +78,15 @@ def session_expected(session: CashierSession) -> Expected:
     """What should be in the drawer (and the card terminal) at close, in two queries.
 
     Cash = opening float + cash received - change given - cash refunds (reversal receipts
-    carry negative cash tenders). Voided receipts are left out; reversals are in.
+    carry negative cash tenders). Voided receipts are left out; reversals are in. Checks
+    handed back (see HANDED_BACK) are in no drawer.
     """
     receipts = Receipt.objects.filter(
         session=session, status=Receipt.Status.POSTED, is_training=session.is_training
     )
     by_kind = dict(
         Tender.objects.filter(receipt__in=receipts)
+        .exclude(HANDED_BACK)
         .values_list("tender_type__kind")
         .annotate(total=Sum("amount"))
         .order_by()
@@ -197,6 +210,7 @@ class DayBalancing:
     left_open: list[CashierSession]
     undeposited: list[CashierSession]
     blockers: list[str] = field(default_factory=list)
+    handed_back: list[Tender] = field(default_factory=list)
 
     @property
     def is_closed(self) -> bool:
@@ -276,6 +290,7 @@ def day_balancing(business_date: date) -> DayBalancing:
         Tender.objects.filter(
             receipt__business_date=business_date, receipt__status=Receipt.Status.POSTED
         )
+        .exclude(HANDED_BACK)
         .values_list("receipt__session_id", "tender_type__kind")
         .annotate(total=Sum("amount"))
         .order_by()
@@ -376,6 +391,23 @@ def day_balancing(business_date: date) -> DayBalancing:
         clearing=clearing,
         left_open=flags["left_open"],
         undeposited=flags["undeposited"],
+        handed_back=checks_reversed_on(business_date),
+    )
+
+
+def checks_reversed_on(business_date: date) -> list[Tender]:
+    """Checks and money orders whose receipts were reversed on `business_date`: in no
+    drawer, and left out of the deposit of the session that took them, which hands them
+    back. Each with its receipt, its session and the reversal."""
+    return list(
+        Tender.objects.filter(REVERSED_CHECK, receipt__reversed_by__business_date=business_date)
+        .select_related(
+            "tender_type",
+            "receipt__session__drawer",
+            "receipt__session__cashier",
+            "receipt__reversed_by__session__drawer",
+        )
+        .order_by("receipt__reversed_by__number", "line_no")
     )
 
 

@@ -31,6 +31,7 @@ from cashiering.models import (
     Tender,
     TenderType,
 )
+from cashiering.selectors.balancing import CHECK_TENDER_KINDS, HANDED_BACK, REVERSED_CHECK
 from kent_cs.money import ZERO, to_money
 from ledger.models import BankAccount
 
@@ -40,7 +41,7 @@ DEPOSIT_PAGE_SIZE = 50
 COIN_TOTAL_KEY = "coin-total"  # coin taken to the bank as a total (rolled), not by kind
 
 
-CHECK_KINDS = (TenderType.Kind.CHECK, TenderType.Kind.MONEY_ORDER)
+CHECK_KINDS = CHECK_TENDER_KINDS
 
 
 SETTLEMENT_KINDS = {Deposit.Kind.CARD: TenderType.Kind.CARD, Deposit.Kind.ACH: TenderType.Kind.ACH}
@@ -52,11 +53,33 @@ KIND_ORDER = [Deposit.Kind.CASH_CHECK, Deposit.Kind.CARD, Deposit.Kind.ACH]
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 
 
-def _count_line(kind: str) -> Subquery:
+def _count_line(kind: str, column: str = "counted") -> Subquery:
     return Subquery(
-        SessionCountLine.objects.filter(count__session=OuterRef("pk"), kind=kind).values("counted")[
+        SessionCountLine.objects.filter(count__session=OuterRef("pk"), kind=kind).values(column)[
             :1
         ],
+        output_field=MONEY,
+    )
+
+
+def _drawer_checks_now() -> Coalesce:
+    """The session's checks and money orders that are still to go to the bank: posted,
+    less those handed back (a reversal's checks and the checks it reversed)."""
+    return Coalesce(
+        Subquery(
+            Tender.objects.filter(
+                receipt__session=OuterRef("pk"),
+                receipt__status=Receipt.Status.POSTED,
+                tender_type__kind__in=list(CHECK_KINDS),
+            )
+            .exclude(HANDED_BACK)
+            .order_by()
+            .values("receipt__session")
+            .annotate(total=Sum("amount"))
+            .values("total")[:1],
+            output_field=MONEY,
+        ),
+        Value(ZERO),
         output_field=MONEY,
     )
 
@@ -77,10 +100,15 @@ def _tender_sum(kinds: Iterable[str]) -> Coalesce:
 
 def with_funds(sessions: QuerySet[CashierSession]) -> QuerySet[CashierSession]:
     """Each session with what it deposits: counted cash less float, counted checks, the
-    card terminal's settlement and its ACH tenders (one query however many sessions)."""
+    card terminal's settlement and its ACH tenders (one query however many sessions).
+
+    A check reversed after the count was counted but is handed back, not deposited: the
+    checks expected at the count less those expected now is what was handed back since."""
     return sessions.select_related("drawer", "cashier").annotate(
         counted_cash=_count_line(SessionCountLine.Kind.CASH),
         counted_checks=_count_line(SessionCountLine.Kind.CHECKS),
+        expected_checks_at_count=_count_line(SessionCountLine.Kind.CHECKS, "expected"),
+        checks_now=_drawer_checks_now(),
         # The processor deposits what the terminal settled: the counted card total, which
         # includes any card over/short already posted to the clearing account.
         card_amount=Coalesce(
@@ -94,7 +122,7 @@ def with_funds(sessions: QuerySet[CashierSession]) -> QuerySet[CashierSession]:
 class SessionFunds:
     session: CashierSession
     cash: Decimal  # counted cash less the opening float
-    checks: Decimal  # counted checks and money orders
+    checks: Decimal  # counted checks and money orders, less those handed back since
     card: Decimal
     ach: Decimal
     has_count: bool
@@ -109,7 +137,9 @@ def session_funds(session: Any) -> SessionFunds:
     return SessionFunds(
         session=session,
         cash=(counted if counted is not None else ZERO) - session.opening_float,
-        checks=session.counted_checks if session.counted_checks is not None else ZERO,
+        checks=ZERO
+        if session.counted_checks is None
+        else session.counted_checks - (session.expected_checks_at_count - session.checks_now),
         card=session.card_amount,
         ach=session.ach_amount,
         has_count=counted is not None,
@@ -133,7 +163,8 @@ def sessions_ready_by_ids(ids: Iterable[int]) -> list[SessionFunds]:
 
 @dataclass(frozen=True)
 class CheckItem:
-    """A check or money order going to the bank (negative: a reversal paid one back)."""
+    """A check or money order: going to the bank, or handed back to its payer because its
+    receipt was reversed (`reversed_by`)."""
 
     tender: Tender
     amount: Decimal
@@ -150,9 +181,13 @@ class CheckItem:
     def receipt(self) -> Receipt:
         return self.tender.receipt
 
+    @property
+    def reversed_by(self) -> Receipt | None:
+        return getattr(self.tender.receipt, "reversed_by", None)
 
-def tenders_of(sessions: Sequence[CashierSession], kinds: Iterable[str]) -> list[Tender]:
-    return list(
+
+def tenders_of(sessions: Sequence[CashierSession], kinds: Iterable[str]) -> QuerySet[Tender]:
+    return (
         Tender.objects.filter(
             receipt__session__in=[s.pk for s in sessions],
             receipt__status=Receipt.Status.POSTED,
@@ -163,37 +198,22 @@ def tenders_of(sessions: Sequence[CashierSession], kinds: Iterable[str]) -> list
     )
 
 
-def _reversal_partner(negative: Tender, positives: dict[int, list[Tender]]) -> Tender | None:
-    for original in positives.get(negative.receipt.reverses_id or 0, []):
-        if (
-            original.tender_type_id == negative.tender_type_id
-            and original.amount == -negative.amount
-            and original.check_number == negative.check_number
-            and original.reference == negative.reference
-        ):
-            return original
-    return None
-
-
 def deposit_checks(sessions: Sequence[CashierSession]) -> list[CheckItem]:
-    """The checks and money orders of `sessions` for the slip, in receipt order.
+    """The checks and money orders of `sessions` for the slip, in receipt order: tenders on
+    voided receipts are left out, and so are checks handed back (a reversal's negative
+    check and the check it reversed; see `checks_handed_back`)."""
+    return [CheckItem(t, t.amount) for t in tenders_of(sessions, CHECK_KINDS).exclude(HANDED_BACK)]
 
-    Tenders on voided receipts are left out. A reversal's negative check cancels its
-    original when both are in these sessions; a reversal of a check deposited earlier
-    stays on the list as a negative line (the check went back to the payer).
-    """
-    tenders = tenders_of(sessions, CHECK_KINDS)
-    positives: dict[int, list[Tender]] = {}
-    for tender in tenders:
-        if tender.amount > 0:
-            positives.setdefault(tender.receipt_id, []).append(tender)
-    cancelled: set[int] = set()
-    for tender in tenders:
-        if tender.amount < 0:
-            partner = _reversal_partner(tender, positives)
-            if partner is not None and partner.pk not in cancelled:
-                cancelled.update({tender.pk, partner.pk})
-    return [CheckItem(t, t.amount) for t in tenders if t.pk not in cancelled]
+
+def checks_handed_back(sessions: Sequence[CashierSession]) -> list[CheckItem]:
+    """The checks and money orders `sessions` took whose receipts were reversed: taken out
+    of the deposit and given back to the payer, with the reversal that did it."""
+    tenders = (
+        tenders_of(sessions, CHECK_KINDS)
+        .filter(REVERSED_CHECK)
+        .select_related("receipt__reversed_by__session__drawer")
+    )
+    return [CheckItem(t, t.amount) for t in tenders]
 
 
 def default_bank_account() -> BankAccount | None:
@@ -246,6 +266,7 @@ class DepositDetail:
     bills: list[SlipLine] = field(default_factory=list)
     coins: list[SlipLine] = field(default_factory=list)
     related: list[Deposit] = field(default_factory=list)
+    handed_back: list[CheckItem] = field(default_factory=list)
 
     @property
     def checks(self) -> list[DepositItem]:
@@ -270,8 +291,9 @@ def slip_lines(currency_count: dict[str, Any]) -> tuple[list[SlipLine], list[Sli
 
 
 def deposit_detail(deposit: Deposit) -> DepositDetail:
-    """The deposit with its sessions, items (checks listed on the slip) and the other
-    deposits made with it (the settlements of the same sessions)."""
+    """The deposit with its sessions, items (checks listed on the slip), the checks its
+    sessions handed back instead, and the other deposits made with it (the settlements of
+    the same sessions)."""
     sessions = list(
         deposit.session_links.select_related("session__drawer", "session__cashier").order_by(
             "session__business_date", "session__drawer__code", "session_id"
@@ -290,7 +312,12 @@ def deposit_detail(deposit: Deposit) -> DepositDetail:
         .order_by("number")
     )
     bills, coins = slip_lines(deposit.currency_count)
-    return DepositDetail(deposit, sessions, items, bills, coins, related)
+    handed_back = (
+        checks_handed_back([link.session for link in sessions])
+        if deposit.kind == Deposit.Kind.CASH_CHECK
+        else []
+    )
+    return DepositDetail(deposit, sessions, items, bills, coins, related, handed_back)
 
 
 def session_deposit_total(funds: Sequence[SessionFunds]) -> dict[str, Decimal]:

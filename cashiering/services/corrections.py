@@ -11,12 +11,14 @@ from cashiering.errors import CashieringError, ledger_errors
 from cashiering.models import (
     CashierSession,
     CorrectionRequest,
+    DepositItem,
     PayerNote,
     Receipt,
     ReceiptLine,
     ReturnedCheck,
     Tender,
 )
+from cashiering.selectors.balancing import CHECK_TENDER_KINDS
 from cashiering.services.receipt_inputs import LineInput, check_text, field_error
 from cashiering.services.receipts import net_of_change, target_items_load
 from cashiering.services.sessions import number_series
@@ -50,6 +52,8 @@ def correction_request(
         if hasattr(locked, "reversed_by"):
             raise CashieringError(f"Receipt {locked} has already been reversed.")
         _refuse_if_check_returned(locked)
+        if kind == CorrectionRequest.Kind.REVERSAL:
+            _refuse_if_check_deposited(locked)
         if CorrectionRequest.objects.filter(receipt=locked, status="pending").exists():
             raise CashieringError(f"A correction of {locked} is already waiting for approval.")
         if kind not in CorrectionRequest.Kind.values:
@@ -198,6 +202,26 @@ def _refuse_if_check_returned(receipt: Receipt) -> None:
         )
 
 
+def _refuse_if_check_deposited(receipt: Receipt) -> None:
+    """A reversal hands a check back from the funds of the session that took it; once the
+    check is at the bank there is nothing to hand back."""
+    item = (
+        DepositItem.objects.filter(
+            tender__receipt=receipt, tender__tender_type__kind__in=CHECK_TENDER_KINDS
+        )
+        .select_related("deposit", "tender")
+        .first()
+    )
+    if item is not None:
+        number = item.tender.check_number or item.tender.reference
+        raise CashieringError(
+            f"Check {number} on receipt {receipt} went to the bank in deposit "
+            f"{item.deposit.number} on {item.deposit.deposit_date:%m/%d/%Y}, so it cannot be "
+            "handed back by a reversal. Pay the payer back with a refund request for the "
+            "credit instead."
+        )
+
+
 def _reverse(receipt: Receipt, *, session: CashierSession, user, reason: str) -> Receipt:
     """A new, negative receipt in an open session that undoes `receipt`."""
     original = Receipt.objects.select_for_update().get(pk=receipt.pk)
@@ -207,6 +231,11 @@ def _reverse(receipt: Receipt, *, session: CashierSession, user, reason: str) ->
     if original.status != Receipt.Status.POSTED or hasattr(original, "reversed_by"):
         raise CashieringError(f"Receipt {original} was already voided or reversed.")
     _refuse_if_check_returned(original)
+    # The race: a deposit of the original's session taking the check to the bank while
+    # this hands it back. The deposit holds that session FOR UPDATE; waiting for it here
+    # means the check below sees the deposit's items, or the deposit sees this reversal.
+    CashierSession.objects.select_for_update(no_key=True).filter(pk=original.session_id).first()
+    _refuse_if_check_deposited(original)
     lines = list(original.lines.select_related("fee_code"))
     tenders = list(original.tenders.select_related("tender_type__clearing_account__fund"))
     if not original.is_training:

@@ -22,6 +22,7 @@ from cashiering.forms import denomination_field_name
 from cashiering.models import CashierSession, SessionCount
 from cashiering.selectors import balancing as balancing_selectors
 from cashiering.selectors import counter as counter_selectors
+from cashiering.selectors import deposits as deposits_selectors
 from cashiering.services import closing as closing_services
 
 OPERATE = "cashiering.operate_drawer"
@@ -99,6 +100,7 @@ def _blind_close_context(request, session, *, errors=None, values=None) -> dict:
         "errors": errors,
         "general_errors": general,
         "is_own": session.cashier_id == request.user.pk,
+        "handed_back": deposits_selectors.checks_handed_back([session]),
         "breadcrumbs": _session_crumbs(session, ("Close and count", None)),
     }
 

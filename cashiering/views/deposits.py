@@ -34,6 +34,7 @@ def _prepare_context(session_ids: list[int]) -> dict:
         "chosen": chosen,
         "chosen_totals": deposits_selectors.session_deposit_total(chosen),
         "checks": deposits_selectors.deposit_checks([f.session for f in chosen]),
+        "handed_back": deposits_selectors.checks_handed_back([f.session for f in chosen]),
     }
 
 

@@ -64,11 +64,12 @@ def test_ready_sessions_list_counted_cash_less_float_checks_and_cards(day):
     assert [f.session for f in ready] == [first, second_b, again]
     by_session = {f.session.pk: f for f in ready}
     assert by_session[first.pk].cash == D("120.00")
-    assert by_session[first.pk].checks == D("90.00")
+    # #3003 was counted in D1, then reversed: it is handed back, not deposited.
+    assert by_session[first.pk].checks == D("60.00")
     assert by_session[first.pk].card == D("30.00")
     assert by_session[first.pk].ach == D("30.00")
     assert by_session[second_b.pk].cash == D("60.00")
-    assert by_session[again.pk].checks == D("-30.00")
+    assert by_session[again.pk].checks == D("0.00")
 
 
 def test_check_list_leaves_out_voids_and_cancels_a_reversed_check(day):
@@ -122,9 +123,9 @@ def test_deposit_writes_slip_items_sessions_and_entries_to_the_cent(day, technic
         for link in DepositSession.objects.filter(deposit__in=[deposit, card, ach])
     }
     assert links == {
-        (first.pk, "cash_check"): D("210.00"),
+        (first.pk, "cash_check"): D("180.00"),
         (second_b.pk, "cash_check"): D("60.00"),
-        (again.pk, "cash_check"): D("-30.00"),
+        (again.pk, "cash_check"): D("0.00"),
         (first.pk, "card"): D("30.00"),
         (first.pk, "ach"): D("30.00"),
     }
@@ -312,28 +313,27 @@ def test_double_submit_returns_the_first_deposit(day, technician):
     assert JournalEntry.objects.filter(source="deposit").count() == 3
 
 
-def test_a_reversal_of_a_check_deposited_earlier_is_a_negative_line(day, technician):
+def test_a_check_reversed_after_its_count_is_handed_back_from_its_own_deposit(day, technician):
     first, second_b, again = day
-    deposit_prepare(
+    deposit = deposit_prepare(
         sessions=[first, second_b],
         currency_count=CURRENCY,
         idempotency_key=uuid.uuid4(),
         user=technician,
         deposit_date=NEXT_DAY,
     )
-    assert [c.number for c in deposit_checks([again])] == ["3003"]
-    assert [c.amount for c in deposit_checks([again])] == [D("-30.00")]
-    with pytest.raises(DepositError) as excinfo:
-        deposit_prepare(
-            sessions=[again],
-            currency_count={},
-            idempotency_key=uuid.uuid4(),
-            user=technician,
-            deposit_date=NEXT_DAY,
-        )
-    assert excinfo.value.message_dict == {
-        "checks": ["The deposit comes to less than zero; it cannot be made."]
-    }
+    detail = deposit_detail(deposit)
+    assert [i.tender.check_number or i.tender.reference for i in detail.items] == [
+        "1042",
+        "MO-55501234",
+    ]
+    assert [(c.number, c.payer, c.amount) for c in detail.handed_back] == [
+        ("3003", "Pat Moore", D("30.00"))
+    ]
+    assert detail.handed_back[0].reversed_by == again.receipts.get()
+    assert (deposit.check_total, deposit.total) == (D("60.00"), D("240.00"))
+    assert deposit_checks([again]) == []
+    assert unbalanced_entries() == []
 
 
 def test_detail_has_slip_lines_checks_and_the_settlements(day, technician):

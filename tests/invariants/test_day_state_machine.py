@@ -470,8 +470,9 @@ class DayMachine(RuleBasedStateMachine):
     def reversible(self) -> list[MReceipt]:
         """Cash-only receipts of a closed session whose cashier has a session open (live
         or training, as the receipt): the reversal hands the cash back from that drawer.
-        (A reversal of a check or card gives a negative check or card the blind close
-        cannot list.)"""
+        (A reversed check goes back from the funds of the drawer that took it, and a card
+        refund through the terminal: tests/cashiering/test_reversed_checks.py follows a
+        check the whole way.)"""
         found = []
         for paid in self.receipts:
             session = self.sessions[paid.session_pk]
