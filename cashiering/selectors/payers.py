@@ -22,13 +22,18 @@ WORD_CANDIDATES = 60
 FUZZY_CANDIDATES = 200
 
 
+#: A name word typed with two neighbouring letters swapped matches almost as well as one
+#: typed right.
+SWAPPED_SCORE = 0.9
+
+
 MAX_WORDS = 6
 
 
 _WORD_SPLIT = re.compile(r"[\s,;]+")
 
 
-# One statement, four sources, each cheap on its own index, ranked in order:
+# One statement, five sources, each cheap on its own index, ranked in order:
 #   exact    the number exactly as typed (or upper/lower case): btree equality;
 #   prefix   numbers starting with the text: btree range on varchar_pattern_ops;
 #   words    rows containing every typed word (a word of one or two characters: a word
@@ -37,7 +42,10 @@ _WORD_SPLIT = re.compile(r"[\s,;]+")
 #            letters or more starts a word with its first two letters, and every other
 #            word (numbers, "st") is present as typed (trigram GIN); then each name word
 #            must be like a word of the name (pg_trgm word_similarity, which forgives
-#            typos: "jon smth" finds "John Smith") or be present as typed.
+#            typos: "jon smth" finds "John Smith") or be present as typed;
+#   swapped  only when that found nobody: rows with a word spelt as a name word
+#            with two neighbouring letters swapped back ("ikng" finds "King"), measured
+#            the same way.
 # Trigram functions cost microseconds a row (a row's whole search text costs five times
 # its name), so they only run on a bounded set of candidates, never on every row that
 # shares a trigram with the query.
@@ -82,6 +90,29 @@ _FUZZY_CTE = """, by_fuzzy AS MATERIALIZED (
     ) measured
     WHERE {all_match}
     ORDER BY score DESC LIMIT %(limit)s
+){swapped_cte}"""
+
+
+# Only when the fuzzy words found nobody: rows where a name word is spelt as
+# typed with two neighbouring letters swapped back. Every row with such a spelling is
+# found first (materialized, so the planner reads it from the trigram index rather than
+# scanning the table in the hope of an early stop), then measured as above.
+_SWAPPED_CTE = """, swapped_found AS MATERIALIZED (
+    SELECT id, name, search_text FROM cashiering_payerindex
+    WHERE is_active AND ({swapped_conditions})
+      AND NOT EXISTS (SELECT 1 FROM exact)
+      AND NOT EXISTS (SELECT 1 FROM by_fuzzy)
+      AND (SELECT count(*) FROM by_words) + (SELECT count(*) FROM by_prefix) < %(limit)s
+), by_swapped AS MATERIALIZED (
+    SELECT id, 3 AS tier, {match_sum} + similarity(%(fuzzy_text)s, name) AS score
+    FROM (
+        SELECT id, name, {match_columns} FROM (
+            SELECT * FROM swapped_found LIMIT %(fuzzy_candidates)s
+        ) candidate
+        OFFSET 0
+    ) measured
+    WHERE {all_match}
+    ORDER BY score DESC LIMIT %(limit)s
 )"""
 
 
@@ -121,6 +152,36 @@ class PayerHit:
         return self.balance is not None and self.balance < 0
 
 
+def _match_columns(count: int, *, swapped: bool) -> str:
+    """How well each of `count` name words matches a candidate row (0 to 1).
+
+    A word matches when the name holds a word like it, when it is found as typed anywhere
+    (a street name in the address), or, for the swapped source, when a word reads as it
+    does with two neighbouring letters swapped (trigrams do not forgive that in a short
+    name: "kmi" shares none with "kim")."""
+    columns = []
+    for i in range(count):
+        tests = [
+            f"word_similarity(%(fuzzy{i})s, name)",
+            f"CASE WHEN search_text LIKE %(fuzzy_like{i})s THEN 1 ELSE 0 END",
+        ]
+        if swapped:
+            tests.append(f"CASE WHEN search_text ~ %(swapped{i})s THEN {SWAPPED_SCORE} ELSE 0 END")
+        columns.append(f"GREATEST({', '.join(tests)}) AS match{i}")
+    return ", ".join(columns)
+
+
+def swapped_spellings(word: str) -> list[str]:
+    """`word` with each pair of neighbouring letters swapped: "ikng" -> "kng", "king",
+    "ikgn" (letters only, so safe inside a regular expression)."""
+    spellings = []
+    for i in range(len(word) - 1):
+        swapped = word[:i] + word[i + 1] + word[i] + word[i + 2 :]
+        if swapped != word and swapped not in spellings:
+            spellings.append(swapped)
+    return spellings or [word]
+
+
 def search_words(q: str) -> list[str]:
     return [w for w in _WORD_SPLIT.split(q.strip().lower()) if w][:MAX_WORDS]
 
@@ -145,6 +206,7 @@ def payer_index_search(q: str, limit: int = 20) -> list[IndexHit]:
     }
     word_conditions = []
     fuzzy_conditions = []
+    swap_options: dict[int, str] = {}
     fuzzy_words = []
     for index, word in enumerate(words):
         # A word of one or two characters must start a word ("st", "24"): a substring
@@ -158,34 +220,51 @@ def payer_index_search(q: str, limit: int = 20) -> list[IndexHit]:
             # requiring them at the start of a word keeps the candidates few.
             params[f"start{index}"] = f"% {_like_escape(word[:2])}%"
             fuzzy_conditions.append(f"search_text LIKE %(start{index})s")
+            # Two neighbouring letters typed the wrong way round may be those letters
+            # ("ikng", "hlil"): rows with a word spelt as this one with a swap undone
+            # are candidates of their own (whole spellings, rare, so each finds few).
+            options = []
+            for n, spelling in enumerate(swapped_spellings(word)):
+                params[f"swap{index}_{n}"] = f"% {_like_escape(spelling)}%"
+                options.append(f"search_text LIKE %(swap{index}_{n})s")
+            swap_options[index] = "(" + " OR ".join(options) + ")"
             fuzzy_words.append(word)
         else:
             fuzzy_conditions.append(condition)  # numbers and short words: as typed
-    # Each name word matches when the name holds a word like it, or when it is found as
-    # typed anywhere (a street name in the address).
-    match_columns = ", ".join(
-        f"GREATEST(word_similarity(%(fuzzy{i})s, name), "
-        f"CASE WHEN search_text LIKE %(fuzzy_like{i})s THEN 1 ELSE 0 END) AS match{i}"
-        for i in range(len(fuzzy_words))
-    )
+
     for i, word in enumerate(fuzzy_words):
         params[f"fuzzy{i}"] = word
         params[f"fuzzy_like{i}"] = f"%{_like_escape(word)}%"
+        params[f"swapped{i}"] = r"\m(" + "|".join(swapped_spellings(word)) + r")\M"
+    match_sum = " + ".join(f"match{i}" for i in range(len(fuzzy_words)))
+    all_match = " AND ".join(f"match{i} >= %(threshold)s" for i in range(len(fuzzy_words)))
+    swapped_cte = _SWAPPED_CTE.format(
+        swapped_conditions=" OR ".join(
+            " AND ".join([*fuzzy_conditions[:i], swapped, *fuzzy_conditions[i + 1 :]])
+            for i, swapped in swap_options.items()
+        ),
+        match_columns=_match_columns(len(fuzzy_words), swapped=True),
+        match_sum=match_sum,
+        all_match=all_match,
+    )
     sql = _SEARCH_SQL.format(
         word_conditions=" AND ".join(word_conditions),
         fuzzy_cte=(
             _FUZZY_CTE.format(
                 fuzzy_conditions=" AND ".join(fuzzy_conditions),
-                match_columns=match_columns,
-                match_sum=" + ".join(f"match{i}" for i in range(len(fuzzy_words))),
-                all_match=" AND ".join(
-                    f"match{i} >= %(threshold)s" for i in range(len(fuzzy_words))
-                ),
+                match_columns=_match_columns(len(fuzzy_words), swapped=False),
+                match_sum=match_sum,
+                all_match=all_match,
+                swapped_cte=swapped_cte,
             )
             if fuzzy_words
             else ""
         ),
-        fuzzy_union=" UNION ALL SELECT * FROM by_fuzzy" if fuzzy_words else "",
+        fuzzy_union=(
+            " UNION ALL SELECT * FROM by_fuzzy UNION ALL SELECT * FROM by_swapped"
+            if fuzzy_words
+            else ""
+        ),
     )
     params["fuzzy_text"] = " ".join(fuzzy_words)
     with connection.cursor() as cursor:

@@ -67,6 +67,26 @@ def test_typos_still_find_the_payer(index):
     assert numbers(payer_search("jon smth 98030")) == []
 
 
+def test_two_letters_typed_the_wrong_way_round_still_find_a_short_name(index):
+    short = [
+        UtilityAccount.objects.create(number=n, name=name, service_address=a, balance=D("10.00"))
+        for n, name, a in [
+            ("300001-01", "Wei Lee", "12 Alder Ln, Kent WA 98030"),
+            ("300002-02", "Anna King", "40 Pine St, Kent WA 98031"),
+            ("300003-03", "Tom Hill", "77 Cedar Ave, Kent WA 98032"),
+        ]
+    ]
+    index_bulk_upsert(utility_index_rows(short))
+    # Trigrams forgive nothing in a short name whose letters are swapped, and the first
+    # two letters are where the search begins: these found nobody before.
+    assert numbers(payer_search("ikng")) == ["300002-02"]
+    assert numbers(payer_search("anna kign")) == ["300002-02"]
+    assert numbers(payer_search("hlil"))[0] == "300003-03"
+    assert numbers(payer_search("wei ele")) == ["300001-01"]
+    # Every word must still match: a swapped name with the wrong first name is nobody.
+    assert numbers(payer_search("mary ikng")) == []
+
+
 def test_exact_words_rank_the_name_match_first(index):
     hits = numbers(payer_search("smith"))
     # John Smith and Jose Smithers by name, then Joan Jones who lives on Smith St.
