@@ -160,6 +160,11 @@ class ImportResult:
         return self.record is not None
 
     @property
+    def to_confirm(self) -> bool:
+        """Whether there are defaults or likely duplicates to show for confirmation."""
+        return not self.written and bool(self.defaults or self.warnings)
+
+    @property
     def summary(self) -> str:
         verb = "would create" if not self.written else "created"
         text = (
@@ -449,10 +454,19 @@ def read_license_file(
     return parse_rows(table, _row_parser(_Context(table, choices or ImportChoices())))
 
 
+# The column a refused-rows file adds; a file handed back twice gets a fresh one.
+PROBLEM_COLUMN = "problem"
+
+
 def _refused_record(table: Table, refused: list[RefusedRow]) -> dict[str, Any]:
+    kept = [i for i, column in enumerate(table.columns) if column != PROBLEM_COLUMN]
     return {
-        "columns": [table.labels[column] for column in table.columns],
-        "rows": [[item.problem, *row_texts(table, item.row)] for item in refused],
+        "columns": [table.labels[table.columns[i]] for i in kept],
+        "rows": [
+            [item.problem, *(cells[i] for i in kept)]
+            for item in refused
+            for cells in [row_texts(table, item.row)]
+        ],
     }
 
 

@@ -9,6 +9,7 @@ import pytest
 from openpyxl import Workbook
 
 from kent_cs.uploads.results import UploadRefused
+from licensing.import_checks import ImportChoices
 from licensing.imports import license_import
 from licensing.models import Business, Contact, License, LicenseStatusChange
 from tests.licensing.factories import make_business, make_license
@@ -30,6 +31,19 @@ GOOD = (
 )
 
 
+def import_confirmed(source, user, **kwargs):
+    """Import after confirming every default and likely duplicate a check shows."""
+    check = license_import(
+        source=source,
+        user=user,
+        dry_run=True,
+        **{k: v for k, v in kwargs.items() if k != "filename"},
+    )
+    return license_import(
+        source=source, user=user, dry_run=False, confirmed=check.unconfirmed, **kwargs
+    )
+
+
 def counts() -> tuple[int, int, int, int]:
     return (
         Business.objects.count(),
@@ -48,9 +62,7 @@ def test_dry_run_checks_everything_and_writes_nothing(technician):
 
 
 def test_import_creates_businesses_contacts_and_numbered_licenses(technician):
-    result = license_import(
-        source=GOOD.encode(), user=technician, dry_run=False, filename="old.csv"
-    )
+    result = import_confirmed(GOOD.encode(), technician, filename="old.csv")
     assert (result.licenses_created, result.businesses_created) == (3, 2)
     bakery = Business.objects.get(ubi="602100501")
     assert bakery.trade_name == "Meeker Bakery"
@@ -69,7 +81,7 @@ def test_import_creates_businesses_contacts_and_numbered_licenses(technician):
 
 def test_an_existing_open_business_is_matched_by_ubi(technician):
     existing = make_business(ubi="602100501", legal_name="Meeker Street Bakery LLC")
-    result = license_import(source=GOOD.encode(), user=technician, dry_run=False)
+    result = import_confirmed(GOOD.encode(), technician)
     assert (result.businesses_created, result.businesses_matched) == (1, 1)
     assert License.objects.filter(business=existing).count() == 2
 
@@ -96,7 +108,8 @@ def test_every_bad_line_is_reported_and_nothing_is_half_imported(technician):
             license_import(source=bad.encode(), user=technician, dry_run=dry_run)
         messages = excinfo.value.messages
         assert messages == [
-            'Line 3, column "UBI #": A UBI number is nine digits; this one has 5.',
+            'Line 3, column "UBI #": A UBI number is nine digits (or sixteen with the branch and '
+            "location numbers); this one has 5.",
             'Line 4, column "Type": "XYZ" is not a license type; use one of: CONT, GEN, HOME, '
             "PAWN, RENT.",
             'Line 5, column "Status": "Dormant" is not a status that can be imported; use one '
@@ -132,6 +145,160 @@ def test_spreadsheets_are_imported_too(technician):
     )
     data = io.BytesIO()
     book.save(data)
-    result = license_import(source=data.getvalue(), user=technician, dry_run=False)
+    result = import_confirmed(data.getvalue(), technician)
     assert result.licenses_created == 1
     assert Business.objects.get(ubi="602100701").naics_code == "621210"
+
+
+# --- Washington's 16-digit UBI (UBI, branch, location) ------------------------------
+
+SHORT_HEADER = "Business Name,UBI,NAICS,Address,ZIP,Type,Year,Status,Issue Date,Inside City\n"
+
+
+def test_a_16_digit_ubi_is_read_as_ubi_branch_and_location(technician):
+    text = (
+        SHORT_HEADER + "Kent Tire Inc,602-100-501-001-0001,441340,1 Main St,98032,GEN,2026,Active,"
+        "2026-02-01,yes\n"
+        + "Kent Glass Inc,6021005020020003,238150,2 Main St,98032,GEN,2026,Active,"
+        "2026-02-01,yes\n"
+        + "Kent Dental PLLC,602 100 503,621210,3 Main St,98032,GEN,2026,Active,2026-02-01,yes\n"
+    )
+    result = import_confirmed(text.encode(), technician)
+    assert result.licenses_created == 3
+    found = {
+        b.ubi: (b.ubi_branch, b.ubi_location, b.ubi_full_display) for b in Business.objects.all()
+    }
+    assert found == {
+        "602100501": ("001", "0001", "602 100 501 001 0001"),
+        "602100502": ("002", "0003", "602 100 502 002 0003"),
+        "602100503": ("", "", "602 100 503"),
+    }
+
+
+def test_branch_and_location_columns_are_read_and_checked_against_the_16_digits(technician):
+    text = (
+        "Business Name,UBI,Branch,Location #,NAICS,Address,ZIP,Type,Year,Status\n"
+        "Kent Tire Inc,602100501,1,1,441340,1 Main St,98032,GEN,2026,Active\n"
+        "Kent Glass Inc,602-100-502-001-0001,001,0002,238150,2 Main St,98032,GEN,2026,Active\n"
+        "Kent Tire Inc,602100501,1,2,441340,9 Main St,98032,RENT,2026,Active\n"
+        "Fake Co,000-000-000-001-0001,,,238150,4 Main St,98032,GEN,2026,Active\n"
+        "Short Co,602100505001,,,238150,5 Main St,98032,GEN,2026,Active\n"
+    )
+    with pytest.raises(UploadRefused) as excinfo:
+        license_import(source=text.encode(), user=technician, dry_run=True)
+    assert excinfo.value.messages == [
+        'Line 3, column "UBI": The 16-digit UBI says branch 001, location 0001; the branch and '
+        "location columns say branch 001, location 0002.",
+        'Line 4, column "UBI": Line 2 gives this UBI branch 001, location 0001, this line '
+        "branch 001, location 0002. This system keeps one open business per UBI: import one "
+        "location's licenses, or correct the branch and location numbers.",
+        'Line 5, column "UBI": 000 000 000 is a placeholder, not a UBI.',
+        'Line 6, column "UBI": A UBI number is nine digits (or sixteen with the branch and '
+        "location numbers); this one has 12.",
+    ]
+
+
+# --- defaults shown and confirmed ----------------------------------------------------
+
+BARE_HEADER = "Business Name,UBI,NAICS,Address,ZIP,Type,Year,Status\n"
+BARE = (
+    BARE_HEADER
+    + "Kent Tire Inc,602100501,441340,1 Main St,98032,GEN,2026,Active\n"
+    + "Kent Glass Inc,602100502,238150,2 Main St,98032,GEN,2026,Active\n"
+)
+
+
+def test_every_default_for_a_missing_column_is_shown_and_nothing_is_written_unconfirmed(
+    technician,
+):
+    check = license_import(source=BARE.encode(), user=technician, dry_run=True)
+    messages = [d.message for d in check.defaults]
+    assert messages == [
+        'Column "Inside City Limits" is not in the file: every business will be recorded as '
+        "inside city limits.",
+        'Column "Issue Date" is not in the file: every license will be recorded as issued on '
+        "January 1 of its license year.",
+        'Column "Open Date" is not in the file: every business will be recorded as opened on '
+        "its license's issue date.",
+        'Column "City" is not in the file: every business will be recorded as located in Kent.',
+        'Column "State" is not in the file: every business will be recorded as located in WA.',
+        'Column "Ownership Type" is not in the file: every business will be recorded with the '
+        'ownership type "Other".',
+        'Column "FTE" is not in the file: every business will be recorded with 0 FTE employees.',
+    ]
+    before = counts()
+    for confirmed in ([], check.unconfirmed[1:]):  # none, then all but one
+        result = license_import(
+            source=BARE.encode(), user=technician, dry_run=False, confirmed=confirmed
+        )
+        assert not result.written
+        assert result.record is None
+        assert counts() == before
+    assert result.unconfirmed == ["inside_city=inside"]
+    result = license_import(
+        source=BARE.encode(), user=technician, dry_run=False, confirmed=check.unconfirmed
+    )
+    assert result.written and result.licenses_created == 2
+
+
+def test_the_technician_chooses_another_value_and_confirms_that_one(technician):
+    choices = ImportChoices(inside_city=False, issued_on=date(2026, 3, 2))
+    check = license_import(source=BARE.encode(), user=technician, dry_run=True, choices=choices)
+    assert check.defaults[0].message.endswith(
+        "every business will be recorded as outside city limits."
+    )
+    assert check.defaults[1].message.endswith(
+        "every license will be recorded as issued on March 2, 2026."
+    )
+    # A confirmation of the other value does not hold for this one.
+    stale = license_import(
+        source=BARE.encode(),
+        user=technician,
+        dry_run=False,
+        choices=choices,
+        confirmed=["inside_city=inside", "issued_on=january_1", *check.unconfirmed[2:]],
+    )
+    assert stale.unconfirmed == ["inside_city=outside", "issued_on=2026-03-02"]
+    assert License.objects.count() == 0
+    license_import(
+        source=BARE.encode(),
+        user=technician,
+        dry_run=False,
+        choices=choices,
+        confirmed=check.unconfirmed,
+    )
+    assert set(Business.objects.values_list("inside_city_limits", flat=True)) == {False}
+    assert set(License.objects.values_list("issued_on", flat=True)) == {date(2026, 3, 2)}
+    assert set(Business.objects.values_list("opened_on", flat=True)) == {date(2026, 3, 2)}
+
+
+def test_blank_cells_of_a_column_the_file_has_are_shown_as_defaults_too(technician):
+    text = (
+        "Business Name,UBI,NAICS,Address,City,State,ZIP,Type,Year,Status,Issue Date,Open Date,"
+        "Inside City,Ownership,FTE\n"
+        "Kent Tire Inc,602100501,441340,1 Main St,Kent,WA,98032,GEN,2026,Active,2026-02-01,"
+        "2020-01-01,no,llc,3\n"
+        "Kent Glass Inc,602100502,238150,2 Main St,Kent,WA,98032,GEN,2026,Active,2026-02-01,"
+        "2020-01-01,,llc,3\n"
+    )
+    check = license_import(source=text.encode(), user=technician, dry_run=True)
+    assert [d.message for d in check.defaults] == [
+        'Column "Inside City" is blank on 1 line (3): that business will be recorded as '
+        "inside city limits."
+    ]
+
+
+def test_a_refusal_names_only_columns_the_file_has(technician):
+    text = (
+        "Business Name,UBI,NAICS,Address,ZIP,Type,Year,Status,Open Date\n"
+        "Kent Tire Inc,602100501,441340,1 Main St,98032,GEN,2026,Active,2026-04-01\n"
+        "Kent Flats LLC,602100502,531110,2 Main St,98032,RENT,2026,Active,2020-01-01\n"
+    )
+    with pytest.raises(UploadRefused) as excinfo:
+        license_import(source=text.encode(), user=technician, dry_run=True)
+    assert excinfo.value.messages == [
+        'Line 2, column "Open Date": The business opened on 04/01/2026, after 01/01/2026, the '
+        "issue date given to licenses without one; give this line its issue date.",
+        'Line 3: There is no "Units" column; a Rental housing license needs the number of '
+        "rental housing units.",
+    ]

@@ -24,11 +24,16 @@ BAD = (
 )
 
 
-def upload(client, text: str, *, dry_run: bool, name: str = "licenses.csv"):
-    data = {"file": SimpleUploadedFile(name, text.encode(), content_type="text/csv")}
+def upload(client, text: str, *, dry_run: bool, name: str = "licenses.csv", **fields):
+    data = {"file": SimpleUploadedFile(name, text.encode(), content_type="text/csv"), **fields}
     if dry_run:
         data["dry_run"] = "1"
     return client.post(reverse("licensing:license-import"), data)
+
+
+def confirmations(response) -> list[str]:
+    """What the check asks the technician to confirm (the checkboxes' values)."""
+    return response.context["result"].unconfirmed
 
 
 def counts():
@@ -47,7 +52,10 @@ def test_check_file_reports_every_bad_line_and_writes_nothing(client_for, techni
     page = response.content.decode()
     assert "licenses.csv cannot be imported as it is. Nothing was changed." in page
     assert "Correct these 3 problems" in page
-    assert "Line 3, column &quot;UBI #&quot;: A UBI number is nine digits; this one has 8." in page
+    assert (
+        "Line 3, column &quot;UBI #&quot;: A UBI number is nine digits (or sixteen with the "
+        "branch and location numbers); this one has 8." in page
+    )
     assert "&quot;TIRE&quot; is not a license type" in page
     assert counts() == before
 
@@ -66,7 +74,8 @@ def test_check_then_import_a_good_file(client_for, technician):
     assert "2 lines: would create 2 licenses, 2 new businesses" in response.content.decode()
     assert counts() == before
 
-    response = upload(client, GOOD, dry_run=False)
+    confirm = confirmations(response)
+    response = upload(client, GOOD, dry_run=False, confirm=confirm)
     page = response.content.decode()
     assert "Imported licenses.csv" in page
     assert "2 lines: created 2 licenses, 2 new businesses" in page
