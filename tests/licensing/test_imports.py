@@ -1,17 +1,25 @@
 """Importing existing license records: a dry run reports every bad line and writes
 nothing; a good file is imported whole; a bad one is never half-imported."""
 
+import csv
 import io
 from datetime import date
 from decimal import Decimal
 
 import pytest
-from openpyxl import Workbook
+from openpyxl import Workbook, load_workbook
 
 from kent_cs.uploads.results import UploadRefused
 from licensing.import_checks import ImportChoices
+from licensing.import_files import (
+    refused_rows_csv,
+    refused_rows_filename,
+    template_csv,
+    template_xlsx,
+)
 from licensing.imports import license_import
-from licensing.models import Business, Contact, License, LicenseStatusChange
+from licensing.models import Business, Contact, License, LicenseImport, LicenseStatusChange
+from licensing.validators import address_key, business_name_key
 from tests.licensing.factories import make_business, make_license
 
 D = Decimal
@@ -302,3 +310,169 @@ def test_a_refusal_names_only_columns_the_file_has(technician):
         'Line 3: There is no "Units" column; a Rental housing license needs the number of '
         "rental housing units.",
     ]
+
+
+# --- the template -----------------------------------------------------------------
+
+
+def test_the_template_marks_required_columns_and_its_example_imports(technician):
+    text = template_csv().decode("utf-8-sig")
+    markers, header, example = list(csv.reader(io.StringIO(text)))
+    marked = dict(zip(header, markers, strict=True))
+    assert example[header.index("UBI")] == "602-123-456-001-0001"
+    assert {name for name, mark in marked.items() if mark == "Required"} == {
+        "Business Name",
+        "UBI",
+        "NAICS Code",
+        "Address",
+        "ZIP",
+        "License Type",
+        "License Year",
+        "Status",
+    }
+    assert len(header) == 29  # every column the import reads
+    check = license_import(source=template_csv(), user=technician, dry_run=True)
+    assert (check.defaults, check.warnings) == ([], [])
+    result = license_import(source=template_csv(), user=technician, dry_run=False)
+    assert result.licenses_created == 1
+    business = Business.objects.get()
+    assert (business.ubi, business.ubi_branch, business.ubi_location) == (
+        "602123456",
+        "001",
+        "0001",
+    )
+    assert (business.legal_name, business.ownership_type, business.fte_employees) == (
+        "Meeker Street Bakery LLC",
+        "llc",
+        D("8.00"),
+    )
+    assert business.contacts.get().email == "rosa@meekerbakery.example"
+
+
+def test_the_excel_template_imports_too(technician):
+    data = template_xlsx()
+    sheet = load_workbook(io.BytesIO(data)).active
+    assert [c.value for c in sheet[1]][:3] == ["Required", "Optional", "Required"]
+    assert [c.value for c in sheet[2]][:3] == ["Business Name", "DBA", "UBI"]
+    result = license_import(source=data, user=technician, dry_run=False)
+    assert result.licenses_created == 1
+    assert License.objects.get().legacy_number.startswith("BL-")
+
+
+# --- likely duplicates ------------------------------------------------------------
+
+
+def test_likely_duplicates_by_name_and_address_are_shown_and_must_be_confirmed(technician):
+    make_business(
+        ubi="602100777",
+        legal_name="Meeker Street Bakery, L.L.C.",
+        trade_name="",
+        location_line1="210 West Meeker Street",
+        location_zip="98032",
+    )
+    make_business(ubi="602100888", legal_name="Kent Auto Body Inc", trade_name="")
+    text = (
+        SHORT_HEADER
+        + "MEEKER STREET BAKERY LLC,602100501,311811,210 W. Meeker St.,98032,GEN,2026,Active,"
+        "2026-02-01,yes\n"
+        + "Benson Hardware & Supply,602100502,444130,25 Benson Road,98031,GEN,2026,Active,"
+        "2026-02-01,yes\n"
+        + "Benson Hardware and Supply Co,602100503,444130,25 Benson Rd,98031,GEN,2026,Active,"
+        "2026-02-01,yes\n"
+        + "Kent Collision Center,602100888,811121,9 Main St,98032,CONT,2026,Active,"
+        "2026-02-01,yes\n"
+        + "Valley Florist,602100504,453110,7 Main St,98032,GEN,2026,Active,2026-02-01,yes\n"
+    )
+    check = license_import(source=text.encode(), user=technician, dry_run=True)
+    assert [str(w) for w in check.warnings] == [
+        'Line 2: "MEEKER STREET BAKERY LLC" at 210 W. Meeker St., 98032 looks like Meeker '
+        "Street Bakery, L.L.C. (UBI 602 100 777), already on file under another UBI.",
+        'Line 4: "Benson Hardware and Supply Co" at 25 Benson Rd, 98031 looks like "Benson '
+        'Hardware & Supply" on line 3 (UBI 602 100 502), under another UBI.',
+        'Line 5: UBI 602 100 888 is on file as "Kent Auto Body Inc"; this line names "Kent '
+        'Collision Center". Its license will be added to the business on file.',
+    ]
+    confirmed = [c for c in check.unconfirmed if c != "likely_duplicates"]
+    before = counts()
+    blocked = license_import(
+        source=text.encode(), user=technician, dry_run=False, confirmed=confirmed
+    )
+    assert blocked.unconfirmed == ["likely_duplicates"]
+    assert counts() == before
+    result = license_import(
+        source=text.encode(), user=technician, dry_run=False, confirmed=check.unconfirmed
+    )
+    assert (result.licenses_created, result.businesses_created) == (5, 4)
+
+
+def test_names_and_addresses_compare_without_case_punctuation_or_street_words():
+    assert business_name_key("Meeker Street Bakery, L.L.C.") == "MEEKER STREET BAKERY"
+    assert business_name_key("The Benson Hardware & Supply Co.") == "BENSON HARDWARE AND SUPPLY"
+    assert address_key("210 West Meeker Street", "98032-1234") == address_key(
+        "210 W. Meeker St.", "98032"
+    )
+
+
+# --- importing the good lines ----------------------------------------------------
+
+
+def test_all_or_nothing_stays_the_default(technician):
+    text = BARE + "Bad Co,60210,238150,3 Main St,98032,GEN,2026,Active\n"
+    with pytest.raises(UploadRefused):
+        license_import(source=text.encode(), user=technician, dry_run=False, confirmed=["x"])
+    assert counts() == (0, 0, 0, 0)
+
+
+def test_the_good_lines_are_imported_and_the_refused_ones_kept_to_correct(technician):
+    text = (
+        BARE
+        + "=cmd|' /C notepad'!A0 LLC,60210,238150,3 Main St,98032,GEN,2026,Active\n"
+        + "Kent Pawn Inc,602100504,522298,4 Main St,98032,XYZ,2026,Active\n"
+    )
+    check = license_import(
+        source=text.encode(), user=technician, dry_run=True, mode=LicenseImport.Mode.GOOD_ROWS
+    )
+    assert (check.licenses_created, len(check.refused)) == (2, 2)
+    assert check.summary == (
+        "4 lines: would create 2 licenses, 2 new businesses, 0 matched to businesses already "
+        "on file. 2 refused lines are not imported."
+    )
+    assert counts() == (0, 0, 0, 0)
+    result = license_import(
+        source=text.encode(),
+        user=technician,
+        dry_run=False,
+        mode=LicenseImport.Mode.GOOD_ROWS,
+        confirmed=check.unconfirmed,
+        filename="city.csv",
+    )
+    assert result.written and result.licenses_created == 2
+    assert sorted(Business.objects.values_list("legal_name", flat=True)) == [
+        "Kent Glass Inc",
+        "Kent Tire Inc",
+    ]
+    record = result.record
+    assert (record.refused_count, record.created_by, record.file_name) == (
+        2,
+        technician,
+        "city.csv",
+    )
+    refused = list(csv.reader(io.StringIO(refused_rows_csv(record).decode("utf-8-sig"))))
+    assert refused[0] == [*BARE_HEADER.strip().split(","), "Problem"]
+    assert refused[1][0] == "'=cmd|' /C notepad'!A0 LLC"  # formula-safe
+    assert refused[1][1:-1] == ["60210", "238150", "3 Main St", "98032", "GEN", "2026", "Active"]
+    assert refused[1][-1] == (
+        'Line 4, column "UBI": A UBI number is nine digits (or sixteen with the branch and '
+        "location numbers); this one has 5."
+    )
+    assert refused[2][-1].startswith('Line 5, column "Type": "XYZ" is not a license type')
+    assert refused_rows_filename(record) == "city-refused-rows.csv"
+
+    # Corrected, the refused file imports (its problem column is left alone).
+    refused[1][0], refused[1][1] = "Kent Signs LLC", "602100503"
+    refused[2][5] = "GEN"
+    corrected = io.StringIO()
+    csv.writer(corrected).writerows(refused)
+    again = import_confirmed(corrected.getvalue().encode(), technician)
+    assert again.licenses_created == 2
+    assert Business.objects.count() == 4
