@@ -366,6 +366,7 @@ class LicenseImportForm(forms.Form):
         choices=[("inside", "Inside city limits"), ("outside", "Outside city limits")],
         initial="inside",
         required=False,  # not sent: inside
+        widget=forms.Select(attrs={"class": "form-select"}),
     )
     issued_on = forms.DateField(
         label="Where the file gives no issue date, licenses were issued on",
