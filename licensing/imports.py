@@ -140,6 +140,10 @@ _YES = {"y", "yes", "true", "1", "inside", "in"}
 _NO = {"n", "no", "false", "0", "outside", "out"}
 
 
+def _count(number: int, one: str, many: str = "") -> str:
+    return f"{number:,} {one if number == 1 else many or one + 's'}"
+
+
 @dataclass
 class ImportResult:
     dry_run: bool
@@ -168,9 +172,9 @@ class ImportResult:
     def summary(self) -> str:
         verb = "would create" if not self.written else "created"
         text = (
-            f"{self.rows} lines: {verb} {self.licenses_created} licenses, "
-            f"{self.businesses_created} new businesses, {self.businesses_matched} matched "
-            "to businesses already on file."
+            f"{_count(self.rows, 'line')}: {verb} {_count(self.licenses_created, 'license')}, "
+            f"{_count(self.businesses_created, 'new business', 'new businesses')}, "
+            f"{self.businesses_matched} matched to businesses already on file."
         )
         if self.refused:
             count = len(self.refused)
