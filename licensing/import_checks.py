@@ -7,11 +7,12 @@ on file or on another line of the file.
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from kent_cs.uploads.cells import cell_text
 from kent_cs.uploads.results import Table
-from licensing.models import Business, LicenseType
+from licensing.models import Business, LicenseType, OwnershipType
 from licensing.validators import address_key, business_name_key, format_ubi
 
 # Headers as the template writes them and as messages name a column the file lacks.
@@ -46,6 +47,11 @@ COLUMN_LABELS = {
     "phone": "Phone",
     "email": "Email",
 }
+# What a business gets where the file leaves these out (see `_defaults`).
+DEFAULT_CITY = "Kent"
+DEFAULT_STATE = "WA"
+DEFAULT_OWNERSHIP = OwnershipType.OTHER
+DEFAULT_FTE = Decimal(0)
 # What the technician ticks to say the likely duplicates shown are separate businesses.
 DUPLICATES_CONFIRMATION = "likely_duplicates"
 
@@ -93,29 +99,41 @@ class ImportRow:
     legacy_number: str
 
 
-# Column -> (whom it is about, what they get), for each default the importer applies.
-def _default_outcomes(choices: ImportChoices) -> dict[str, tuple[str, str, str]]:
-    issued = (
-        f"issued on {choices.issued_on:%B} {choices.issued_on.day}, {choices.issued_on.year}"
-        if choices.issued_on
-        else "issued on January 1 of its license year"
-    )
+def _day(value: date) -> str:
+    return f"{value:%B} {value.day}, {value.year}"
+
+
+@dataclass(frozen=True)
+class _Default:
+    subject: str  # "business" or "license": what the column is about
+    outcome: str  # what such a business or license gets
+    value: str  # the value, as the confirmation names it
+
+
+def _defaults(choices: ImportChoices) -> dict[str, _Default]:
+    """Each default the importer applies, by column (the values `_parse` gives)."""
+    inside = "inside" if choices.inside_city else "outside"
+    issued = choices.issued_on
     return {
-        "inside_city": (
-            "business",
-            "recorded as " + ("inside" if choices.inside_city else "outside") + " city limits",
-            "inside" if choices.inside_city else "outside",
-        ),
-        "issued_on": (
+        "inside_city": _Default("business", f"recorded as {inside} city limits", inside),
+        "issued_on": _Default(
             "license",
-            f"recorded as {issued}",
-            choices.issued_on.isoformat() if choices.issued_on else "january_1",
+            f"recorded as issued on {_day(issued)}"
+            if issued
+            else "recorded as issued on January 1 of its license year",
+            issued.isoformat() if issued else "january_1",
         ),
-        "opened_on": ("business", "recorded as opened on its license's issue date", "issued"),
-        "city": ("business", "recorded as located in Kent", "Kent"),
-        "state": ("business", "recorded as located in WA", "WA"),
-        "ownership_type": ("business", 'recorded with the ownership type "Other"', "other"),
-        "fte": ("business", "recorded with 0 FTE employees", "0"),
+        "opened_on": _Default(
+            "business", "recorded as opened on its license's issue date", "issued"
+        ),
+        "city": _Default("business", f"recorded as located in {DEFAULT_CITY}", DEFAULT_CITY),
+        "state": _Default("business", f"recorded as located in {DEFAULT_STATE}", DEFAULT_STATE),
+        "ownership_type": _Default(
+            "business",
+            f'recorded with the ownership type "{DEFAULT_OWNERSHIP.label}"',
+            DEFAULT_OWNERSHIP.value,
+        ),
+        "fte": _Default("business", f"recorded with {DEFAULT_FTE} FTE employees", str(DEFAULT_FTE)),
     }
 
 
@@ -127,16 +145,18 @@ def _lines_text(lines: list[int]) -> str:
 def applied_defaults(
     table: Table, rows: list[ImportRow], choices: ImportChoices
 ) -> list[AppliedDefault]:
+    """Each default the rows get: for a column the file lacks, or its blank cells."""
     good_lines = {row.line for row in rows}
-    defaults = []
-    for column, (subject, outcome, value) in _default_outcomes(choices).items():
-        confirmation = f"{column}={value}"
+    applied = []
+    for column, default in _defaults(choices).items():
+        confirmation = f"{column}={default.value}"
+        plural = "businesses" if default.subject == "business" else "licenses"
         if column not in table.labels:
             message = (
-                f'Column "{COLUMN_LABELS[column]}" is not in the file: every {subject} will '
-                f"be {outcome}."
+                f'Column "{COLUMN_LABELS[column]}" is not in the file: every {default.subject} '
+                f"will be {default.outcome}."
             )
-            defaults.append(AppliedDefault(column, confirmation, message))
+            applied.append(AppliedDefault(column, confirmation, message))
             continue
         blank = [
             row.line
@@ -144,17 +164,15 @@ def applied_defaults(
             if row.line in good_lines and not cell_text(row, column, required=False)
         ]
         if blank:
-            unit = table.unit.lower() + ("" if len(blank) == 1 else "s")
-            whom = f"that {subject}" if len(blank) == 1 else f"those {subject}es"
-            if subject == "license":
-                whom = "that license" if len(blank) == 1 else "those licenses"
-            verb = "will be"
+            one = len(blank) == 1
+            unit = table.unit.lower() + ("" if one else "s")
+            whom = f"that {default.subject}" if one else f"those {plural}"
             message = (
                 f'Column "{table.labels[column]}" is blank on {len(blank):,} {unit} '
-                f"({_lines_text(blank)}): {whom} {verb} {outcome}."
+                f"({_lines_text(blank)}): {whom} will be {default.outcome}."
             )
-            defaults.append(AppliedDefault(column, confirmation, message))
-    return defaults
+            applied.append(AppliedDefault(column, confirmation, message))
+    return applied
 
 
 def _name_keys(names: Iterable[str]) -> set[str]:

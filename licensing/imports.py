@@ -22,7 +22,6 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -45,6 +44,10 @@ from kent_cs.uploads.files import UploadSource
 from kent_cs.uploads.results import Row, RowError, Table, UploadRefused
 from kent_cs.uploads.tables import read_table
 from licensing.import_checks import (
+    DEFAULT_CITY,
+    DEFAULT_FTE,
+    DEFAULT_OWNERSHIP,
+    DEFAULT_STATE,
     DUPLICATES_CONFIRMATION,
     AppliedDefault,
     ImportChoices,
@@ -249,7 +252,18 @@ class _Context:
 
 def _ubi_parts(row: Row) -> UbiParts:
     """The UBI cell (9 or 16 digits) with the branch and location columns, if any."""
-    parts = _checked("ubi", split_ubi, cell_text(row, "ubi"))
+    raw = row.get("ubi")
+    text = cell_text(row, "ubi")
+    if isinstance(raw, int | float) and not isinstance(raw, bool) and len(text) > 15:
+        # Excel keeps 15 digits of a number: the 16th (of the location) is already lost.
+        raise RowError(
+            f"{text} is a number in the spreadsheet, and Excel keeps only 15 digits of a "
+            "number, so the last digit of this 16-digit UBI may be lost. Format the column "
+            "as text and type the UBI again (or put the branch and location in columns of "
+            "their own).",
+            column="ubi",
+        )
+    parts = _checked("ubi", split_ubi, text)
     branch = cell_text(row, "ubi_branch", required=False).replace(" ", "")
     location = cell_text(row, "ubi_location", required=False).replace(" ", "")
     if branch and not re.fullmatch(r"\d{1,3}", branch):
@@ -362,7 +376,7 @@ def _parse(row: Row, context: _Context) -> ImportRow:
             ownership_text, OwnershipType.choices, column="ownership_type", what="ownership type"
         )
         if ownership_text
-        else OwnershipType.OTHER
+        else DEFAULT_OWNERSHIP
     )
     fte = cell_money(row, "fte", required=False)
     if fte is not None and fte < 0:
@@ -391,15 +405,17 @@ def _parse(row: Row, context: _Context) -> ImportRow:
         "naics_code": _checked("naics", normalise_naics, cell_text(row, "naics")),
         "location_line1": cell_text(row, "address", max_length=120),
         "location_line2": cell_text(row, "suite", required=False, max_length=120),
-        "location_city": cell_text(row, "city", required=False, max_length=60) or "Kent",
-        "location_state": (cell_text(row, "state", required=False, max_length=2) or "WA").upper(),
+        "location_city": cell_text(row, "city", required=False, max_length=60) or DEFAULT_CITY,
+        "location_state": (
+            cell_text(row, "state", required=False, max_length=2) or DEFAULT_STATE
+        ).upper(),
         "location_zip": zip_code,
         "mailing_line1": cell_text(row, "mailing_address", required=False, max_length=120),
         "mailing_city": cell_text(row, "mailing_city", required=False, max_length=60),
         "mailing_state": cell_text(row, "mailing_state", required=False, max_length=2).upper(),
         "mailing_zip": mailing_zip,
         "inside_city_limits": _yes_no(row, "inside_city", context.choices.inside_city),
-        "fte_employees": fte if fte is not None else Decimal(0),
+        "fte_employees": fte if fte is not None else DEFAULT_FTE,
         "gross_receipts": receipts,
         "opened_on": opened_on,
     }

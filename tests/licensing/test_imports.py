@@ -476,3 +476,68 @@ def test_the_good_lines_are_imported_and_the_refused_ones_kept_to_correct(techni
     again = import_confirmed(corrected.getvalue().encode(), technician)
     assert again.licenses_created == 2
     assert Business.objects.count() == 4
+
+
+def test_a_16_digit_ubi_held_as_a_spreadsheet_number_is_refused_not_misread(technician):
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["Business Name", "UBI", "NAICS", "Address", "ZIP", "Type", "Year", "Status"])
+    sheet.append(
+        ["Kent Tire Inc", 6021005010010001, 441340, "1 Main St", "98032", "GEN", 2026, "Active"]
+    )
+    sheet.append(
+        [
+            "Kent Glass Inc",
+            "602100502-001-0001",
+            238150,
+            "2 Main St",
+            "98032",
+            "GEN",
+            2026,
+            "Active",
+        ]
+    )
+    data = io.BytesIO()
+    book.save(data)
+    with pytest.raises(UploadRefused) as excinfo:
+        license_import(source=data.getvalue(), user=technician, dry_run=True)
+    assert excinfo.value.messages == [
+        'Row 2, column "UBI": 6021005010010001 is a number in the spreadsheet, and Excel keeps '
+        "only 15 digits of a number, so the last digit of this 16-digit UBI may be lost. Format "
+        "the column as text and type the UBI again (or put the branch and location in columns "
+        "of their own)."
+    ]
+
+
+def test_a_business_registered_meanwhile_refuses_the_import_and_writes_nothing(
+    technician, monkeypatch
+):
+    from licensing import imports
+
+    checked = imports.likely_duplicates
+
+    def someone_else_registers(*args, **kwargs):
+        # Between the check and the write, another technician registers a business.
+        make_business(ubi="602100502", legal_name="Kent Glass Inc")
+        return checked(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "likely_duplicates", someone_else_registers)
+    text = BARE.replace("\n", ",yes\n").replace("Status,yes", "Status,Inside City")
+    with pytest.raises(UploadRefused) as excinfo:
+        license_import(
+            source=text.encode(),
+            user=technician,
+            dry_run=False,
+            mode=LicenseImport.Mode.GOOD_ROWS,
+            confirmed=[
+                "issued_on=january_1",
+                "opened_on=issued",
+                "city=Kent",
+                "state=WA",
+                "ownership_type=other",
+                "fte=0",
+            ],
+        )
+    assert "added by someone else meanwhile" in excinfo.value.messages[0]
+    assert list(Business.objects.values_list("legal_name", flat=True)) == ["Kent Glass Inc"]
+    assert (License.objects.count(), LicenseImport.objects.count()) == (0, 0)
