@@ -12,6 +12,7 @@ from django.urls import reverse
 from kent_cs.reports import csv_response, xlsx_response
 from kent_cs.uploads.results import MAX_REPORTED_ISSUES, UploadRefused
 from licensing.forms import LicenseImportForm
+from licensing.import_checks import COLUMN_LABELS
 from licensing.import_files import (
     refused_rows_csv,
     refused_rows_filename,
@@ -70,8 +71,8 @@ def license_import_view(request):
             "confirmed": set(form.cleaned_data.get("confirm", [])) if form.is_bound else set(),
             "file_name": file_name,
             "numbers": numbers,
-            "required_columns": REQUIRED_COLUMNS,
-            "optional_columns": OPTIONAL_COLUMNS,
+            "required_columns": [COLUMN_LABELS[c] for c in REQUIRED_COLUMNS],
+            "optional_columns": [COLUMN_LABELS[c] for c in OPTIONAL_COLUMNS],
             "license_types": LicenseType.objects.filter(is_active=True).order_by("code"),
             "breadcrumbs": [("Import license records", None)],
         },

@@ -222,3 +222,15 @@ def test_import_downloads_are_refused_to_others(client_for, technician, persona,
 def test_a_missing_import_is_404(client_for, technician):
     url = reverse("licensing:license-import-refused-csv", args=[999999])
     assert client_for(technician).get(url).status_code == 404
+
+
+def test_an_imported_business_shows_its_ubi_branch_and_location(client_for, technician):
+    client = client_for(technician)
+    check = upload(client, BARE, dry_run=True)
+    upload(client, BARE, dry_run=False, confirm=confirmations(check))
+    glass = Business.objects.get(ubi="602100502")
+    page = client.get(reverse("licensing:business-detail", args=[glass.pk])).content.decode()
+    assert "602 100 502" in page
+    assert "branch 001, location 0001" in page
+    columns = client.get(reverse("licensing:license-import")).content.decode()
+    assert "<strong>Required:</strong> Business Name, UBI, NAICS Code," in columns
