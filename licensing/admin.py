@@ -20,6 +20,7 @@ from licensing.models import (
     FeeSchedule,
     FeeTier,
     License,
+    LicenseImport,
     LicenseInvoice,
     LicenseInvoiceLine,
     LicenseType,
@@ -208,6 +209,22 @@ class BusinessAdmin(ReadOnlyAdmin):
     list_display = ["legal_name", "trade_name", "ubi", "naics_code", "status", "opened_on"]
     list_filter = ["status", "ownership_type", "inside_city_limits"]
     search_fields = ["legal_name", "trade_name", "ubi"]
+
+
+@admin.register(LicenseImport)
+class LicenseImportAdmin(ReadOnlyAdmin):
+    list_display = [
+        "file_name",
+        "mode",
+        "rows",
+        "licenses_created",
+        "refused_count",
+        "created_by",
+        "created_at",
+    ]
+    list_filter = ["mode"]
+    list_select_related = ["created_by"]
+    search_fields = ["file_name"]
 
 
 @admin.register(License)

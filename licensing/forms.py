@@ -9,10 +9,12 @@ from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.forms.models import fields_for_model
 from django.utils import timezone
 
+from licensing.import_checks import ImportChoices
 from licensing.models import (
     LICENSE_TRANSITIONS,
     Business,
     Contact,
+    LicenseImport,
     LicenseStatus,
     LicenseType,
     OwnershipType,
@@ -328,6 +330,16 @@ class DelinquencyForm(forms.Form):
     as_of = forms.DateField(label="As of", required=False, widget=date_input())
 
 
+class _Confirmations(forms.MultipleChoiceField):
+    """The defaults and warnings a technician ticked; which ones an import needs is only
+    known once the file is read, so any value is accepted here and the import compares."""
+
+    widget = forms.CheckboxSelectMultiple
+
+    def valid_value(self, value) -> bool:
+        return len(str(value)) <= 100
+
+
 class LicenseImportForm(forms.Form):
     file = forms.FileField(
         label="File of license records",
@@ -336,6 +348,48 @@ class LicenseImportForm(forms.Form):
     # "Check file" sends dry_run=1 and "Import" does not: both read and check the whole
     # file the same way, one of them without writing, so they share a URL and a view.
     dry_run = forms.BooleanField(required=False)
+    mode = forms.ChoiceField(
+        label="If some lines have problems",
+        choices=[
+            (LicenseImport.Mode.ALL, "Import nothing until every line is correct"),
+            (
+                LicenseImport.Mode.GOOD_ROWS,
+                "Import the good lines only, and give me the refused ones back as a file",
+            ),
+        ],
+        initial=LicenseImport.Mode.ALL,
+        required=False,  # not sent: all or nothing
+        widget=forms.RadioSelect,
+    )
+    inside_city = forms.ChoiceField(
+        label="Where the file does not say, businesses are",
+        choices=[("inside", "Inside city limits"), ("outside", "Outside city limits")],
+        initial="inside",
+        required=False,  # not sent: inside
+        widget=forms.Select(attrs={"class": "form-select"}),
+    )
+    issued_on = forms.DateField(
+        label="Where the file gives no issue date, licenses were issued on",
+        required=False,
+        widget=date_input(),
+        help_text="Leave blank for January 1 of each license's year.",
+    )
+    confirm = _Confirmations(required=False)
+
+    @property
+    def import_mode_value(self) -> str:
+        """The mode as sent, for the radio buttons (all or nothing unless chosen)."""
+        return (self.data.get("mode") if self.is_bound else "") or LicenseImport.Mode.ALL
+
+    @property
+    def import_mode(self) -> str:
+        return self.cleaned_data["mode"] or LicenseImport.Mode.ALL
+
+    def import_choices(self) -> ImportChoices:
+        return ImportChoices(
+            inside_city=self.cleaned_data["inside_city"] != "outside",
+            issued_on=self.cleaned_data["issued_on"],
+        )
 
 
 class YearRangeForm(forms.Form):

@@ -115,4 +115,14 @@ urlpatterns = [
     path("renewals/penalties/", renewals.penalties_assess_start, name="penalties-assess"),
     # Imports
     path("import/", imports.license_import_view, name="license-import"),
+    path(
+        "import/template.<str:fmt>",
+        imports.license_import_template_download,
+        name="license-import-template-download",
+    ),
+    path(
+        "import/<int:pk>/refused.csv",
+        imports.license_import_refused_csv,
+        name="license-import-refused-csv",
+    ),
 ]

@@ -3,15 +3,21 @@
 The Washington UBI (Unified Business Identifier) is nine digits. The Department of
 Revenue publishes no check digit, so none is invented here: the check is nine digits,
 written with or without the usual spaces or dashes ("602 123 456", "602-123-456"), and
-not a placeholder (all zeros, or one digit repeated). The 16-digit form some state
-letters print (UBI, branch, location) is refused with a hint, not cut down silently.
+not a placeholder (all zeros, or one digit repeated). The 16-digit form state letters
+and city license files print (UBI 9, branch 3, location 4: "602-123-456-001-0001") is
+read as its parts by `split_ubi`; where only a UBI is asked for (`normalise_ubi`) it is
+refused with a hint, not cut down silently.
 """
 
 import re
+from typing import NamedTuple
 
 from django.core.exceptions import ValidationError
 
 UBI_LENGTH = 9
+UBI_BRANCH_LENGTH = 3
+UBI_LOCATION_LENGTH = 4
+UBI_FULL_LENGTH = UBI_LENGTH + UBI_BRANCH_LENGTH + UBI_LOCATION_LENGTH
 _UBI_SEPARATORS = re.compile(r"[\s\-.]+")
 
 # NAICS 2022 sectors: the first two digits of every code.
@@ -65,6 +71,31 @@ def normalise_ubi(value: str) -> str:
     if len(set(text)) == 1:
         raise ValidationError(f"{format_ubi(text)} is a placeholder, not a UBI.", code="ubi_fake")
     return text
+
+
+class UbiParts(NamedTuple):
+    ubi: str  # nine digits: the business
+    branch: str  # three digits, or "" when not given
+    location: str  # four digits, or "" when not given
+
+
+def split_ubi(value: str) -> UbiParts:
+    """A 9-digit UBI, or the 16-digit UBI + branch + location, as its parts.
+
+    The UBI part is checked as `normalise_ubi` checks a UBI; ValidationError otherwise.
+    """
+    text = _UBI_SEPARATORS.sub("", str(value or "").strip())
+    if len(text) == UBI_FULL_LENGTH and text.isdigit() and text.isascii():
+        ubi = normalise_ubi(text[:UBI_LENGTH])
+        branch = text[UBI_LENGTH : UBI_LENGTH + UBI_BRANCH_LENGTH]
+        return UbiParts(ubi, branch, text[UBI_LENGTH + UBI_BRANCH_LENGTH :])
+    if text.isdigit() and text.isascii() and len(text) not in (UBI_LENGTH, UBI_FULL_LENGTH):
+        raise ValidationError(
+            f"A UBI number is nine digits (or sixteen with the branch and location "
+            f"numbers); this one has {len(text)}.",
+            code="ubi_length",
+        )
+    return UbiParts(normalise_ubi(text), "", "")
 
 
 def validate_ubi(value: str) -> None:
@@ -142,6 +173,34 @@ def address_key(line1: str, postal_code: str) -> str:
     street = " ".join(_ADDRESS_WORDS.get(word, word) for word in words)
     zip5 = re.sub(r"\D", "", postal_code or "")[:5]
     return f"{street}|{zip5}" if street else ""
+
+
+# Words that do not tell two businesses apart: "Kent Bakery, L.L.C." is "Kent Bakery".
+_NAME_NOISE = {
+    "THE",
+    "LLC",
+    "INC",
+    "INCORPORATED",
+    "CORP",
+    "CORPORATION",
+    "CO",
+    "COMPANY",
+    "LTD",
+    "LIMITED",
+    "PLLC",
+    "LLP",
+    "LP",
+    "PC",
+    "PS",
+}
+
+
+def business_name_key(name: str) -> str:
+    """A comparable form of a business name: capitals, no punctuation, "&" as AND, and no
+    company-form words (LLC, Inc, Co, The), for duplicate detection."""
+    text = (name or "").upper().replace("&", " AND ")
+    words = re.sub(r"[^\w]+", " ", text.replace(".", "")).split()  # L.L.C. is LLC
+    return " ".join(word for word in words if word not in _NAME_NOISE)
 
 
 def validate_postal_code(value: str) -> None:

@@ -18,7 +18,8 @@ from cashiering.services.refunds import refund_approve, refund_request_create, r
 from kent_cs.models import Job
 from kent_cs.reports import FORMULA_PREFIXES
 from ledger.models import GLAccount
-from licensing.models import LicenseType
+from licensing.imports import license_import
+from licensing.models import LicenseImport, LicenseType
 from licensing.renewals import renewal_invoice_create
 from tests.cashiering.factories import counter_setup, make_account, open_session, post, utility
 from tests.cashiering.returns_factories import technician_b
@@ -51,6 +52,13 @@ EXPORTS = {
     "licensing:report-growth-xlsx": ("get", lambda s: [], {"first_year": 2025}, False),
     "licensing:renewals-outstanding-export": ("get", lambda s: ["csv"], {"year": 2026}, True),
     "licensing:delinquency-export": ("get", lambda s: ["xlsx"], {}, True),
+    "licensing:license-import-template-download": ("get", lambda s: ["xlsx"], {}, False),
+    "licensing:license-import-refused-csv": ("get", lambda s: [s["import"]], {}, True),
+}
+# Downloads only a technician may fetch (the others are fetched as a supervisor).
+TECHNICIAN_EXPORTS = {
+    "licensing:license-import-template-download",
+    "licensing:license-import-refused-csv",
 }
 REPORT_TABLES = {
     "new-licenses": {"first_year": 2025},
@@ -115,7 +123,20 @@ def scene(settings, cashier, technician, supervisor):
     )
     from ledger.models import AccountingPeriod
 
+    # A city's file whose refused line carries formula text, handed back to be corrected.
+    refused_line = (
+        "Business Name,DBA,UBI,NAICS,Address,ZIP,Type,Year,Status\n"
+        f'"{LEGAL_NAME}",{TRADE_NAME},60210,722511,"{ADDRESS}",98032,GEN,2026,Active\n'
+    )
+    imported = license_import(
+        source=refused_line.encode(),
+        user=technician,
+        dry_run=False,
+        mode=LicenseImport.Mode.GOOD_ROWS,
+    )
+
     return {
+        "import": imported.record.pk,
         "period": AccountingPeriod.objects.get(year=TODAY.year, month=TODAY.month).pk,
         "batch": None,
         "refund": refund,
@@ -177,9 +198,8 @@ def _fetch(client, name, method, args, query, capture):
 
 
 def test_every_export_writes_formula_text_as_inert_text(
-    client_for, scene, supervisor, django_capture_on_commit_callbacks
+    client, scene, supervisor, technician, django_capture_on_commit_callbacks
 ):
-    client = client_for(supervisor)
     walked = []
     ordered = sorted(EXPORTS, key=lambda name: name != "cashiering:refund-export")
     for name in ordered:  # the refund export first: its batch is downloaded again
@@ -187,11 +207,13 @@ def test_every_export_writes_formula_text_as_inert_text(
         if name == "cashiering:refund-batch":
             scene["refund"].refresh_from_db()
             scene["batch"] = scene["refund"].export_batch
+        client.force_login(technician if name in TECHNICIAN_EXPORTS else supervisor)
         response = _fetch(
             client, name, method, args(scene), query, django_capture_on_commit_callbacks
         )
         assert response.status_code == 200, (name, response.status_code)
         walked.append((name, response))
+    client.force_login(supervisor)
     for slug, query in REPORT_TABLES.items():
         for fmt in ("csv", "xlsx"):
             name = f"licensing:report-{fmt}"

@@ -19,7 +19,7 @@ from kent_cs.jobs import job_succeed
 from kent_cs.models import Job
 from ledger.models import AccountingPeriod
 from ledger.services import LineSpec, journal_entry_post
-from licensing.models import LicenseType, RenewalRun
+from licensing.models import LicenseImport, LicenseType, RenewalRun
 from licensing.renewals import renewal_invoice_create
 from licensing.services.applications import application_submit
 from licensing.services.businesses import contact_add
@@ -108,6 +108,17 @@ def _licensing_scenario(personas) -> dict:
         "application": application,
         "review": application.reviews.get(),
         "renewal_run": RenewalRun.objects.create(year=2027, started_by=technician),
+        "license_import": LicenseImport.objects.create(
+            file_name="city.csv",
+            mode=LicenseImport.Mode.GOOD_ROWS,
+            rows=1,
+            licenses_created=0,
+            businesses_created=0,
+            businesses_matched=0,
+            refused={"columns": ["UBI"], "rows": [["Line 2: not a UBI", "60210"]]},
+            refused_count=1,
+            created_by=technician,
+        ),
     }
 
 
@@ -262,6 +273,8 @@ RULES: dict[str, Rule] = {
     "licensing:penalties-assess": Rule({"technician", "supervisor"}, method="post"),
     # Imports
     "licensing:license-import": Rule(LICENSING),
+    "licensing:license-import-template-download": Rule(LICENSING, kwargs=lambda s: {"fmt": "csv"}),
+    "licensing:license-import-refused-csv": Rule(LICENSING, kwargs=_pk("license_import")),
     # Licensing reports: kent_cs.view_reports, as the ledger's reports.
     "licensing:report-dashboard": Rule(LEDGER_READERS),
     "licensing:report-new-licenses": Rule(LEDGER_READERS),

@@ -4,6 +4,7 @@ written, and the cell helpers that read text, money, dates and whole numbers fro
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
@@ -38,6 +39,18 @@ def _validation_issues(error: ValidationError, table: Table, line: int) -> Itera
             yield UploadIssue(line, None, message, table.unit)
 
 
+def _row_issues(table: Table, row: Row, exc: Exception) -> Iterator[UploadIssue]:
+    if isinstance(exc, RowError):
+        yield UploadIssue(row.line, table.label(exc.column), exc.message, table.unit)
+    elif isinstance(exc, ValidationError):
+        yield from _validation_issues(exc, table, row.line)
+    else:
+        yield UploadIssue(row.line, None, str(exc), table.unit)
+
+
+_ROW_ERRORS = (RowError, ValidationError, MoneyError)
+
+
 def parse_rows[T](
     table: Table,
     parse_row: Callable[[Row], T | None],
@@ -55,19 +68,51 @@ def parse_rows[T](
     for row in table.rows:
         try:
             result = parse_row(row)
-        except RowError as exc:
-            issues.add(UploadIssue(row.line, table.label(exc.column), exc.message, table.unit))
-        except ValidationError as exc:
-            for issue in _validation_issues(exc, table, row.line):
+        except _ROW_ERRORS as exc:
+            for issue in _row_issues(table, row, exc):
                 issues.add(issue)
-        except MoneyError as exc:
-            issues.add(UploadIssue(row.line, None, str(exc), table.unit))
         else:
             if result is not None and not issues.count:
                 results.append(result)
     if issues.count:
         raise issues.refusal()
     return results
+
+
+@dataclass(frozen=True)
+class RefusedRow:
+    """A row `parse_rows_apart` could not read, with every reason."""
+
+    row: Row
+    issues: list[UploadIssue]
+
+    @property
+    def problem(self) -> str:
+        return "; ".join(str(issue) for issue in self.issues)
+
+
+def parse_rows_apart[T](
+    table: Table, parse_row: Callable[[Row], T | None]
+) -> tuple[list[T], list[RefusedRow]]:
+    """Like `parse_rows`, but the rows that parse are kept apart from those that do not:
+    (the good rows' results, the refused rows with their problems), for an import that
+    takes the good rows and hands the others back to be corrected."""
+    results: list[T] = []
+    refused: list[RefusedRow] = []
+    for row in table.rows:
+        try:
+            result = parse_row(row)
+        except _ROW_ERRORS as exc:
+            refused.append(RefusedRow(row, list(_row_issues(table, row, exc))))
+        else:
+            if result is not None:
+                results.append(result)
+    return results, refused
+
+
+def row_texts(table: Table, row: Row) -> list[str]:
+    """The row's cells as text, in the file's column order (for handing a row back)."""
+    return [_as_text(row.get(column)) for column in table.columns]
 
 
 def cell_text(

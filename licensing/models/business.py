@@ -50,6 +50,14 @@ class Business(models.Model):
         validators=[validate_ubi],
         help_text="Washington Unified Business Identifier: nine digits.",
     )
+    # The rest of the 16-digit state number (UBI, branch, location): which of the
+    # registered business's branches and locations this record, at this address, is.
+    ubi_branch = models.CharField(
+        "UBI branch", max_length=3, blank=True, help_text="Three digits, like 001."
+    )
+    ubi_location = models.CharField(
+        "UBI location", max_length=4, blank=True, help_text="Four digits, like 0001."
+    )
     ownership_type = models.CharField(max_length=20, choices=OwnershipType.choices)
     naics_code = models.CharField(
         "NAICS code", max_length=6, validators=[validate_naics], help_text="2 to 6 digits."
@@ -95,6 +103,11 @@ class Business(models.Model):
         verbose_name_plural = "businesses"
         constraints = [
             models.CheckConstraint(condition=Q(ubi__regex=r"^[0-9]{9}$"), name="lic_business_ubi"),
+            models.CheckConstraint(
+                condition=Q(ubi_branch="", ubi_location="")
+                | Q(ubi_branch__regex=r"^[0-9]{3}$", ubi_location__regex=r"^[0-9]{4}$"),
+                name="lic_business_ubi_branch_location",
+            ),
             models.CheckConstraint(
                 condition=Q(naics_code__regex=r"^[0-9]{2,6}$"), name="lic_business_naics"
             ),
@@ -150,6 +163,13 @@ class Business(models.Model):
 
     @property
     def ubi_display(self) -> str:
+        return format_ubi(self.ubi)
+
+    @property
+    def ubi_full_display(self) -> str:
+        """The UBI with its branch and location where known: 602 123 456 001 0001."""
+        if self.ubi_branch:
+            return f"{format_ubi(self.ubi)} {self.ubi_branch} {self.ubi_location}"
         return format_ubi(self.ubi)
 
     @property

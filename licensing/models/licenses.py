@@ -286,3 +286,35 @@ class LicenseStatusChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.license}: {self.from_status or 'new'} → {self.to_status} ({self.reason})"
+
+
+class LicenseImport(models.Model):
+    """One import of a file of license records that wrote something: who, from which
+    file, what it made, and (when the good rows were imported without the others) the
+    refused rows with their problems, to be downloaded, corrected and imported again."""
+
+    class Mode(models.TextChoices):
+        ALL = "all", "All or nothing"
+        GOOD_ROWS = "good_rows", "Good rows only"
+
+    file_name = models.CharField(max_length=255)
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    rows = models.PositiveIntegerField()
+    licenses_created = models.PositiveIntegerField()
+    businesses_created = models.PositiveIntegerField()
+    businesses_matched = models.PositiveIntegerField()
+    # The refused rows as the file had them: {"columns": [...], "rows": [[line, problem,
+    # cells...], ...]}, cells as text.
+    refused = models.JSONField(default=dict, blank=True)
+    refused_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        triggers = [APPEND_ONLY]
+
+    def __str__(self) -> str:
+        return f"Import of {self.file_name} ({self.created_at:%Y-%m-%d})"

@@ -6,4 +6,5 @@
 - applications: applications, the review queue and reviews.
 - renewals: renewals due and outstanding, delinquency, renewal runs, notice data.
 - dashboard: the home page's licensing cards.
+- imports: the records of license imports and their refused rows.
 """

@@ -413,3 +413,57 @@ def test_licensing_pages_pass_axe_and_the_content_security_policy(
 
     assert found == {}, "\n".join(f"{name}: {describe_violations(v)}" for name, v in found.items())
     assert csp == []
+
+
+def test_license_import_confirms_defaults_and_hands_back_the_refused_lines(
+    live_server, page, technician, licensing
+):
+    city_file = (
+        b"Business Name,UBI,NAICS,Address,ZIP,Type,Year,Status,Issue Date,Open Date,City,State,"
+        b"Ownership,FTE\n"
+        b"Kent Tire Inc,602-100-501-001-0001,441340,1 Main St,98032,GEN,2026,Active,2026-02-01,"
+        b"2020-01-01,Kent,WA,llc,4\n"
+        b"Kent Glass Inc,602100502,238150,2 Main St,98032,TIRE,2026,Active,2026-02-01,"
+        b"2020-01-01,Kent,WA,llc,3\n"
+    )
+    upload = {"name": "city.csv", "mimeType": "text/csv", "buffer": city_file}
+    csp = watch_csp(page)
+    sign_in(page, live_server, "technician")
+    page.goto(f"{live_server.url}/licensing/import/")
+
+    page.get_by_label("File of license records").set_input_files(upload)
+    page.get_by_label("Import the good lines only").check()
+    page.get_by_label("Where the file does not say, businesses are").select_option("outside")
+    page.get_by_role("button", name="Check file").click()
+    expect(page.locator("#import-result")).to_contain_text("city.csv is ready to import")
+    expect(page.locator("#refused-problems")).to_contain_text('"TIRE" is not a license type')
+    default = page.get_by_label(
+        'Column "Inside City Limits" is not in the file: every business will be recorded as '
+        "outside city limits."
+    )
+    violations = axe_violations_in_place(page)
+    assert violations == [], describe_violations(violations)
+
+    # Import without ticking the default: nothing is written.
+    page.get_by_label("File of license records").set_input_files(upload)
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.locator("#import-result")).to_contain_text("was not imported")
+    assert License.objects.count() == 0
+
+    default.check()
+    page.get_by_label("File of license records").set_input_files(upload)
+    page.get_by_role("button", name="Import", exact=True).click()
+    expect(page.locator("#import-result")).to_contain_text("Imported city.csv")
+    business = License.objects.get().business
+    assert (business.ubi, business.ubi_branch, business.inside_city_limits) == (
+        "602100501",
+        "001",
+        False,
+    )
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the 1 refused line (CSV)").click()
+    with open(download.value.path(), encoding="utf-8-sig") as handle:
+        lines = handle.read().splitlines()
+    assert lines[0].endswith(",Problem")
+    assert lines[1].startswith("Kent Glass Inc,602100502,")
+    assert csp == []

@@ -63,3 +63,24 @@ def test_unknown_fee_codes_are_refused(client_for, admin, chart):
 
 def test_businesses_and_licenses_are_read_only_in_the_admin(client_for, admin):
     assert client_for(admin).get("/admin/licensing/business/add/").status_code == 403
+
+
+def test_administrator_reads_license_imports(client_for, admin, technician):
+    from licensing.models import LicenseImport
+
+    record = LicenseImport.objects.create(
+        file_name="old-system.csv",
+        mode=LicenseImport.Mode.GOOD_ROWS,
+        rows=3,
+        licenses_created=2,
+        businesses_created=2,
+        businesses_matched=0,
+        refused_count=1,
+        created_by=technician,
+    )
+    client = client_for(admin)
+    listing = client.get("/admin/licensing/licenseimport/")
+    assert listing.status_code == 200 and "old-system.csv" in listing.text
+    change = client.get(f"/admin/licensing/licenseimport/{record.pk}/change/")
+    assert change.status_code == 200
+    assert 'name="file_name"' not in change.text  # read-only

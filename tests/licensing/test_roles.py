@@ -27,7 +27,12 @@ pytestmark = pytest.mark.django_db
         ),
         (
             "supervisor",
-            ["licensing.view_business", "licensing.view_license", "kent_cs.view_reports"],
+            [
+                "licensing.view_business",
+                "licensing.view_license",
+                "licensing.view_licenseimport",
+                "kent_cs.view_reports",
+            ],
             ["licensing.change_business", "licensing.run_renewals", "licensing.change_feeschedule"],
         ),
         (
@@ -38,13 +43,18 @@ pytestmark = pytest.mark.django_db
                 "licensing.add_feecomponent",
                 "licensing.delete_feetier",
                 "licensing.change_penaltyschedule",
+                "licensing.view_licenseimport",
             ],
             ["licensing.change_business", "licensing.run_renewals", "licensing.delete_feeschedule"],
         ),
         (
             "cashier",
             ["licensing.view_licenseinvoice"],
-            ["licensing.view_business", "licensing.change_licenseinvoice"],
+            [
+                "licensing.view_business",
+                "licensing.change_licenseinvoice",
+                "licensing.view_licenseimport",
+            ],
         ),
         ("outsider", [], ["licensing.view_licenseinvoice", "licensing.view_business"]),
     ],
