@@ -1,7 +1,10 @@
-"""The accounting day in a real browser: a cashier blind-closes a drawer that is short; a
+"""The accounting day in a real browser, in 1280 x 800 windows: a cashier opens a drawer,
+takes a payment in cash with change and one split between a check and a card, and has a
+third voided by a supervisor; the cashier blind-closes the drawer, which is short; the
 supervisor approves the over/short; the technician balances the day, builds the deposit
 and prints its slip; a bank file is imported and matched; the supervisor closes the day,
-and the counter refuses a drawer for it afterwards. Every back-office page visited is
+every clearing account is back at zero, and the counter refuses a drawer for the day
+afterwards. Every back-office page visited is
 checked by axe-core (WCAG 2.1 A and AA) and watched for Content Security Policy
 violations; every page is checked before the test fails, so one run lists every problem.
 """
@@ -15,10 +18,14 @@ from playwright.sync_api import Page, expect
 from cashiering.models import (
     BusinessDay,
     CashierSession,
+    CorrectionRequest,
     Deposit,
+    Receipt,
     SessionCount,
 )
+from cashiering.payables import fee_index_rows, invoice_index_rows, utility_index_rows
 from cashiering.services.closing import CheckInput, session_blind_close
+from cashiering.targets import index_bulk_upsert
 from ledger.models import BankAccount, BankMatch, BankTransaction
 from tests.cashiering.factories import (
     CARD_CLEARING,
@@ -27,13 +34,11 @@ from tests.cashiering.factories import (
     counter_setup,
     fee,
     gl_balance,
-    invoice,
     make_account,
     make_invoice,
     open_session,
     post,
     unbalanced_entries,
-    utility,
 )
 from tests.e2e.helpers import (
     DEFAULT_TIMEOUT_MS,
@@ -49,9 +54,11 @@ from tests.factories import PASSWORD, TODAY
 D = Decimal
 DAY = TODAY.isoformat()  # 2026-03-16, a Monday in an open period
 BANK_DAY = TODAY + timedelta(days=1)  # the bank credits the deposit the next day
+WINDOW = {"width": 1280, "height": 800}
 
-# Drawer D1 (Casey): float 160.00; utility 120.00 paid with 150.00 cash (30.00 change), a
-# pet license by check #1042, an invoice of 250.00 by card. Expected cash 280.00.
+# Drawer D1 (Casey), in the browser: float 160.00; utility 120.00 paid with 150.00 cash
+# (30.00 change); a pet license and an invoice of 250.00 on one receipt, paid by check
+# #1042 (30.00) and by card (250.00); a pet license in cash, voided. Expected cash 280.00.
 # Casey counts 272.00: short 8.00, above the 5.00 threshold.
 SHORT_COUNT = {"$20 bills": 13, "$5 bills": 2, "$1 bills": 2}  # 272.00
 # Drawer D2 (Jordan): float 160.00; two pet licenses in cash (60.00) and one by check
@@ -84,20 +91,14 @@ def _bai2(*, account_number: str, as_of: date, amount: Decimal, reference: str) 
     return ("\n".join(lines) + "\n").encode("ascii")
 
 
-def _day_with_two_drawers(counter: Counter, cashier, cashier_b):
-    """Casey's drawer D1 still open with three receipts; Jordan's D2 counted exactly."""
+def _payables_and_second_drawer(counter: Counter, cashier_b):
+    """The account and invoice Casey's drawer takes payments on, findable by the counter's
+    search with the counter fees; Jordan's drawer D2, counted exactly."""
     account = make_account("104455-01", balance="120.00", name="Maria Lopez")
     bill = make_invoice("INV-24001", amount="250.00")
-    first = open_session(cashier, "D1")
-    post(first, [utility(account.number, "120.00")], [counter.cash("150.00")])
-    post(
-        first,
-        [fee("PET")],
-        [counter.check("30.00", number="1042", payer="Dana Whitfield")],
-        payer="Dana Whitfield",
-    )
-    post(first, [invoice(bill.number, "250.00")], [counter.card("250.00")], payer="Valley Auto")
-
+    index_bulk_upsert(utility_index_rows([account]))
+    index_bulk_upsert(invoice_index_rows([bill]))
+    index_bulk_upsert(fee_index_rows())
     second = open_session(cashier_b, "D2")
     post(second, [fee("PET", quantity=2)], [counter.cash("60.00")], payer="Ana Ruiz")
     post(
@@ -114,7 +115,77 @@ def _day_with_two_drawers(counter: Counter, cashier, cashier_b):
         user=cashier_b,
     )
     assert count.status == SessionCount.Status.BALANCED
-    return first, second
+    return second
+
+
+def _add(tab: Page, search: str, number: str) -> None:
+    """Find an item by what the cashier types and add the highlighted result."""
+    box = tab.get_by_role("combobox", name="Find an account, invoice or fee")
+    box.fill("")
+    box.press_sequentially(search)
+    expect(tab.get_by_role("option").first).to_contain_text(number)
+    tab.keyboard.press("Enter")
+    expect(tab.locator(f"#receipt-lines [data-ref='{number}']")).to_have_count(1)
+
+
+def _take_payments(desk: Page, live_server) -> None:
+    """Casey opens drawer D1 for the test's business day (an earlier date than the
+    clock's, so a supervisor signs for it at the form) and takes its three payments."""
+    desk.goto(f"{live_server.url}/counter/")
+    expect(desk.get_by_role("heading", level=1)).to_have_text("Open a drawer")
+    desk.get_by_label(re.compile(r"\bDrawer\b")).select_option(label="D1 Window 1")
+    desk.get_by_label("Business date").fill(DAY)
+    desk.get_by_label("Supervisor's username").fill("supervisor")
+    desk.get_by_label("Supervisor's password").fill(PASSWORD)
+    desk.get_by_label("Reason for the earlier date").fill("Paper receipts from the outage")
+    for label, pieces in (("$20 bills", 5), ("$5 bills", 8), ("$1 bills", 10), ("Quarters", 40)):
+        desk.get_by_label(label, exact=True).fill(str(pieces))
+    expect(desk.locator("[data-count-total]")).to_have_text("160.00")
+    desk.get_by_role("button", name="Open drawer").click()
+    expect(desk.get_by_role("heading", level=1)).to_have_text("New receipt")
+
+    # The utility bill in cash, with change.
+    _add(desk, "lope", "104455-01")
+    tenders = desk.locator("[data-tender]")
+    tenders.nth(0).get_by_label("Amount tendered").fill("150.00")
+    expect(desk.locator("[data-change]")).to_have_text("30.00")
+    desk.get_by_role("button", name="Post payment").click()
+    expect(desk.locator("article.thermal-receipt")).to_be_visible()
+
+    # The invoice and a pet license on one receipt, split between a check and a card.
+    desk.goto(f"{live_server.url}/counter/")
+    _add(desk, "valley", "INV-24001")
+    _add(desk, "pet", "PET")
+    expect(desk.locator("[data-total-due]")).to_have_text("280.00")
+    desk.get_by_label("Payer name").fill("Valley Auto Body")
+    tenders = desk.locator("[data-tender]")
+    check = tenders.nth(0)
+    check.get_by_label("Paid by").select_option(label="Check")
+    check.get_by_label("Amount tendered").fill("30.00")
+    check.get_by_label("Check number").fill("1042")
+    check.get_by_label("Name on the check").fill("Dana Whitfield")
+    desk.get_by_role("button", name="Add another tender").click()
+    card = tenders.nth(1)
+    card.get_by_label("Paid by").select_option(label="Credit card")
+    card.get_by_label("Amount tendered").fill("250.00")
+    card.get_by_label("Card brand").select_option("Visa")
+    card.get_by_label("Card last 4").fill("4242")
+    card.get_by_label("Authorization code").fill("A1B2C3")
+    expect(desk.locator("[data-tendered]")).to_have_text("280.00")
+    desk.get_by_role("button", name="Post payment").click()
+    expect(desk.locator("article.thermal-receipt")).to_be_visible()
+
+    # A pet license in cash, keyed by mistake: the cashier asks for a void.
+    desk.goto(f"{live_server.url}/counter/")
+    _add(desk, "pet", "PET")
+    desk.get_by_label("Payer name").fill("Lee Chu")
+    desk.locator("[data-tender]").nth(0).get_by_label("Amount tendered").fill("30.00")
+    desk.get_by_role("button", name="Post payment").click()
+    expect(desk.locator("article.thermal-receipt")).to_be_visible()
+    desk.get_by_role("link", name="Receipt details").click()
+    desk.get_by_label("Reason").fill("Keyed twice")
+    desk.get_by_role("button", name="Request void").click()
+    expect(desk.get_by_role("alert")).to_contain_text("requested")
 
 
 def _says(tab: Page, text: str) -> None:
@@ -139,7 +210,7 @@ def test_a_day_blind_closed_approved_balanced_deposited_reconciled_and_closed(
     live_server, browser, context, page, cashier, cashier_b, technician, supervisor
 ):
     counter = counter_setup()
-    first, second = _day_with_two_drawers(counter, cashier, cashier_b)
+    second = _payables_and_second_drawer(counter, cashier_b)
     bank_account = BankAccount.objects.get(is_default=True)
 
     found: dict[str, list[dict]] = {}
@@ -157,8 +228,9 @@ def test_a_day_blind_closed_approved_balanced_deposited_reconciled_and_closed(
         """A browser of that person's own, signed in."""
         if username == "cashier":
             tab = page
+            tab.set_viewport_size(WINDOW)
         else:
-            own = browser.new_context()
+            own = browser.new_context(viewport=WINDOW)
             own.set_default_timeout(DEFAULT_TIMEOUT_MS)
             opened.append(own)
             tab = own.new_page()
@@ -168,8 +240,26 @@ def test_a_day_blind_closed_approved_balanced_deposited_reconciled_and_closed(
         return tab
 
     try:
-        # (1) The cashier closes the drawer and counts it blind.
+        # (0) The cashier takes the day's payments; a supervisor approves the void.
         desk = person("cashier")
+        _take_payments(desk, live_server)
+        first = CashierSession.objects.get(drawer__code="D1")
+        split = Receipt.objects.get(session=first, total=D("280.00"))
+        assert [(t.tender_type.kind, t.amount) for t in split.tenders.order_by("line_no")] == [
+            ("check", D("30.00")),
+            ("card", D("250.00")),
+        ]
+        office = person("supervisor")
+        open_menu(office, "Counter").get_by_role("link", name="Voids and reversals").click()
+        correction = CorrectionRequest.objects.get()
+        office.locator(f"#correction-{correction.pk}").get_by_role(
+            "button", name="Approve void"
+        ).click()
+        _says(office, "approved: the receipt is VOID and its entry reversed.")
+        audit("voids and reversals, void approved", office)
+        assert Receipt.objects.filter(session=first, status=Receipt.Status.VOIDED).count() == 1
+
+        # (1) The cashier closes the drawer and counts it blind.
         open_menu(desk, "Counter").get_by_role("link", name="My drawer").click()
         expect(desk.get_by_role("heading", level=1)).to_have_text("New receipt")
         desk.get_by_role("link", name=re.compile(r"^D1 ")).click()
@@ -213,7 +303,6 @@ def test_a_day_blind_closed_approved_balanced_deposited_reconciled_and_closed(
         assert first.count.over_short == D("-8.00")
 
         # (3) The supervisor finds the over/short waiting and approves it.
-        office = person("supervisor")
         open_menu(office, "Balancing").get_by_role("link", name="Daily balancing").click()
         expect(office.get_by_role("heading", level=1)).to_have_text("Daily balancing")
         waiting = office.locator("section", has=office.locator("#pending-heading"))
@@ -247,8 +336,8 @@ def test_a_day_blind_closed_approved_balanced_deposited_reconciled_and_closed(
         assert _cells(desk_tech, first) == [
             "Casey",
             "Closed Approved and posted",
-            "3",
-            "0",
+            "2",
+            "1",
             *("280.00", "272.00", "-8.00"),
             *("30.00", "30.00", "0.00"),
             *("250.00", "250.00", "0.00"),
