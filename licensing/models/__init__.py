@@ -33,6 +33,7 @@ from licensing.models.licenses import (
     Transition,
     license_display_number,
 )
+from licensing.models.notices import NoticeChunk, NoticeRun
 
 __all__ = [
     "LICENSE_TRANSITIONS",
@@ -53,6 +54,8 @@ __all__ = [
     "LicenseStatus",
     "LicenseStatusChange",
     "LicenseType",
+    "NoticeChunk",
+    "NoticeRun",
     "OwnershipType",
     "PenaltyRule",
     "PenaltySchedule",
