@@ -59,7 +59,7 @@ def notice_run_start(
             chunk_size=chunk_size,
         )
         chunks = list(run.chunk_set.defer("pdf").order_by("number"))
-        transaction.on_commit(lambda: _enqueue(chunks))
+        transaction.on_commit(lambda: notice_chunks_enqueue(chunks))
     return run
 
 
@@ -70,11 +70,12 @@ def notice_runs_recover(*, now: datetime | None = None) -> int:
     with transaction.atomic():
         stale = [c for c in notice_chunks_unfinished_for_update() if _is_stale(c, now)]
         released = notice_chunks_release(chunks=stale, now=now)
-        transaction.on_commit(lambda: _enqueue(released))
+        transaction.on_commit(lambda: notice_chunks_enqueue(released))
     return len(released)
 
 
-def _enqueue(chunks: Sequence[NoticeChunk]) -> None:
+def notice_chunks_enqueue(chunks: Sequence[NoticeChunk]) -> None:
+    """One task per chunk, for its current attempt (after the commit that made them)."""
     for chunk in chunks:
         result = renewal_notice_chunk_task.enqueue(chunk.pk, chunk.attempt)
         NoticeChunk.objects.filter(pk=chunk.pk, attempt=chunk.attempt, task_id="").update(
