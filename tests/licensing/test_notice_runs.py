@@ -5,21 +5,24 @@ Tasks go to the database queue as in production (django_tasks_db); the tests pla
 workers by calling the queued tasks."""
 
 import io
+import threading
 import zipfile
 from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
+from kent_cs.management.commands.run_worker import recover_work
 from kent_cs.models import Job, WorkerHeartbeat
-from licensing.documents import notice_invoices
+from licensing.documents import notice_invoices, notices_pdf
 from licensing.models import LicenseInvoice, NoticeChunk, NoticeRun
 from licensing.notice_runs import notice_run_start, notice_runs_recover
 from licensing.renewals import renewal_invoice_create
 from licensing.services.notices import (
+    NOTICE_CHUNK_LEASE,
     NOTICE_CHUNK_MAX_ATTEMPTS,
     notice_chunk_claim,
     notice_chunk_store,
@@ -264,3 +267,52 @@ def test_a_chunk_number_is_stored_once_per_run(
             run=run, number=1, invoice_ids=[invoices[0].pk], enqueued_at=timezone.now()
         )
     assert NoticeChunk.objects.filter(run=run).count() == 1
+
+
+def test_the_workers_sweep_hands_out_a_dead_workers_chunk(
+    technician, invoices, django_capture_on_commit_callbacks
+):
+    """What each worker's heartbeat thread calls once a minute (run_worker)."""
+    run = start(technician, django_capture_on_commit_callbacks, chunk_size=5)
+    [(chunk_id, attempt)] = queued(run)
+    notice_chunk_claim(chunk_id=chunk_id, attempt=attempt, worker="gone:1")
+    DBTaskResult.objects.filter(args_kwargs__args=[chunk_id, 1]).update(status="RUNNING")
+    past_lease = timezone.now() - NOTICE_CHUNK_LEASE - timedelta(seconds=1)
+    NoticeChunk.objects.filter(pk=chunk_id).update(claimed_at=past_lease)
+    with django_capture_on_commit_callbacks(execute=True):
+        recover_work()
+    assert queued(run) == [(chunk_id, 2)]
+    assert work(chunk_id, 2) is True
+    assert Job.objects.get(pk=run.job_id).status == "succeeded"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_storing_the_last_chunks_at_once_finish_the_run_once(technician, invoices):
+    run = notice_run_start(year=2027, user=technician, chunk_size=2)  # enqueued at commit
+    first, second, third = queued(run)
+    work(*first)
+    rendered = []
+    for chunk_id, attempt in (second, third):
+        chunk = notice_chunk_claim(chunk_id=chunk_id, attempt=attempt, worker="w")
+        assert chunk is not None
+        rendered.append((chunk, *notices_pdf(chunk.invoice_ids, title="Notices")))
+    barrier = threading.Barrier(2)
+    outcomes = []
+
+    def store(chunk, pdf, pages) -> None:
+        try:
+            barrier.wait(timeout=10)
+            outcomes.append(notice_chunk_store(chunk=chunk, pdf=pdf, pages=pages))
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=store, args=args) for args in rendered]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(o.finished_run for o in outcomes) == [False, True]
+    assert all(o.stored for o in outcomes)
+    job = Job.objects.get(pk=run.job_id)
+    assert (job.status, job.progress_done) == ("succeeded", 3)
+    assert notice_numbers([pdf for _, pdf in zipped_pdfs(job)]) == [i.number for i in invoices]
