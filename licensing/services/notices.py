@@ -200,6 +200,12 @@ def _progress(run: NoticeRun, done: int) -> str:
     return f"{done:,} of {run.chunks:,} chunks of {run.chunk_size:,} notices"
 
 
+def _stored(pdf: bytes | memoryview | None) -> bytes:
+    # A finished chunk has its PDF (the notice_chunk_pdf_when_finished constraint).
+    assert pdf is not None
+    return bytes(pdf)
+
+
 def _notice_run_finish(run: NoticeRun) -> None:
     """Every chunk is stored: the result goes on the job. One chunk is the PDF itself;
     several are a zip of their PDFs, named so that they sort in mailing order."""
@@ -207,7 +213,7 @@ def _notice_run_finish(run: NoticeRun) -> None:
     chunks = run.chunk_set.order_by("number").values_list("number", "pages", "pdf")
     if run.chunks == 1:
         _number, pages, pdf = chunks.get()
-        data, name, content_type = bytes(pdf), notices_filename(year=run.year), PDF_CONTENT_TYPE
+        data, name, content_type = _stored(pdf), notices_filename(year=run.year), PDF_CONTENT_TYPE
         message = f"{run.notices:,} notices on {pages:,} pages"
     else:
         stem = notices_filename(year=run.year).removesuffix(".pdf")
@@ -216,7 +222,7 @@ def _notice_run_finish(run: NoticeRun) -> None:
         # Stored, not deflated: a PDF's streams are compressed already.
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
             for number, chunk_pages, pdf in chunks.iterator(chunk_size=4):
-                archive.writestr(f"{stem}-{number:0{width}d}-of-{run.chunks}.pdf", bytes(pdf))
+                archive.writestr(f"{stem}-{number:0{width}d}-of-{run.chunks}.pdf", _stored(pdf))
                 pages += chunk_pages
         data, name, content_type = buffer.getvalue(), f"{stem}.zip", ZIP_CONTENT_TYPE
         message = f"{run.notices:,} notices on {pages:,} pages, in {run.chunks:,} PDFs"
