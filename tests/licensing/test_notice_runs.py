@@ -5,12 +5,17 @@ Tasks go to the database queue as in production (django_tasks_db); the tests pla
 workers by calling the queued tasks."""
 
 import io
+import os
+import subprocess
+import sys
 import threading
 import zipfile
 from datetime import timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
@@ -316,3 +321,36 @@ def test_two_workers_storing_the_last_chunks_at_once_finish_the_run_once(technic
     job = Job.objects.get(pk=run.job_id)
     assert (job.status, job.progress_done) == ("succeeded", 3)
     assert notice_numbers([pdf for _, pdf in zipped_pdfs(job)]) == [i.number for i in invoices]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_run_worker_starts_several_workers_that_share_the_chunks(technician, invoices):
+    """`manage.py run_worker --processes 2 --batch`, as real processes on this database:
+    two workers start (a heartbeat each), take the queued chunks between them and finish
+    the run with every notice once, in order."""
+    run = notice_run_start(year=2027, user=technician, chunk_size=1)  # enqueued at commit
+    assert len(queued(run)) == 5
+    database = connections["default"].settings_dict
+    url = f"postgres://{database['USER']}@{database['HOST']}:{database['PORT']}/{database['NAME']}"
+    env = {**os.environ, "DATABASE_URL": url}
+    if database["PASSWORD"]:
+        env["PGPASSWORD"] = database["PASSWORD"]
+    manage = Path(settings.BASE_DIR) / "manage.py"
+    connections.close_all()
+    finished = subprocess.run(
+        [sys.executable, str(manage), "run_worker", "--processes", "2", "--batch"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert "Started 2 workers" in finished.stdout
+    assert WorkerHeartbeat.objects.count() == 2
+    job = Job.objects.get(pk=run.job_id)
+    assert job.status == "succeeded", job.message
+    assert notice_numbers([pdf for _, pdf in zipped_pdfs(job)]) == [i.number for i in invoices]
+    claimed = set(NoticeChunk.objects.filter(run=run).values_list("claimed_by", flat=True))
+    pids = {f":{pid}" for pid in WorkerHeartbeat.objects.values_list("pid", flat=True)}
+    assert all(any(c.endswith(pid) for pid in pids) for c in claimed)
