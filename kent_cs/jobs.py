@@ -57,6 +57,21 @@ def job_running(job_id: int) -> Iterator[Job]:
         raise
 
 
+def job_mark_running(job: Job) -> None:
+    """Mark a queued job running, for work split over several tasks (the first one to
+    start marks it; the others leave its start time alone)."""
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
+        status=Job.Status.RUNNING, started_at=now
+    )
+
+
+def job_fail(job: Job, *, message: str) -> None:
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.FAILED, message=message[:300], finished_at=timezone.now()
+    )
+
+
 def job_progress(job: Job, *, done: int, total: int | None = None, message: str = "") -> None:
     """Record progress; committed at once so the progress bar sees it."""
     values: dict = {"progress_done": done}

@@ -4,6 +4,7 @@ Every variable is documented in `.env.example`. A bad value stops the process at
 with a message naming the variable; nothing else in the code reads the environment.
 """
 
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -275,6 +276,9 @@ TASKS = {
 }
 # /healthz reports the worker unhealthy when its heartbeat is older than this.
 WORKER_HEARTBEAT_STALE_SECONDS = env.int("KENT_WORKER_STALE_SECONDS", default=60, minimum=1)
+# Worker processes `manage.py run_worker` starts (each takes one task at a time; renewal
+# notices are split into chunks that they render in parallel): one per core by default.
+KENT_WORKERS = env.int("KENT_WORKERS", default=os.cpu_count() or 2, minimum=1)
 
 # Audit trail: every tracked model's event table refuses UPDATE and DELETE.
 PGHISTORY_APPEND_ONLY = True

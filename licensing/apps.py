@@ -44,6 +44,13 @@ class LicensingConfig(AppConfig):
 
         return dashboard_cards(user)
 
+    def worker_recover(self) -> None:
+        """Called by each worker once a minute: hand out again the renewal notice
+        chunks whose worker died."""
+        from licensing.notice_runs import notice_runs_recover
+
+        notice_runs_recover()
+
     def seed_demo(self, stdout) -> None:
         from licensing.demo import seed
 

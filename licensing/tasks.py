@@ -1,15 +1,16 @@
 """Background work for licensing, run by `manage.py run_worker`. Arguments are JSON."""
 
+import os
+import socket
 from datetime import date
 
 from django.contrib.auth import get_user_model
 from django.tasks import task
 
 from kent_cs.jobs import job_progress, job_running, job_succeed
-from kent_cs.reports import PDF_CONTENT_TYPE
-from licensing.documents import notice_invoices, notices_filename, notices_pdf, notices_title
 from licensing.models import RenewalRun
 from licensing.renewals import renewal_run_execute
+from licensing.services.notices import notice_chunk_render
 from licensing.services.penalties import penalties_assess
 
 
@@ -40,25 +41,11 @@ def penalties_assess_task(as_of: str, user_id: int | None = None) -> str:
 
 
 @task()
-def renewal_notices_task(job_id: int) -> None:
-    """One PDF of renewal notices, one per page, for `job.params`: a license year (and
-    optionally one renewal run's invoices), reporting progress chunk by chunk."""
-    with job_running(job_id) as job:
-        year = job.params["year"]
-        run = RenewalRun.objects.get(pk=job.params["run"]) if job.params.get("run") else None
-        ids = list(notice_invoices(year=year, run=run).values_list("pk", flat=True))
-
-        def progress(done: int, total: int) -> None:
-            job_progress(job, done=done, total=total, message=f"{done:,} of {total:,} notices")
-
-        data, pages = notices_pdf(ids, title=notices_title(year=year), progress=progress)
-        job_succeed(
-            job,
-            name=notices_filename(year=year),
-            content_type=PDF_CONTENT_TYPE,
-            data=data,
-            message=f"{len(ids):,} notices on {pages:,} pages",
-        )
+def renewal_notice_chunk_task(chunk_id: int, attempt: int) -> bool:
+    """Render and store one chunk of a notice run (a no-op when the chunk is stored
+    already or was handed out again under a newer attempt); True if it stored it."""
+    worker = f"{socket.gethostname()}:{os.getpid()}"
+    return notice_chunk_render(chunk_id=chunk_id, attempt=attempt, worker=worker).stored
 
 
 @task()

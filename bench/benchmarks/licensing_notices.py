@@ -1,11 +1,12 @@
 """Renewal notices: pages per second of the notices PDF, against WeasyPrint alone.
 
-Measured: the background task behind "Renewal notices (PDF)" (`licensing.tasks.
-renewal_notices_task`, called in-process) for one renewal run's 50 unpaid invoices: it
-selects the run's invoices, builds each notice's context (`renewal_notice_context`: the
+Measured: the background task behind "Renewal notices (PDF)" for one renewal run's 50
+unpaid invoices, as one chunk (`licensing.tasks.renewal_notice_chunk_task`, called
+in-process; `licensing.renewal_notices_workers` measures several chunks on several
+workers): it claims the chunk, builds each notice's context (`renewal_notice_context`: the
 business, license, lines, projected late penalties, the primary contact), renders the
 notices template and lays it out chunk by chunk (`licensing.documents.notices_pdf`),
-writes one PDF of all pages and stores it on the job. Pages are counted in the PDF.
+writes one PDF of all pages, stores it and puts it on the job. Pages are counted in the PDF.
 
 Limit, measured in the same run: WeasyPrint writing the same HTML (the notices template
 rendered once with the same context, before the clock starts) to PDF in one call:
@@ -35,13 +36,13 @@ from bench.timing import median
 from kent_cs.models import Job
 from kent_cs.reports import PDF_BASE_TEMPLATE, PDF_BASE_URL, pdf_url_fetcher
 from licensing.documents import (
-    NOTICES_JOB_KIND,
     NOTICES_TEMPLATE,
     notice_invoices,
     notices_context,
     notices_title,
 )
-from licensing.tasks import renewal_notices_task
+from licensing.services.notices import notice_run_create
+from licensing.tasks import renewal_notice_chunk_task
 
 NOTICES = 50
 RENDERS = 1  # per side and repetition: 50 pages take WeasyPrint some 4-10 s here
@@ -67,14 +68,21 @@ def pdf_pages(data: bytes) -> int:
     return pages
 
 
-def notices_job(year: int, run_id: int, user) -> Job:
-    """The job `_start_notices` creates for one run's notices, not enqueued."""
-    return Job.objects.create(
-        kind=NOTICES_JOB_KIND,
-        title=f"Renewal notices for {year}",
-        created_by=user,
-        params={"year": year, "run": run_id},
+def notices_job(run, ids: list[int], user) -> Job:
+    """What starting one run's notices writes (the notice run, its job, one chunk), with
+    the chunk's task called here instead of enqueued."""
+    notice_run = notice_run_create(
+        year=run.year,
+        renewal_run=run,
+        invoice_ids=ids,
+        title=f"Renewal notices for {run.year}",
+        user=user,
+        chunk_size=len(ids),
     )
+    chunk = notice_run.chunk_set.get()
+    if not renewal_notice_chunk_task.call(chunk.pk, chunk.attempt):
+        raise AssertionError("The notices chunk was not stored.")
+    return Job.objects.get(pk=notice_run.job_id)
 
 
 @benchmark(
@@ -102,9 +110,7 @@ def renewal_notices(ctx: Context) -> Result:
     html = render_to_string(NOTICES_TEMPLATE, {**base, **notices_context(ids, title=title)})
 
     def app() -> bytes:
-        job = notices_job(run.year, run.pk, user)
-        renewal_notices_task.call(job.pk)
-        job.refresh_from_db()
+        job = notices_job(run, ids, user)
         if job.status != Job.Status.SUCCEEDED:
             raise AssertionError(f"The notices job ended {job.status}: {job.message}")
         return bytes(job.result_data)

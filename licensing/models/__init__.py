@@ -34,6 +34,7 @@ from licensing.models.licenses import (
     Transition,
     license_display_number,
 )
+from licensing.models.notices import NoticeChunk, NoticeRun
 
 __all__ = [
     "LICENSE_TRANSITIONS",
@@ -55,6 +56,8 @@ __all__ = [
     "LicenseStatus",
     "LicenseStatusChange",
     "LicenseType",
+    "NoticeChunk",
+    "NoticeRun",
     "OwnershipType",
     "PenaltyRule",
     "PenaltySchedule",

@@ -26,12 +26,13 @@ from kent_cs.reports import (
 )
 from licensing import documents
 from licensing.forms import DelinquencyForm, RenewalYearForm, default_renewal_year
+from licensing.notice_runs import notice_run_start
 from licensing.penalties import penalty_schedule_for_year
 from licensing.renewal_runs import renewal_run_resume, renewal_run_start
 from licensing.reports.renewals import invoice_cells, invoice_columns
 from licensing.selectors import renewals as renewal_selectors
 from licensing.services.common import LicensingError
-from licensing.tasks import penalties_assess_job_task, renewal_notices_task
+from licensing.tasks import penalties_assess_job_task
 from licensing.views.common import (
     ASSESS_PENALTIES,
     RUN_RENEWALS,
@@ -124,20 +125,13 @@ def renewal_run_resume_view(request, pk: int):
 
 
 def _start_notices(request, *, year: int, run=None):
-    count = documents.notice_invoices(year=year, run=run).count()
     back = run.get_absolute_url() if run is not None else _renewals_url(year)
-    if not count:
-        messages.info(request, f"No unpaid {year} renewal invoices: there is no notice to print.")
+    try:
+        notice_run = notice_run_start(year=year, renewal_run=run, user=request.user)
+    except LicensingError as exc:
+        messages.info(request, " ".join(exc.messages))
         return redirect(back)
-    what = f"{year}, run #{run.pk}" if run is not None else f"{year}"
-    job = job_start(
-        kind=documents.NOTICES_JOB_KIND,
-        title=f"Renewal notices for {what} ({count:,} notice{'s' if count != 1 else ''}, PDF)",
-        user=request.user,
-        task=renewal_notices_task,
-        params={"year": year, "run": run.pk if run is not None else None},
-    )
-    return redirect(job_url(job))
+    return redirect(job_url(notice_run.job))
 
 
 @require_POST

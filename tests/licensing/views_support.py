@@ -7,6 +7,7 @@ from django.contrib.messages import get_messages
 
 _STREAM = re.compile(rb"stream\r?\n(.*?)\r?\nendstream", re.S)
 _PAGE = re.compile(rb"/Type\s*/Page(?![A-Za-z])")
+_TITLE = re.compile(rb"/Title\s*\(([^)]*)\)")
 
 
 def pdf_page_count(data: bytes) -> int:
@@ -17,6 +18,25 @@ def pdf_page_count(data: bytes) -> int:
     for match in _STREAM.finditer(data):
         try:
             found += len(_PAGE.findall(zlib.decompress(match.group(1))))
+        except zlib.error:
+            continue
+    return found
+
+
+def pdf_bookmarks(data: bytes) -> list[str]:
+    """The titles of a PDF's outline, in order (WeasyPrint writes them as literal
+    strings, in compressed object streams or in the file)."""
+    titles = []
+    for part in [data, *_streams(data)]:
+        titles += [t.decode() for t in _TITLE.findall(part)]
+    return titles
+
+
+def _streams(data: bytes) -> list[bytes]:
+    found = []
+    for match in _STREAM.finditer(data):
+        try:
+            found.append(zlib.decompress(match.group(1)))
         except zlib.error:
             continue
     return found
