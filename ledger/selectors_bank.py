@@ -12,8 +12,10 @@ from django.http import Http404
 
 from ledger.models import (
     BankAccount,
+    BankDiscrepancy,
     BankMatch,
     BankMatchItem,
+    BankStatement,
     BankStatementImport,
     BankTransaction,
     JournalLine,
@@ -26,8 +28,13 @@ def bank_imports_recent(*, limit: int = 10) -> list[BankStatementImport]:
     return list(BankStatementImport.objects.select_related("imported_by")[:limit])
 
 
+def _unexplained() -> QuerySet[BankStatement]:
+    return BankStatement.objects.filter(is_unbalanced=True, explanation__isnull=True)
+
+
 def bank_accounts_for_reconciliation() -> QuerySet[BankAccount]:
-    """Every bank account with its number of unmatched bank lines (one query)."""
+    """Every bank account with its number of unmatched bank lines and of unbalanced
+    statements nobody has explained yet (one query)."""
     unmatched = (
         BankTransaction.objects.filter(bank_account=OuterRef("pk"))
         .exclude(_bank_matched())
@@ -36,9 +43,43 @@ def bank_accounts_for_reconciliation() -> QuerySet[BankAccount]:
         .annotate(count=Count("pk"))
         .values("count")
     )
-    return BankAccount.objects.select_related("gl_account__fund").annotate(
-        unmatched_count=Coalesce(Subquery(unmatched), 0)
+    unbalanced = (
+        _unexplained()
+        .filter(bank_account=OuterRef("pk"))
+        .order_by()
+        .values("bank_account")
+        .annotate(count=Count("pk"))
+        .values("count")
     )
+    return BankAccount.objects.select_related("gl_account__fund").annotate(
+        unmatched_count=Coalesce(Subquery(unmatched), 0),
+        unbalanced_count=Coalesce(Subquery(unbalanced), 0),
+    )
+
+
+def unbalanced_statements(*, bank_account: BankAccount) -> list[BankStatement]:
+    """The account's statements imported with discrepancies and not yet explained, with
+    their discrepancies, importer and approver (two queries)."""
+    return list(
+        _unexplained()
+        .filter(bank_account=bank_account)
+        .select_related(
+            "statement_import__imported_by", "statement_import__discrepancy_approved_by"
+        )
+        .prefetch_related(
+            Prefetch(
+                "discrepancies", queryset=BankDiscrepancy.objects.order_by("source_line", "id")
+            )
+        )
+        .order_by("start_date", "id")
+    )
+
+
+def bank_statement_get(*, pk: int) -> BankStatement:
+    statement = BankStatement.objects.select_related("bank_account").filter(pk=pk).first()
+    if statement is None:
+        raise Http404("No such statement.")
+    return statement
 
 
 def bank_account_get(*, pk: int) -> BankAccount:

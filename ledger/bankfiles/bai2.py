@@ -6,8 +6,9 @@ them: "/" ending a record or not, blank lines, 88 continuations in the middle of
 list (a summary's type code on one record, its amount on the next), text that holds commas
 and slashes, amounts in the currency's implied decimals, and every funds type (0, 1, 2, Z,
 V with a value date and time, S with three amounts, D with a distribution). Control totals
-and record counts in the 49, 98 and 99 trailers are checked; a file that fails any check
-is refused with every problem and its line.
+and record counts in the 49, 98 and 99 trailers are checked: a file that cannot be read is
+refused with every problem and its line; one that reads but whose trailers disagree with
+its records comes back with those discrepancies, for a person to approve or refuse.
 """
 
 import functools
@@ -181,6 +182,7 @@ class _Group:
     as_of: date
     currency: str
     first_record: int = 0
+    first_statement: int = 0  # the index of its first account's statement
     total_known: bool = True
     accounts: int = 0
     total: int = 0
@@ -305,7 +307,11 @@ class _Bai2Parser:
             self.issues.add(line, f'"{currency}" is not a currency code like USD.')
         self.groups += 1
         self.group = _Group(
-            line, self.groups, as_of or self.file_date, currency if currency else "USD"
+            line,
+            self.groups,
+            as_of or self.file_date,
+            currency if currency else "USD",
+            first_statement=len(self.statements),
         )
 
     def account_header(self, line: int, cursor: _Cursor, group: _Group) -> _Account:
@@ -455,21 +461,34 @@ class _Bai2Parser:
         total_text, count_text = cursor.field() or "", cursor.field() or ""
         total = _signed(total_text)
         name = f"account {account.number}" if account.number else "the account"
+        where = f"account trailer (49) of {name}"
+        statement = (len(self.statements),)  # the statement this trailer closes
         if total is None:
             self.issues.add(line, f'The account control total "{total_text}" is not a number.')
             account.group.total_known = False
         elif account.total_known and total != account.total:
-            self.issues.add(
+            self.issues.discrepancy(
                 line,
-                f"The account trailer (49) gives a control total of {total} for {name} "
+                "control_total",
+                where=where,
+                expected=total,
+                found=account.total,
+                amount=Decimal(account.total - total).scaleb(-account.places).quantize(CENT),
+                statements=statement,
+                message=f"The account trailer (49) gives a control total of {total} for {name} "
                 f"(line {account.line}), but its records add up to {account.total}.",
             )
         if not count_text.isdigit():
             self.issues.add(line, f'The account record count "{count_text}" is not a number.')
         elif int(count_text) != (records := self.records_read - account.first_record + 1):
-            self.issues.add(
+            self.issues.discrepancy(
                 line,
-                f"The account trailer (49) counts {int(count_text)} records for {name} "
+                "record_count",
+                where=where,
+                expected=int(count_text),
+                found=records,
+                statements=statement,
+                message=f"The account trailer (49) counts {int(count_text)} records for {name} "
                 f"(line {account.line}), but it has {records}.",
             )
         group = account.group
@@ -496,20 +515,34 @@ class _Bai2Parser:
         accounts_text = cursor.field() or ""
         count_text = cursor.field() or ""
         total = self._control_total(line, total_text, "group")
+        where = f"group trailer (98) of the group on line {group.line}"
+        statements = range(group.first_statement, len(self.statements))
         if total is None:
             self.total_known = False
         elif group.total_known and total != group.total:
-            self.issues.add(
+            self.issues.discrepancy(
                 line,
-                f"The group trailer (98) gives a control total of {total} for the group that "
-                f"starts on line {group.line}, but its account trailers add up to {group.total}.",
+                "control_total",
+                where=where,
+                expected=total,
+                found=group.total,
+                amount=Decimal(group.total - total)
+                .scaleb(-currency_decimals(group.currency))
+                .quantize(CENT),
+                statements=statements,
+                message=f"The group trailer (98) gives a control total of {total} for the group "
+                f"that starts on line {group.line}, but its account trailers add up to "
+                f"{group.total}.",
             )
         self._control_count(
             line,
             accounts_text,
             "number of accounts",
             group.accounts,
-            lambda counted: (
+            kind="account_count",
+            where=where,
+            statements=statements,
+            mismatch=lambda counted: (
                 f"The group trailer (98) counts {counted} accounts for the group "
                 f"that starts on line {group.line}, but it has {group.accounts}."
             ),
@@ -520,7 +553,10 @@ class _Bai2Parser:
             count_text,
             "group record count",
             records,
-            lambda counted: (
+            kind="record_count",
+            where=where,
+            statements=statements,
+            mismatch=lambda counted: (
                 f"The group trailer (98) counts {counted} records for the group "
                 f"that starts on line {group.line}, but it has {records}."
             ),
@@ -533,10 +569,22 @@ class _Bai2Parser:
         groups_text = cursor.field() or ""
         count_text = cursor.field() or ""
         total = self._control_total(line, total_text, "file")
+        where = "file trailer (99)"
+        statements = range(len(self.statements))
         if total is not None and self.total_known and total != self.file_total:
-            self.issues.add(
+            currencies = {s.currency for s in self.statements}
+            places = currency_decimals(currencies.pop()) if len(currencies) == 1 else None
+            self.issues.discrepancy(
                 line,
-                f"The file trailer (99) gives a control total of {total}, but the group "
+                "control_total",
+                where=where,
+                expected=total,
+                found=self.file_total,
+                amount=None
+                if places is None
+                else Decimal(self.file_total - total).scaleb(-places).quantize(CENT),
+                statements=statements,
+                message=f"The file trailer (99) gives a control total of {total}, but the group "
                 f"trailers add up to {self.file_total}.",
             )
         self._control_count(
@@ -544,7 +592,10 @@ class _Bai2Parser:
             groups_text,
             "number of groups",
             self.groups,
-            lambda counted: (
+            kind="group_count",
+            where=where,
+            statements=statements,
+            mismatch=lambda counted: (
                 f"The file trailer (99) counts {counted} groups, but the file has {self.groups}."
             ),
         )
@@ -553,7 +604,10 @@ class _Bai2Parser:
             count_text,
             "file record count",
             self.records_read,
-            lambda counted: (
+            kind="record_count",
+            where=where,
+            statements=statements,
+            mismatch=lambda counted: (
                 f"The file trailer (99) counts {counted} records, but the file "
                 f"has {self.records_read}."
             ),
@@ -568,14 +622,32 @@ class _Bai2Parser:
         return total
 
     def _control_count(
-        self, line: int, text: str, what: str, expected: int, mismatch: Callable[[int], str]
+        self,
+        line: int,
+        text: str,
+        what: str,
+        expected: int,
+        *,
+        kind: str,
+        where: str,
+        statements: range,
+        mismatch: Callable[[int], str],
     ) -> None:
-        """Check a trailer's count against what the file holds; `mismatch(counted)` words
-        the problem when they differ."""
+        """Check a trailer's count against what the file holds: a count that is not a
+        number cannot be read; one that differs is a discrepancy, worded by
+        `mismatch(counted)`."""
         if not text.isdigit():
             self.issues.add(line, f'The {what} "{text}" is not a number.')
         elif int(text) != expected:
-            self.issues.add(line, mismatch(int(text)))
+            self.issues.discrepancy(
+                line,
+                kind,
+                where=where,
+                expected=int(text),
+                found=expected,
+                statements=statements,
+                message=mismatch(int(text)),
+            )
 
     # -- structure --------------------------------------------------------------------
 
@@ -731,6 +803,7 @@ def parse_bai2(text: str) -> ParsedFile:
         created=parser.created,
         statements=tuple(parser.statements),
         record_count=records,
+        discrepancies=tuple(parser.issues.discrepancies),
     )
 
 
