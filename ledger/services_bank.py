@@ -119,6 +119,7 @@ class DiscrepancyApprovalError(Exception):
     def __init__(self, field: str, message: str):
         self.field = field
         self.message = message
+        self.needed: DiscrepancyApprovalNeeded | None = None  # what was to be approved
         super().__init__(message)
 
 
@@ -416,6 +417,56 @@ def _write_import(
     )
 
 
+@dataclass(frozen=True)
+class _Checked:
+    data: bytes
+    sha256: str
+    parsed: ParsedFile
+    ids: list[str]
+    accounts: list[BankAccount]
+
+    def approval_needed(self) -> DiscrepancyApprovalNeeded:
+        return DiscrepancyApprovalNeeded(
+            sha256=self.sha256,
+            discrepancies=[
+                ShownDiscrepancy(
+                    discrepancy=item,
+                    accounts=list(dict.fromkeys(self.accounts[i].name for i in item.statements)),
+                )
+                for item in self.parsed.discrepancies
+            ],
+        )
+
+
+def _read_and_check(source: UploadSource, csv_mapping: CsvMapping | None) -> _Checked:
+    """The file read whole and checked against the city's accounts and earlier imports,
+    or UploadRefused with every reason."""
+    data = read_bytes(source, max_bytes=MAX_STATEMENT_BYTES)
+    sha256 = hashlib.sha256(data).hexdigest()
+    previous = (
+        BankStatementImport.objects.select_related("imported_by").filter(sha256=sha256).first()
+    )
+    if previous is not None:
+        raise UploadRefused(_previous_import_message(previous))
+    parsed = parse_statement_file(data, csv_mapping=csv_mapping)
+    if not parsed.statements:
+        raise UploadRefused("The file holds no statements.")
+    ids = _statement_ids(parsed.statements)
+    accounts, issues = _check_statements(parsed, ids)
+    if issues:
+        raise UploadRefused(issues)
+    return _Checked(data=data, sha256=sha256, parsed=parsed, ids=ids, accounts=accounts)
+
+
+def bank_statement_review(
+    *, source: UploadSource, csv_mapping: CsvMapping | None = None
+) -> DiscrepancyApprovalNeeded | None:
+    """What importing the file would need approved (None: nothing), writing nothing;
+    UploadRefused if it could not be imported at all."""
+    checked = _read_and_check(source, csv_mapping)
+    return checked.approval_needed() if checked.parsed.discrepancies else None
+
+
 def _approval_check(*, approval: DiscrepancyApproval, user: Any) -> str:
     """The approval's reason, once it is an allowed second person's; else why not."""
     approver = approval.approved_by
@@ -459,36 +510,25 @@ def bank_statement_import(
     DiscrepancyApprovalError). Nothing is written for a refused file; an accepted one is
     written in one transaction.
     """
-    data = read_bytes(source, max_bytes=MAX_STATEMENT_BYTES)
-    sha256 = hashlib.sha256(data).hexdigest()
-    previous = (
-        BankStatementImport.objects.select_related("imported_by").filter(sha256=sha256).first()
+    checked = _read_and_check(source, csv_mapping)
+    data, sha256, parsed, ids, accounts = (
+        checked.data,
+        checked.sha256,
+        checked.parsed,
+        checked.ids,
+        checked.accounts,
     )
-    if previous is not None:
-        raise UploadRefused(_previous_import_message(previous))
-    parsed = parse_statement_file(data, csv_mapping=csv_mapping)
-    if not parsed.statements:
-        raise UploadRefused("The file holds no statements.")
-    ids = _statement_ids(parsed.statements)
-    accounts, issues = _check_statements(parsed, ids)
-    if issues:
-        raise UploadRefused(issues)
     reason = ""
     if not parsed.discrepancies:
         approval = None  # nothing to approve: a file that adds up is imported as usual
     elif approval is None or approval.sha256 != sha256:
-        raise DiscrepancyApprovalNeeded(
-            sha256=sha256,
-            discrepancies=[
-                ShownDiscrepancy(
-                    discrepancy=item,
-                    accounts=list(dict.fromkeys(accounts[i].name for i in item.statements)),
-                )
-                for item in parsed.discrepancies
-            ],
-        )
+        raise checked.approval_needed()
     else:
-        reason = _approval_check(approval=approval, user=user)
+        try:
+            reason = _approval_check(approval=approval, user=user)
+        except DiscrepancyApprovalError as exc:
+            exc.needed = checked.approval_needed()
+            raise
         approval = DiscrepancyApproval(
             approved_by=approval.approved_by, reason=reason, sha256=sha256
         )
