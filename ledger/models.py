@@ -518,6 +518,8 @@ class BankDiscrepancy(models.Model):
         BankStatement, on_delete=models.PROTECT, related_name="discrepancies"
     )
     source_line = models.PositiveIntegerField(null=True, blank=True)
+    # Which record on the line, where the line holds several (a blocked BAI2 file).
+    source_record = models.PositiveIntegerField(null=True, blank=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     where = models.CharField(max_length=200)
     expected = models.CharField(max_length=100)

@@ -368,6 +368,7 @@ def _write_import(
             BankDiscrepancy(
                 statement=statements[index],
                 source_line=item.line,
+                source_record=item.record,
                 kind=item.kind,
                 where=item.where[:200],
                 expected=item.expected[:100],

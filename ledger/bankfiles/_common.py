@@ -43,6 +43,13 @@ class Issues:
         self.items: list[UploadIssue] = []
         self.count = 0
         self.discrepancies: list[Discrepancy] = []
+        # (line, record) of the record being read, where its line holds several records:
+        # problems on that line then say which record they are in.
+        self.current: tuple[int, int] | None = None
+
+    def _record(self, line: int | None) -> int | None:
+        current = self.current
+        return current[1] if current is not None and current[0] == line else None
 
     def discrepancy(
         self,
@@ -71,23 +78,27 @@ class Issues:
                 message=message,
                 statements=tuple(statements),
                 amount=amount,
+                record=self._record(line),
             )
         )
 
     def add(self, line: int | None, message: str) -> None:
         self.count += 1
         if len(self.items) < self.limit:
-            self.items.append(UploadIssue(line, None, message))
+            self.items.append(UploadIssue(line, None, message, record=self._record(line)))
 
     def __bool__(self) -> bool:
         return self.count > 0
 
     def refusal(self) -> UploadRefused:
         room = max(self.limit - len(self.items), 0)
-        listed = [UploadIssue(d.line, None, d.message) for d in self.discrepancies[:room]]
+        listed = [
+            UploadIssue(d.line, None, d.message, record=d.record) for d in self.discrepancies[:room]
+        ]
         count = self.count + len(self.discrepancies)
         issues = sorted(
-            [*self.items, *listed], key=lambda issue: (issue.line is not None, issue.line or 0)
+            [*self.items, *listed],
+            key=lambda issue: (issue.line is not None, issue.line or 0, issue.record or 0),
         )
         if count > len(issues):
             more = count - len(issues)

@@ -2,17 +2,22 @@
 
 A file is 01 file header, groups (02 ... 98) of accounts (03 ... 49) holding transaction
 details (16); an 88 record continues the record before it. Files are taken as banks write
-them: "/" ending a record or not, blank lines, 88 continuations in the middle of a field
-list (a summary's type code on one record, its amount on the next), text that holds commas
-and slashes, amounts in the currency's implied decimals, and every funds type (0, 1, 2, Z,
-V with a value date and time, S with three amounts, D with a distribution). Control totals
+them: "/" ending a record or not, blank lines, several records on one line (each ended by
+"/") and fixed-length blocks of the header's physical record length (80-character records
+padded with spaces, back to back) as moov-io/bai2 reads them, 88 continuations in the
+middle of a field list (a summary's type code on one record, its amount on the next), text
+that holds commas and slashes, amounts in the currency's implied decimals, and every funds
+type (0, 1, 2, Z, V with a value date and time, S with three amounts, D with a
+distribution). Control totals
 and record counts in the 49, 98 and 99 trailers are checked: a file that cannot be read is
 refused with every problem and its line; one that reads but whose trailers disagree with
 its records comes back with those discrepancies, for a person to approve or refuse.
 """
 
 import functools
+import itertools
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -754,34 +759,120 @@ def _payload(row: str) -> str:
     return row[3:] if row[2:3] == "," else row[2:]
 
 
+_RECORD_STARTS = frozenset(f"{code}," for code in _RECORD_NAMES)
+# A "/" ends a record's fields; on a line that holds several records, the next one starts
+# after it (spaces of padding between them allowed).
+_NEXT_RECORD = re.compile(r"/\s*(?=(?:01|02|03|16|49|88|98|99),)")
+# The text of a transaction detail (16), and of the continuations (88) of one, may hold "/"
+# and commas, so after text only what is unmistakably the start of a record begins the
+# next one.
+_NEXT_AFTER_TEXT = re.compile(
+    r"/\s*(?=16,\d{3},|88,|49,[+-]?\d+,\d+/|98,[+-]?\d+,\d+,\d+/"
+    r"|99,[+-]?\d+,\d+,\d+/|03,[^,/\s]+,|02,[^,/]*,[^,/]*,\d,)"
+)
+
+
+def _split_records(row: str, after_text: bool) -> tuple[list[str], bool]:
+    """The records on one physical record: usually one; several where a bank writes them
+    one after the other, each ended by "/" (as moov-io/bai2 reads them). `after_text`:
+    the record before this one was a transaction detail or its continuation, so an 88
+    that starts the row continues text. Returns the records and whether the last is text."""
+    records = []
+    while True:
+        code = row[:2]
+        text = code == "16" or (code == "88" and after_text)
+        slash = row.find("/")
+        if slash < 0 or slash == len(row) - 1:
+            records.append(row)
+            return records, text
+        found = (_NEXT_AFTER_TEXT.search if text else _NEXT_RECORD.match)(row, slash)
+        if found is None:
+            records.append(row)
+            return records, text
+        records.append(row[: found.start() + 1])
+        row = row[found.end() :]
+        after_text = text
+
+
+def _physical_records(row: str, length: int) -> list[str]:
+    """A line holding fixed-length physical records back to back (a blocked file: the
+    header's physical record length, often 80, each record padded with spaces) cut into
+    them; any other line as it is. Cut only where every piece starts with a record code
+    and the piece before it ends in padding or "/" (or the next is its continuation)."""
+    if length < 10 or len(row) <= length:
+        return [row]
+    pieces = [row[start : start + length] for start in range(0, len(row), length)]
+    for before, after in itertools.pairwise(pieces):
+        if after[:3] not in _RECORD_STARTS:
+            return [row]
+        if not (before.endswith(("/", " ")) or after.startswith("88,")):
+            return [row]
+    return [piece.rstrip() for piece in pieces]
+
+
+def _record_length(header_row: str) -> int:
+    """The physical record length the file header (01) declares, or 0."""
+    fields = header_row.split("/", 1)[0].split(",")
+    length = fields[6].strip() if len(fields) > 6 else ""
+    return int(length) if length.isdigit() and len(length) <= 4 else 0
+
+
+def _logical_rows(rows: list[str], first: int) -> list[tuple[int, int, str]]:
+    """(physical line, record on the line or 0 when it holds one, text) of every record
+    from the file header on, blank lines left out."""
+    length = _record_length(rows[first])
+    out: list[tuple[int, int, str]] = []
+    after_text = False
+    for index in range(first, len(rows)):
+        row = rows[index]
+        if not row:
+            continue
+        slash = row.find("/")
+        if (slash < 0 or slash == len(row) - 1) and (not length or len(row) <= length):
+            out.append((index + 1, 0, row))  # the common case: one record on the line
+            after_text = row[:2] == "16" or (row[:2] == "88" and after_text)
+            continue
+        records: list[str] = []
+        for piece in _physical_records(row, length):
+            found, after_text = _split_records(piece, after_text)
+            records.extend(record.rstrip() for record in found)
+        records = [record for record in records if record]
+        if len(records) == 1:
+            out.append((index + 1, 0, records[0]))
+        else:
+            out.extend((index + 1, number, record) for number, record in enumerate(records, 1))
+    return out
+
+
 def parse_bai2(text: str) -> ParsedFile:
     """Parse a whole BAI2 file (text starting with "01,"), or raise UploadRefused."""
-    rows = [raw.rstrip() for raw in text.split("\n")]
+    rows = [raw.rstrip() for raw in text.split("\n")]  # CR and padding at the end dropped
     parser = _Bai2Parser()
     first = next((index for index, row in enumerate(rows) if row), None)
     if first is None or not rows[first].startswith("01"):
         parser.issues.add((first or 0) + 1, "A BAI2 file must start with a file header (01).")
         raise parser.issues.refusal()
-    count = len(rows)
-    index = first
+    items = _logical_rows(rows, first)
+    count = len(items)
+    index = 0
     last_line = first + 1
     records = 0
     simple_detail = parser.simple_detail
+    issues = parser.issues
     while index < count:
-        row = rows[index]
+        line, number, row = items[index]
+        is_header = index == 0
         index += 1
-        if not row:
-            continue
-        line = last_line = index  # 1-based: index has moved past the row
+        last_line = line
         code = row[:2]
         payload = _payload(row)
         records += 1
-        if index < count and rows[index][:2] == "88" and code != "88":
+        if index < count and items[index][2][:2] == "88" and code != "88":
             segments = [payload]
-            while index < count and rows[index][:2] == "88":
-                segments.append(_payload(rows[index]))
+            while index < count and items[index][2][:2] == "88":
+                segments.append(_payload(items[index][2]))
+                last_line = items[index][0]
                 index += 1
-            last_line = index
             records += len(segments) - 1
         else:
             account = parser.account
@@ -789,10 +880,12 @@ def parse_bai2(text: str) -> ParsedFile:
                 continue
             segments = [payload]
         parser.records_read = records
-        if line == first + 1:
+        issues.current = (line, number) if number else None
+        if is_header:
             parser.file_header(line, _Cursor(segments))
             continue
         parser.record(code, line, segments)
+    issues.current = None
     parser.finish(last_line)
     if not parser.issues and not parser.statements:
         parser.issues.add(None, "The file holds no accounts.")

@@ -60,9 +60,13 @@ class Discrepancy:
     message: str  # the whole of it in a sentence
     statements: tuple[int, ...] = ()  # indexes into ParsedFile.statements it concerns
     amount: Decimal | None = None  # the difference in money, where it is money
+    record: int | None = None  # which record on the line, where a line holds several
 
     def __str__(self) -> str:
-        return f"Line {self.line}: {self.message}" if self.line is not None else self.message
+        if self.line is None:
+            return self.message
+        record = f", record {self.record}" if self.record is not None else ""
+        return f"Line {self.line}{record}: {self.message}"
 
 
 DISCREPANCY_KINDS = {

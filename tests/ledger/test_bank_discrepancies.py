@@ -190,6 +190,18 @@ def test_stored_discrepancy_says_where_expected_found_and_difference(chart, tech
     assert {d.statement.bank_account.number for d in group} == {"0123456789", "9876543210"}
 
 
+def test_discrepancy_on_a_line_of_several_records_keeps_the_record(chart, technician, supervisor):
+    accounts_of_sample2(chart)
+    rows = [row for row in read(SAMPLE2).decode().split("\n") if row]
+    data = "".join(rows).replace("49,9150000,4/", "49,9150000,5/").encode()
+    bank_statement_import(
+        source=data, file_name="one.bai2", user=technician, approval=approval(supervisor, data)
+    )
+    item = BankDiscrepancy.objects.get()
+    assert (item.source_line, item.source_record, item.kind) == (1, 6, "record_count")
+    assert BankTransaction.objects.count() == 4
+
+
 def test_camt053_statement_whose_balances_do_not_join_up(chart, technician, supervisor):
     BankAccount.objects.create(
         name="Euro account",

@@ -604,6 +604,85 @@ def test_bai2_unreadable_trailer_is_refused_with_the_discrepancies_found():
     ]
 
 
+def _records(data: bytes) -> list[str]:
+    return [row for row in data.decode().split("\n") if row]
+
+
+def _same_statements(parsed: ParsedFile, expected: ParsedFile) -> None:
+    assert parsed.discrepancies == ()
+    assert parsed.record_count == expected.record_count
+    assert [
+        (s.account_number, s.opening_balance, s.closing_balance) for s in parsed.statements
+    ] == [(s.account_number, s.opening_balance, s.closing_balance) for s in expected.statements]
+    assert [
+        (line.amount, line.type_code, line.bank_ref, line.description)
+        for s in parsed.statements
+        for line in s.lines
+    ] == [
+        (line.amount, line.type_code, line.bank_ref, line.description)
+        for s in expected.statements
+        for line in s.lines
+    ]
+
+
+def test_bai2_with_every_record_on_one_line_is_read_like_the_file():
+    data = fixture("moov__sample2.bai2")
+    one_line = "".join(_records(data)).encode() + b"\n"
+    parsed = parse_statement_file(one_line)
+    _same_statements(parsed, parse_statement_file(data))
+    assert parsed.transaction_count == 4
+    # Every line of it is line 1; the text after a transaction's "/" is its continuation.
+    assert {line.line for s in parsed.statements for line in s.lines} == {1}
+    details = [line.description for s in parsed.statements for line in s.lines]
+    assert "PROCEEDS OF LETTER OF CREDIT FROM THE ARAMCO OIL CO" in details
+
+
+def test_bai2_in_fixed_length_blocks_is_read_like_the_file():
+    data = fixture("moov__sample2.bai2")  # its header says 65-character physical records
+    padded = [record.ljust(65) for record in _records(data)]
+    expected = parse_statement_file(data)
+    # Blocks of five physical records to a line, and the whole file on one line.
+    blocks = "\n".join("".join(padded[i : i + 5]) for i in range(0, len(padded), 5))
+    _same_statements(parse_statement_file(blocks.encode()), expected)
+    _same_statements(parse_statement_file("".join(padded).encode()), expected)
+    # One record to a line, padded with spaces to the record length.
+    _same_statements(parse_statement_file("\r\n".join(padded).encode()), expected)
+
+
+def test_bai2_unterminated_text_records_joined_with_slashes():
+    data = fixture("mojbai2__svb_us_example.bai2")
+    ended = "".join(r if r.endswith("/") else r + "/" for r in _records(data))
+    parsed = parse_statement_file(ended.encode())
+    _same_statements(parsed, parse_statement_file(data))
+
+
+def test_bai2_text_that_looks_like_a_record_start_stays_text():
+    data = bai2_file(
+        ["03,123,,010,100,,/", "16,301,100,0,A,B,PAID 1/16,2024 SEE 3/03 INV 7/98,1/"],
+        total=200,
+    )
+    parsed = parse_statement_file(data)
+    (line,) = parsed.statements[0].lines
+    assert line.description == "PAID 1/16,2024 SEE 3/03 INV 7/98,1"
+
+
+def test_bai2_problem_on_a_line_of_several_records_names_the_record():
+    data = fixture("moov__sample2.bai2").replace(b"16,115,450000,S", b"16,115,45O000,S")
+    one_line = "".join(_records(data)).encode()
+    assert refusal(one_line) == [
+        'Line 1, record 5: The transaction amount is "45O000", not a number.'
+    ]
+    wrong_count = "".join(_records(fixture("moov__sample2.bai2"))).replace(
+        "49,9150000,4/", "49,9150000,5/"
+    )
+    (item,) = parse_statement_file(wrong_count.encode()).discrepancies
+    assert str(item) == (
+        "Line 1, record 6: The account trailer (49) counts 5 records for account "
+        "0123456789 (line 1), but it has 4."
+    )
+    assert item.record == 6
+
+
 def test_bai2_garbled_bytes_are_refused_with_their_lines():
     data = bytearray(fixture("mojbai2__citi_example.bai2"))
     data[data.index(b"49,20001") + 4] = ord("O")  # 49,2O001
