@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from datetime import date
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
@@ -187,7 +187,9 @@ def reconciliation_pages(
     lines, unmatched returned items and active matches."""
     return {
         "bank_page": paginate(
-            unmatched_bank_lines(bank_account=bank_account, date_from=date_from, date_to=date_to),
+            unmatched_bank_lines(
+                bank_account=bank_account, date_from=date_from, date_to=date_to
+            ).annotate(from_unbalanced=F("statement__is_unbalanced")),
             page_numbers.get("bank_page"),
         ),
         "book_page": paginate(

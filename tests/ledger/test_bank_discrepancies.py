@@ -542,6 +542,7 @@ def test_reconcile_page_lists_unbalanced_statements_until_explained(
     assert "Unbalanced statements" in text
     assert "The account trailer (49) counts 4 records" in text
     assert "approved by supervisor: Bank confirmed the trailer is wrong" in text
+    assert "Unbalanced statement: match by hand" in text  # on its line in the bank lines
     accounts_page = client.get(reverse("ledger:bank-accounts")).content.decode()
     assert "1 unbalanced statement" in accounts_page
 
@@ -554,6 +555,7 @@ def test_reconcile_page_lists_unbalanced_statements_until_explained(
     assert BankStatementExplanation.objects.get().explained_by == technician
     text = client.get(page).content.decode()
     assert "Unbalanced statements" not in text
+    assert "Unbalanced statement: match by hand" in text  # explained, still by hand
     assert (
         "unbalanced statement" not in client.get(reverse("ledger:bank-accounts")).content.decode()
     )
