@@ -766,10 +766,12 @@ _NEXT_RECORD = re.compile(r"/\s*(?=(?:01|02|03|16|49|88|98|99),)")
 # The text of a transaction detail (16), and of the continuations (88) of one, may hold "/"
 # and commas, so after text only what is unmistakably the start of a record begins the
 # next one.
-_NEXT_AFTER_TEXT = re.compile(
-    r"/\s*(?=16,\d{3},|88,|49,[+-]?\d+,\d+/|98,[+-]?\d+,\d+,\d+/"
-    r"|99,[+-]?\d+,\d+,\d+/|03,[^,/\s]+,|02,[^,/]*,[^,/]*,\d,)"
+_CLEAR_RECORD_START = (
+    r"16,\d{3},|88,|49,[+-]?\d+,\d+/|98,[+-]?\d+,\d+,\d+/"
+    r"|99,[+-]?\d+,\d+,\d+/|03,[^,/\s]+,|02,[^,/]*,[^,/]*,\d,"
 )
+_NEXT_AFTER_TEXT = re.compile(rf"/\s*(?={_CLEAR_RECORD_START})")
+_CLEAR_START = re.compile(_CLEAR_RECORD_START)
 
 
 def _split_records(row: str, after_text: bool) -> tuple[list[str], bool]:
@@ -798,14 +800,15 @@ def _physical_records(row: str, length: int) -> list[str]:
     """A line holding fixed-length physical records back to back (a blocked file: the
     header's physical record length, often 80, each record padded with spaces) cut into
     them; any other line as it is. Cut only where every piece starts with a record code
-    and the piece before it ends in padding or "/" (or the next is its continuation)."""
+    and the piece before it ends in padding or "/", or the piece is unmistakably a record
+    (a transaction's text may fill its physical record to the last character)."""
     if length < 10 or len(row) <= length:
         return [row]
     pieces = [row[start : start + length] for start in range(0, len(row), length)]
     for before, after in itertools.pairwise(pieces):
         if after[:3] not in _RECORD_STARTS:
             return [row]
-        if not (before.endswith(("/", " ")) or after.startswith("88,")):
+        if not (before.endswith(("/", " ")) or _CLEAR_START.match(after)):
             return [row]
     return [piece.rstrip() for piece in pieces]
 

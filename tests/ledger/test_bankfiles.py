@@ -649,6 +649,26 @@ def test_bai2_in_fixed_length_blocks_is_read_like_the_file():
     _same_statements(parse_statement_file("\r\n".join(padded).encode()), expected)
 
 
+def test_bai2_block_whose_text_fills_its_physical_record():
+    records = [
+        "01,SEND,RECV,240302,0600,F7,40,,2/",
+        "02,RECEIVER,SENDER,1,240301,2400,USD,2/",
+        "03,123,,010,100,,/",
+        "16,301,100,0,A,B,TEXT THAT FILLS THE LIN",  # 40 characters, no "/"
+        "16,301,200,0,C,D,SHORT/",
+        "49,400,4/",
+        "98,400,1,6/",
+        "99,400,1,8/",
+    ]
+    assert len(records[3]) == 40
+    parsed = parse_statement_file("".join(r.ljust(40) for r in records).encode())
+    assert parsed.discrepancies == ()
+    assert [line.description for line in parsed.statements[0].lines] == [
+        "TEXT THAT FILLS THE LIN",
+        "SHORT",
+    ]
+
+
 def test_bai2_unterminated_text_records_joined_with_slashes():
     data = fixture("mojbai2__svb_us_example.bai2")
     ended = "".join(r if r.endswith("/") else r + "/" for r in _records(data))
