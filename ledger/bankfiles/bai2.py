@@ -772,6 +772,7 @@ _CLEAR_RECORD_START = (
 )
 _NEXT_AFTER_TEXT = re.compile(rf"/\s*(?={_CLEAR_RECORD_START})")
 _CLEAR_START = re.compile(_CLEAR_RECORD_START)
+_SLASH_INSIDE = re.compile(r"/\s*\S")  # a "/" with more after it on the line
 
 
 def _split_records(row: str, after_text: bool) -> tuple[list[str], bool]:
@@ -824,6 +825,11 @@ def _logical_rows(rows: list[str], first: int) -> list[tuple[int, int, str]]:
     """(physical line, record on the line or 0 when it holds one, text) of every record
     from the file header on, blank lines left out."""
     length = _record_length(rows[first])
+    if not any(_SLASH_INSIDE.search(row) for row in rows) and (
+        not length or max(map(len, rows)) <= length
+    ):
+        # One record to every line, as nearly every bank writes: nothing to cut.
+        return [(number, 0, row) for number, row in enumerate(rows[first:], first + 1) if row]
     out: list[tuple[int, int, str]] = []
     after_text = False
     for index in range(first, len(rows)):
