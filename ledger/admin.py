@@ -171,6 +171,7 @@ class BankStatementInline(admin.TabularInline):
         "opening_balance",
         "closing_balance",
         "source_line",
+        "is_unbalanced",
     ]
     readonly_fields = fields
     extra = 0
@@ -196,9 +197,10 @@ class BankStatementImportAdmin(ReadOnlyAdmin):
         "total_credits",
         "total_debits",
         "imported_by",
+        "discrepancy_approved_by",
     ]
     list_filter = ["format"]
     search_fields = ["file_name", "sha256", "file_id"]
     date_hierarchy = "imported_at"
-    list_select_related = ["imported_by"]
+    list_select_related = ["imported_by", "discrepancy_approved_by"]
     inlines = [BankStatementInline]

@@ -57,6 +57,33 @@ class StatementImportForm(forms.Form):
         help_text="For example %m/%d/%Y; leave empty to read the usual date formats.",
     )
 
+    # Only for a file that does not add up: a supervisor signs the approval here, for the
+    # file whose discrepancies were shown (its SHA-256).
+    supervisor = forms.CharField(
+        required=False,
+        max_length=150,
+        label="Supervisor's username",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "none"}),
+    )
+    supervisor_password = forms.CharField(
+        required=False,
+        label="Supervisor's password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "off"}),
+    )
+    approval_reason = forms.CharField(
+        required=False,
+        max_length=300,
+        label="Reason for importing it as it is",
+        help_text="For example: the bank confirmed by phone that the trailer count is wrong "
+        "and the transactions are complete.",
+    )
+    approved_sha256 = forms.RegexField(
+        required=False, regex=r"^[0-9a-f]{64}$", widget=forms.HiddenInput
+    )
+
+    APPROVAL_FIELDS = ("supervisor", "supervisor_password", "approval_reason", "approved_sha256")
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         accounts = list(self.fields["csv_account"].queryset)
@@ -71,6 +98,16 @@ class StatementImportForm(forms.Form):
             default = next((a for a in accounts if a.is_default and a.csv_columns), None)
             if default is not None:
                 self.initial.update(csv_account=default.pk, **self.saved_columns[str(default.pk)])
+
+    def csv_fields(self):
+        return [self[name] for name in self.fields if name.startswith("csv_")]
+
+    def approval_fields(self):
+        return [self[name] for name in self.APPROVAL_FIELDS if name != "approved_sha256"]
+
+    def signs_approval(self) -> bool:
+        """Whether a supervisor's name was given to approve the file's discrepancies."""
+        return bool(self.cleaned_data.get("supervisor"))
 
     def columns(self) -> dict[str, str]:
         """The column fields as typed, to remember for the account ({'date': ...})."""
@@ -111,6 +148,16 @@ class StatementImportForm(forms.Form):
 
 class ReconcileFilterForm(DateRangeForm):
     pass
+
+
+class StatementExplainForm(forms.Form):
+    note = forms.CharField(
+        max_length=500,
+        label="What explains the discrepancies",
+        help_text="For example: the bank's file had a wrong trailer count; the lines were "
+        "checked against the online statement.",
+        widget=forms.TextInput(attrs=_TEXT),
+    )
 
 
 class IdListField(forms.Field):

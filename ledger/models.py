@@ -428,6 +428,16 @@ class BankStatementImport(models.Model):
     total_debits = MoneyField()
     imported_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     imported_at = models.DateTimeField(db_default=TransactionNow(), editable=False)
+    # A file that reads but does not add up (trailer totals, balances) is taken only with
+    # a supervisor's approval and reason; its statements are marked unbalanced.
+    discrepancy_approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    discrepancy_reason = models.CharField(max_length=300, blank=True)
 
     class Meta:
         ordering = ["-imported_at"]
@@ -435,6 +445,21 @@ class BankStatementImport(models.Model):
         permissions = [
             ("import_bank_files", "Can import bank statement files"),
             ("reconcile_bank", "Can match bank lines to deposits and book entries"),
+            (
+                "approve_bank_discrepancy",
+                "Can approve importing a bank file whose totals or balances do not add up",
+            ),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(discrepancy_approved_by__isnull=True, discrepancy_reason="")
+                | (Q(discrepancy_approved_by__isnull=False) & ~Q(discrepancy_reason="")),
+                name="bankimport_discrepancy_approved_with_reason",
+            ),
+            models.CheckConstraint(
+                condition=~Q(discrepancy_approved_by=models.F("imported_by")),
+                name="bankimport_discrepancy_not_self_approved",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -457,6 +482,9 @@ class BankStatement(models.Model):
     opening_balance = MoneyField(null=True, blank=True)
     closing_balance = MoneyField(null=True, blank=True)
     source_line = models.PositiveIntegerField()
+    # Imported with discrepancies (BankDiscrepancy): its lines are never matched
+    # automatically, and the reconciliation page lists it until someone explains it.
+    is_unbalanced = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-end_date", "-id"]
@@ -470,6 +498,64 @@ class BankStatement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.bank_account} {self.start_date} to {self.end_date}"
+
+
+@pghistory.track(pghistory.InsertEvent())
+class BankDiscrepancy(models.Model):
+    """Where an imported statement's file disagrees with itself, as it was approved: the
+    figure the file gives (`expected`) and what its records come to (`found`)."""
+
+    class Kind(models.TextChoices):
+        CONTROL_TOTAL = "control_total", "Control total"
+        RECORD_COUNT = "record_count", "Record count"
+        ACCOUNT_COUNT = "account_count", "Number of accounts"
+        GROUP_COUNT = "group_count", "Number of groups"
+        BALANCE = "balance", "Balances"
+        SUMMARY = "summary", "Transaction summary"
+        DATES = "dates", "Statement dates"
+
+    statement = models.ForeignKey(
+        BankStatement, on_delete=models.PROTECT, related_name="discrepancies"
+    )
+    source_line = models.PositiveIntegerField(null=True, blank=True)
+    # Which record on the line, where the line holds several (a blocked BAI2 file).
+    source_record = models.PositiveIntegerField(null=True, blank=True)
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    where = models.CharField(max_length=200)
+    expected = models.CharField(max_length=100)
+    found = models.CharField(max_length=100)
+    difference = models.CharField(max_length=100, blank=True)
+    amount = MoneyField(null=True, blank=True, help_text="The difference in money, if money")
+    message = models.CharField(max_length=500)
+
+    class Meta:
+        ordering = ["statement", "source_line", "id"]
+        triggers = [PROTECT_CHANGE]
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@pghistory.track(pghistory.InsertEvent())
+class BankStatementExplanation(models.Model):
+    """A person's note on why an unbalanced statement's discrepancies are understood.
+    Written once; the statement then leaves the reconciliation page's unbalanced list."""
+
+    statement = models.OneToOneField(
+        BankStatement, on_delete=models.PROTECT, related_name="explanation"
+    )
+    note = models.CharField(max_length=500)
+    explained_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
+    explained_at = models.DateTimeField(db_default=TransactionNow(), editable=False)
+
+    class Meta:
+        triggers = [PROTECT_CHANGE]
+        constraints = [
+            models.CheckConstraint(condition=~Q(note=""), name="bankexplanation_has_note"),
+        ]
+
+    def __str__(self) -> str:
+        return f"Explanation of {self.statement}"
 
 
 class BankTransaction(models.Model):

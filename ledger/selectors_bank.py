@@ -6,14 +6,16 @@ from collections.abc import Mapping
 from datetime import date
 
 from django.core.paginator import Page, Paginator
-from django.db.models import Count, Exists, OuterRef, Prefetch, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from ledger.models import (
     BankAccount,
+    BankDiscrepancy,
     BankMatch,
     BankMatchItem,
+    BankStatement,
     BankStatementImport,
     BankTransaction,
     JournalLine,
@@ -26,8 +28,13 @@ def bank_imports_recent(*, limit: int = 10) -> list[BankStatementImport]:
     return list(BankStatementImport.objects.select_related("imported_by")[:limit])
 
 
+def _unexplained() -> QuerySet[BankStatement]:
+    return BankStatement.objects.filter(is_unbalanced=True, explanation__isnull=True)
+
+
 def bank_accounts_for_reconciliation() -> QuerySet[BankAccount]:
-    """Every bank account with its number of unmatched bank lines (one query)."""
+    """Every bank account with its number of unmatched bank lines and of unbalanced
+    statements nobody has explained yet (one query)."""
     unmatched = (
         BankTransaction.objects.filter(bank_account=OuterRef("pk"))
         .exclude(_bank_matched())
@@ -36,9 +43,43 @@ def bank_accounts_for_reconciliation() -> QuerySet[BankAccount]:
         .annotate(count=Count("pk"))
         .values("count")
     )
-    return BankAccount.objects.select_related("gl_account__fund").annotate(
-        unmatched_count=Coalesce(Subquery(unmatched), 0)
+    unbalanced = (
+        _unexplained()
+        .filter(bank_account=OuterRef("pk"))
+        .order_by()
+        .values("bank_account")
+        .annotate(count=Count("pk"))
+        .values("count")
     )
+    return BankAccount.objects.select_related("gl_account__fund").annotate(
+        unmatched_count=Coalesce(Subquery(unmatched), 0),
+        unbalanced_count=Coalesce(Subquery(unbalanced), 0),
+    )
+
+
+def unbalanced_statements(*, bank_account: BankAccount) -> list[BankStatement]:
+    """The account's statements imported with discrepancies and not yet explained, with
+    their discrepancies, importer and approver (two queries)."""
+    return list(
+        _unexplained()
+        .filter(bank_account=bank_account)
+        .select_related(
+            "statement_import__imported_by", "statement_import__discrepancy_approved_by"
+        )
+        .prefetch_related(
+            Prefetch(
+                "discrepancies", queryset=BankDiscrepancy.objects.order_by("source_line", "id")
+            )
+        )
+        .order_by("start_date", "id")
+    )
+
+
+def bank_statement_get(*, pk: int) -> BankStatement:
+    statement = BankStatement.objects.select_related("bank_account").filter(pk=pk).first()
+    if statement is None:
+        raise Http404("No such statement.")
+    return statement
 
 
 def bank_account_get(*, pk: int) -> BankAccount:
@@ -146,7 +187,9 @@ def reconciliation_pages(
     lines, unmatched returned items and active matches."""
     return {
         "bank_page": paginate(
-            unmatched_bank_lines(bank_account=bank_account, date_from=date_from, date_to=date_to),
+            unmatched_bank_lines(
+                bank_account=bank_account, date_from=date_from, date_to=date_to
+            ).annotate(from_unbalanced=F("statement__is_unbalanced")),
             page_numbers.get("bank_page"),
         ),
         "book_page": paginate(

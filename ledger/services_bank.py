@@ -1,7 +1,7 @@
 """Bank statement writes: importing statement files, and matching their lines to the books.
 
-Services: `bank_statement_import`, `bank_auto_match`, `bank_match_create`,
-`bank_match_undo` (the reads that build the reconciliation pages are in
+Services: `bank_statement_import`, `bank_statement_explain`, `bank_auto_match`,
+`bank_match_create`, `bank_match_undo` (the reads that build the reconciliation pages are in
 ledger.selectors_bank). Book lines are the journal lines on a bank account's GL account:
 deposits post Dr bank (entry source "deposit", source_ref the deposit number), returned
 items post Cr bank. The ledger knows nothing of cashiering's models.
@@ -11,8 +11,17 @@ When that finds nothing, a file number that *ends with* exactly one active accou
 (of at least six characters) is taken for that account: banks prefix account numbers with
 a branch or transit number in some exports (OFX "12300 000012345678"). Anything else is
 refused at the statement's line.
+
+A file that reads but does not add up (a BAI2 trailer's control total or count, camt.053
+balances or summary, an OFX statement without its dates) is imported only with the
+approval of a second person who may approve it (`ledger.approve_bank_discrepancy`) and a
+reason: `bank_statement_import` raises `DiscrepancyApprovalNeeded`, listing them, until
+it is given one for that very file. Its statements are stored unbalanced with their
+discrepancies; their lines are matched only by hand, and the reconciliation page lists
+them until someone explains them (`bank_statement_explain`).
 """
 
+import contextlib
 import hashlib
 import re
 from collections import defaultdict
@@ -34,15 +43,18 @@ from ledger.bankfiles import (
     FEE_WORDS,
     MAX_STATEMENT_BYTES,
     CsvMapping,
+    Discrepancy,
     ParsedFile,
     parse_statement_file,
 )
 from ledger.bankfiles import Statement as ParsedStatement
 from ledger.models import (
     BankAccount,
+    BankDiscrepancy,
     BankMatch,
     BankMatchItem,
     BankStatement,
+    BankStatementExplanation,
     BankStatementImport,
     BankTransaction,
     JournalLine,
@@ -87,6 +99,45 @@ class BankError(Exception):
     """A reconciliation request that cannot be done; the message says why."""
 
 
+APPROVE_DISCREPANCY = "ledger.approve_bank_discrepancy"
+REASON_MAX = 300
+
+
+@dataclass(frozen=True)
+class DiscrepancyApproval:
+    """A second person's approval to import a file that does not add up: who, why, and
+    the SHA-256 of the file whose discrepancies they were shown."""
+
+    approved_by: Any
+    reason: str
+    sha256: str
+
+
+class DiscrepancyApprovalError(Exception):
+    """An approval that cannot be taken; `field` names the form field it is about."""
+
+    def __init__(self, field: str, message: str):
+        self.field = field
+        self.message = message
+        self.needed: DiscrepancyApprovalNeeded | None = None  # what was to be approved
+        super().__init__(message)
+
+
+@dataclass(frozen=True)
+class ShownDiscrepancy:
+    discrepancy: Discrepancy
+    accounts: list[str]  # the bank accounts whose statements it concerns
+
+
+class DiscrepancyApprovalNeeded(Exception):
+    """The file reads, but disagrees with itself: it can be imported only with approval."""
+
+    def __init__(self, *, sha256: str, discrepancies: list[ShownDiscrepancy]):
+        self.sha256 = sha256
+        self.discrepancies = discrepancies
+        super().__init__(f"{len(discrepancies)} discrepancies need a supervisor's approval.")
+
+
 @dataclass(frozen=True)
 class StatementSummary:
     statement: BankStatement
@@ -106,6 +157,9 @@ class ImportResult:
         for summary in self.statements:
             seen.setdefault(summary.statement.bank_account_id, summary.statement.bank_account)
         return list(seen.values())
+
+
+_no_reason = contextlib.nullcontext
 
 
 def _normalised(number: str) -> str:
@@ -275,7 +329,9 @@ def _write_import(
     user: Any,
     accounts: list[BankAccount],
     ids: list[str],
+    approval: DiscrepancyApproval | None = None,
 ) -> ImportResult:
+    unbalanced = {index for d in parsed.discrepancies for index in d.statements}
     with transaction.atomic():
         record = BankStatementImport.objects.create(
             file_name=file_name[:255],
@@ -288,6 +344,8 @@ def _write_import(
             total_credits=parsed.total_credits,
             total_debits=parsed.total_debits,
             imported_by=user,
+            discrepancy_approved_by=approval.approved_by if approval else None,
+            discrepancy_reason=approval.reason if approval else "",
         )
         statements = BankStatement.objects.bulk_create(
             BankStatement(
@@ -300,10 +358,27 @@ def _write_import(
                 opening_balance=parsed_statement.opening_balance,
                 closing_balance=parsed_statement.closing_balance,
                 source_line=parsed_statement.line,
+                is_unbalanced=index in unbalanced,
             )
-            for parsed_statement, account, statement_id in zip(
-                parsed.statements, accounts, ids, strict=True
+            for index, (parsed_statement, account, statement_id) in enumerate(
+                zip(parsed.statements, accounts, ids, strict=True)
             )
+        )
+        BankDiscrepancy.objects.bulk_create(
+            BankDiscrepancy(
+                statement=statements[index],
+                source_line=item.line,
+                source_record=item.record,
+                kind=item.kind,
+                where=item.where[:200],
+                expected=item.expected[:100],
+                found=item.found[:100],
+                difference=item.difference[:100],
+                amount=item.amount,
+                message=item.message[:500],
+            )
+            for item in parsed.discrepancies
+            for index in item.statements
         )
         returned = _returned_by_reference(parsed, accounts)
         rows = (
@@ -343,24 +418,30 @@ def _write_import(
     )
 
 
-def bank_statement_import(
-    *,
-    source: UploadSource,
-    file_name: str,
-    user: Any,
-    csv_mapping: CsvMapping | None = None,
-    csv_columns: dict[str, str] | None = None,
-) -> ImportResult:
-    """Import a whole bank statement file, or raise UploadRefused with every reason.
+@dataclass(frozen=True)
+class _Checked:
+    data: bytes
+    sha256: str
+    parsed: ParsedFile
+    ids: list[str]
+    accounts: list[BankAccount]
 
-    `csv_columns`, the column mapping as typed, is remembered on each bank account the
-    CSV's statements are for, and offered at its next import.
+    def approval_needed(self) -> DiscrepancyApprovalNeeded:
+        return DiscrepancyApprovalNeeded(
+            sha256=self.sha256,
+            discrepancies=[
+                ShownDiscrepancy(
+                    discrepancy=item,
+                    accounts=list(dict.fromkeys(self.accounts[i].name for i in item.statements)),
+                )
+                for item in self.parsed.discrepancies
+            ],
+        )
 
-    The file is refused if the same bytes were imported before, if it cannot be read, if
-    a statement is for an account the city does not have (or in another currency), or if
-    one of its statements was imported before from another file. Nothing is written for a
-    refused file; an accepted one is written in one transaction.
-    """
+
+def _read_and_check(source: UploadSource, csv_mapping: CsvMapping | None) -> _Checked:
+    """The file read whole and checked against the city's accounts and earlier imports,
+    or UploadRefused with every reason."""
     data = read_bytes(source, max_bytes=MAX_STATEMENT_BYTES)
     sha256 = hashlib.sha256(data).hexdigest()
     previous = (
@@ -375,8 +456,85 @@ def bank_statement_import(
     accounts, issues = _check_statements(parsed, ids)
     if issues:
         raise UploadRefused(issues)
+    return _Checked(data=data, sha256=sha256, parsed=parsed, ids=ids, accounts=accounts)
+
+
+def bank_statement_review(
+    *, source: UploadSource, csv_mapping: CsvMapping | None = None
+) -> DiscrepancyApprovalNeeded | None:
+    """What importing the file would need approved (None: nothing), writing nothing;
+    UploadRefused if it could not be imported at all."""
+    checked = _read_and_check(source, csv_mapping)
+    return checked.approval_needed() if checked.parsed.discrepancies else None
+
+
+def _approval_check(*, approval: DiscrepancyApproval, user: Any) -> str:
+    """The approval's reason, once it is an allowed second person's; else why not."""
+    approver = approval.approved_by
+    if approver.pk == user.pk:
+        raise DiscrepancyApprovalError(
+            "supervisor", "Another person must approve the file you are importing."
+        )
+    if not approver.has_perm(APPROVE_DISCREPANCY):
+        raise DiscrepancyApprovalError(
+            "supervisor",
+            f"{approver.get_username()} cannot approve a bank file that does not add up; "
+            "ask a supervisor.",
+        )
+    reason = " ".join(approval.reason.split())
+    if not reason:
+        raise DiscrepancyApprovalError(
+            "approval_reason", "Enter the reason for importing the file as it is."
+        )
+    return reason[:REASON_MAX]
+
+
+def bank_statement_import(
+    *,
+    source: UploadSource,
+    file_name: str,
+    user: Any,
+    csv_mapping: CsvMapping | None = None,
+    csv_columns: dict[str, str] | None = None,
+    approval: DiscrepancyApproval | None = None,
+) -> ImportResult:
+    """Import a whole bank statement file, or raise UploadRefused with every reason.
+
+    `csv_columns`, the column mapping as typed, is remembered on each bank account the
+    CSV's statements are for, and offered at its next import.
+
+    The file is refused if the same bytes were imported before, if it cannot be read, if
+    a statement is for an account the city does not have (or in another currency), or if
+    one of its statements was imported before from another file. A file that reads but
+    does not add up raises DiscrepancyApprovalNeeded unless `approval` is for this file
+    (same SHA-256) and from another person who may approve it (else
+    DiscrepancyApprovalError). Nothing is written for a refused file; an accepted one is
+    written in one transaction.
+    """
+    checked = _read_and_check(source, csv_mapping)
+    data, sha256, parsed, ids, accounts = (
+        checked.data,
+        checked.sha256,
+        checked.parsed,
+        checked.ids,
+        checked.accounts,
+    )
+    reason = ""
+    if not parsed.discrepancies:
+        approval = None  # nothing to approve: a file that adds up is imported as usual
+    elif approval is None or approval.sha256 != sha256:
+        raise checked.approval_needed()
+    else:
+        try:
+            reason = _approval_check(approval=approval, user=user)
+        except DiscrepancyApprovalError as exc:
+            exc.needed = checked.approval_needed()
+            raise
+        approval = DiscrepancyApproval(
+            approved_by=approval.approved_by, reason=reason, sha256=sha256
+        )
     try:
-        with transaction.atomic():
+        with transaction.atomic(), audit_reason(reason) if reason else _no_reason():
             result = _write_import(
                 parsed=parsed,
                 data=data,
@@ -385,6 +543,7 @@ def bank_statement_import(
                 user=user,
                 accounts=accounts,
                 ids=ids,
+                approval=approval,
             )
             if csv_columns:
                 BankAccount.objects.filter(pk__in={a.pk for a in accounts}).update(
@@ -402,6 +561,23 @@ def bank_statement_import(
             "One of the file's statements was imported by someone else a moment ago. "
             "Look at the reconciliation page before importing again."
         ) from exc
+
+
+def bank_statement_explain(*, statement: BankStatement, note: str, user: Any) -> BankStatement:
+    """Record why an unbalanced statement's discrepancies are understood (once)."""
+    note = " ".join(note.split())
+    if not statement.is_unbalanced:
+        raise BankError("This statement adds up; there is nothing to explain.")
+    if not note:
+        raise BankError("Enter what explains the discrepancies.")
+    with transaction.atomic(), audit_reason(note[:300]):
+        BankStatement.objects.select_for_update().filter(pk=statement.pk).first()
+        if BankStatementExplanation.objects.filter(statement=statement).exists():
+            raise BankError("Someone has explained this statement already.")
+        BankStatementExplanation.objects.create(
+            statement=statement, note=note[:500], explained_by=user
+        )
+    return statement
 
 
 @dataclass
@@ -511,6 +687,8 @@ def bank_auto_match(
             )
             for row in unmatched_bank_lines(bank_account=bank_account, returned_items=None)
             .exclude(amount=ZERO)
+            # A statement that did not add up is matched only by a person.
+            .exclude(statement__is_unbalanced=True)
             .only("pk", "amount", "booked_date", "customer_ref", "bank_ref", "description")
         ]
         if not banks:

@@ -1,7 +1,9 @@
 """Bank statement import and reconciliation pages."""
 
 from django.contrib import messages
+from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import permission_required
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
@@ -12,6 +14,7 @@ from ledger.forms_bank import (
     ManualMatchForm,
     MatchUndoForm,
     ReconcileFilterForm,
+    StatementExplainForm,
     StatementImportForm,
 )
 
@@ -23,25 +26,63 @@ RECONCILE = "ledger.reconcile_bank"
 # ------------------------------------------------------------------------------ import
 
 
+def _approving_supervisor(request, form: StatementImportForm):
+    """The supervisor who signed the import of a file that does not add up with their own
+    username and password (checked like a sign-in: a wrong one counts as a failure)."""
+    data = form.cleaned_data
+    try:
+        approver = authenticate(
+            request, username=data["supervisor"], password=data["supervisor_password"]
+        )
+    except PermissionDenied as exc:  # the supervisor's sign-ins are locked out
+        raise services_bank.DiscrepancyApprovalError("supervisor_password", str(exc)) from None
+    if approver is None:
+        raise services_bank.DiscrepancyApprovalError(
+            "supervisor_password", "That supervisor's username or password is wrong."
+        )
+    return approver
+
+
 @permission_required(IMPORT, raise_exception=True)
 def bank_import(request):
+    """Upload a statement file. One that reads but does not add up is shown with its
+    discrepancies and imported only when a supervisor signs for it on this form."""
     form = StatementImportForm(request.POST or None, request.FILES or None)
     result, problems, matched, status = None, [], {}, 200
     problem_count = 0
+    pending = None  # services_bank.DiscrepancyApprovalNeeded: what is to be approved
     if request.method == "POST":
         status = 400
         if form.is_valid():
             upload = form.cleaned_data["file"]
             try:
+                approval = None
+                if form.signs_approval():
+                    approval = services_bank.DiscrepancyApproval(
+                        approved_by=_approving_supervisor(request, form),
+                        reason=form.cleaned_data["approval_reason"],
+                        sha256=form.cleaned_data["approved_sha256"] or "",
+                    )
                 result = services_bank.bank_statement_import(
                     source=upload,
                     file_name=upload.name,
                     user=request.user,
                     csv_mapping=form.csv_mapping,
                     csv_columns=form.columns() if form.csv_mapping else None,
+                    approval=approval,
                 )
             except UploadRefused as exc:
                 problems, problem_count = exc.issues, exc.problem_count
+            except services_bank.DiscrepancyApprovalNeeded as exc:
+                pending = exc
+            except services_bank.DiscrepancyApprovalError as exc:
+                form.add_error(exc.field, exc.message)
+                try:
+                    pending = exc.needed or services_bank.bank_statement_review(
+                        source=upload, csv_mapping=form.csv_mapping
+                    )
+                except UploadRefused as refused:
+                    problems, problem_count = refused.issues, refused.problem_count
             else:
                 status = 200
                 matched = {
@@ -58,6 +99,7 @@ def bank_import(request):
             "matched": matched,
             "problems": problems,
             "problem_count": problem_count,
+            "pending": pending,
             "recent": selectors_bank.bank_imports_recent(),
             "breadcrumbs": [
                 ("Bank reconciliation", reverse("ledger:bank-accounts")),
@@ -89,6 +131,7 @@ def _reconcile_page(
     *,
     match_form: ManualMatchForm | None = None,
     undo_form: tuple[int, MatchUndoForm] | None = None,
+    explain_form: tuple[int, StatementExplainForm] | None = None,
     status: int = 200,
 ):
     filters = ReconcileFilterForm(request.GET or None)
@@ -115,6 +158,8 @@ def _reconcile_page(
             "chosen_bank": chosen_bank,
             "chosen_book": chosen_book,
             "undo_form": undo_form,
+            "explain_form": explain_form,
+            "unbalanced": selectors_bank.unbalanced_statements(bank_account=account),
             "query": query,
             "breadcrumbs": [
                 ("Bank reconciliation", reverse("ledger:bank-accounts")),
@@ -185,3 +230,27 @@ def bank_match_undo(request, pk: int):
             messages.success(request, f"Match {match.pk} undone; its lines are unmatched again.")
             return redirect(_back(match.bank_account, request))
     return _reconcile_page(request, match.bank_account, undo_form=(match.pk, form))
+
+
+@require_POST
+@permission_required(RECONCILE, raise_exception=True)
+def bank_statement_explain(request, pk: int):
+    statement = selectors_bank.bank_statement_get(pk=pk)
+    form = StatementExplainForm(request.POST)
+    if form.is_valid():
+        try:
+            services_bank.bank_statement_explain(
+                statement=statement, note=form.cleaned_data["note"], user=request.user
+            )
+        except services_bank.BankError as exc:
+            form.add_error("note", str(exc))
+        else:
+            messages.success(
+                request,
+                f"Statement {statement.statement_id} explained. Its lines are still matched "
+                "by hand only.",
+            )
+            return redirect(_back(statement.bank_account, request))
+    return _reconcile_page(
+        request, statement.bank_account, explain_form=(statement.pk, form), status=400
+    )

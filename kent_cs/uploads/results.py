@@ -20,11 +20,14 @@ class UploadIssue:
     column: str | None
     message: str
     unit: str = "Line"  # "Row" for spreadsheets, as Excel numbers them
+    record: int | None = None  # which record on the line, where a line holds several
 
     def __str__(self) -> str:
         where = []
         if self.line is not None:
             where.append(f"{self.unit} {self.line}")
+            if self.record is not None:
+                where.append(f"record {self.record}")
         if self.column:
             where.append(f'column "{self.column}"')
         return f"{', '.join(where)}: {self.message}" if where else self.message

@@ -8,7 +8,9 @@
 Pure parsing: no models, no database. The file is read through `kent_cs.uploads` (size
 limit, type by content, text encoding), its format is decided by its content, and it is
 parsed whole: either every statement comes back, or `UploadRefused` lists every problem
-found with its line.
+found with its line. A file that reads but does not agree with itself (trailer totals and
+counts, balances, missing dates) comes back with `discrepancies`; deciding whether to
+import it is for the caller.
 """
 
 import re
@@ -22,13 +24,15 @@ from .bai2 import bai2_sample, parse_bai2
 from .camt053 import is_camt053, parse_camt053
 from .csvmap import parse_mapped_csv
 from .ofx import file_id_from_header, is_ofx_sgml, parse_ofx_sgml, parse_ofx_tree
-from .types import CsvMapping, ParsedFile, Statement, StatementLine
+from .types import DISCREPANCY_KINDS, CsvMapping, Discrepancy, ParsedFile, Statement, StatementLine
 
 __all__ = [
+    "DISCREPANCY_KINDS",
     "FEE_WORDS",
     "FORMATS",
     "MAX_STATEMENT_BYTES",
     "CsvMapping",
+    "Discrepancy",
     "ParsedFile",
     "Statement",
     "StatementLine",

@@ -10,7 +10,7 @@ from xml.parsers import expat
 
 from kent_cs.uploads.results import MAX_REPORTED_ISSUES, UploadIssue, UploadRefused
 
-from .types import StatementLine
+from .types import Discrepancy, StatementLine
 
 CENT = Decimal("0.01")
 # MoneyField holds 14 digits, 2 of them cents.
@@ -33,27 +33,77 @@ def is_currency(text: str) -> bool:
 
 
 class Issues:
-    """Problems found while parsing, kept in file order up to the reporting limit."""
+    """Problems found while parsing, kept in file order up to the reporting limit, and
+    discrepancies: figures that the file gives and its records do not come to. A file
+    with problems is refused (its discrepancies listed with them); one with only
+    discrepancies is read, and they go with it."""
 
     def __init__(self, limit: int = MAX_REPORTED_ISSUES):
         self.limit = limit
         self.items: list[UploadIssue] = []
         self.count = 0
+        self.discrepancies: list[Discrepancy] = []
+        # (line, record) of the record being read, where its line holds several records:
+        # problems on that line then say which record they are in.
+        self.current: tuple[int, int] | None = None
+
+    def _record(self, line: int | None) -> int | None:
+        current = self.current
+        return current[1] if current is not None and current[0] == line else None
+
+    def discrepancy(
+        self,
+        line: int | None,
+        kind: str,
+        *,
+        where: str,
+        expected: object,
+        found: object,
+        message: str,
+        statements: tuple[int, ...] | range = (),
+        difference: object = "",
+        amount: Decimal | None = None,
+    ) -> None:
+        numbers = (int, Decimal)
+        if difference == "" and isinstance(expected, numbers) and isinstance(found, numbers):
+            difference = found - expected  # type: ignore[operator]
+        self.discrepancies.append(
+            Discrepancy(
+                line=line,
+                kind=kind,
+                where=where,
+                expected=str(expected),
+                found=str(found),
+                difference=str(difference),
+                message=message,
+                statements=tuple(statements),
+                amount=amount,
+                record=self._record(line),
+            )
+        )
 
     def add(self, line: int | None, message: str) -> None:
         self.count += 1
         if len(self.items) < self.limit:
-            self.items.append(UploadIssue(line, None, message))
+            self.items.append(UploadIssue(line, None, message, record=self._record(line)))
 
     def __bool__(self) -> bool:
         return self.count > 0
 
     def refusal(self) -> UploadRefused:
-        issues = sorted(self.items, key=lambda issue: (issue.line is not None, issue.line or 0))
-        if self.count > len(issues):
-            more = self.count - len(issues)
+        room = max(self.limit - len(self.items), 0)
+        listed = [
+            UploadIssue(d.line, None, d.message, record=d.record) for d in self.discrepancies[:room]
+        ]
+        count = self.count + len(self.discrepancies)
+        issues = sorted(
+            [*self.items, *listed],
+            key=lambda issue: (issue.line is not None, issue.line or 0, issue.record or 0),
+        )
+        if count > len(issues):
+            more = count - len(issues)
             issues.append(UploadIssue(None, None, f"And {more:,} more problems not listed here."))
-        return UploadRefused(issues, problem_count=self.count)
+        return UploadRefused(issues, problem_count=count)
 
     def raise_if_any(self) -> None:
         if self.count:

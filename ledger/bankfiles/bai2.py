@@ -2,16 +2,22 @@
 
 A file is 01 file header, groups (02 ... 98) of accounts (03 ... 49) holding transaction
 details (16); an 88 record continues the record before it. Files are taken as banks write
-them: "/" ending a record or not, blank lines, 88 continuations in the middle of a field
-list (a summary's type code on one record, its amount on the next), text that holds commas
-and slashes, amounts in the currency's implied decimals, and every funds type (0, 1, 2, Z,
-V with a value date and time, S with three amounts, D with a distribution). Control totals
-and record counts in the 49, 98 and 99 trailers are checked; a file that fails any check
-is refused with every problem and its line.
+them: "/" ending a record or not, blank lines, several records on one line (each ended by
+"/") and fixed-length blocks of the header's physical record length (80-character records
+padded with spaces, back to back) as moov-io/bai2 reads them, 88 continuations in the
+middle of a field list (a summary's type code on one record, its amount on the next), text
+that holds commas and slashes, amounts in the currency's implied decimals, and every funds
+type (0, 1, 2, Z, V with a value date and time, S with three amounts, D with a
+distribution). Control totals
+and record counts in the 49, 98 and 99 trailers are checked: a file that cannot be read is
+refused with every problem and its line; one that reads but whose trailers disagree with
+its records comes back with those discrepancies, for a person to approve or refuse.
 """
 
 import functools
+import itertools
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -181,6 +187,7 @@ class _Group:
     as_of: date
     currency: str
     first_record: int = 0
+    first_statement: int = 0  # the index of its first account's statement
     total_known: bool = True
     accounts: int = 0
     total: int = 0
@@ -305,7 +312,11 @@ class _Bai2Parser:
             self.issues.add(line, f'"{currency}" is not a currency code like USD.')
         self.groups += 1
         self.group = _Group(
-            line, self.groups, as_of or self.file_date, currency if currency else "USD"
+            line,
+            self.groups,
+            as_of or self.file_date,
+            currency if currency else "USD",
+            first_statement=len(self.statements),
         )
 
     def account_header(self, line: int, cursor: _Cursor, group: _Group) -> _Account:
@@ -455,21 +466,34 @@ class _Bai2Parser:
         total_text, count_text = cursor.field() or "", cursor.field() or ""
         total = _signed(total_text)
         name = f"account {account.number}" if account.number else "the account"
+        where = f"account trailer (49) of {name}"
+        statement = (len(self.statements),)  # the statement this trailer closes
         if total is None:
             self.issues.add(line, f'The account control total "{total_text}" is not a number.')
             account.group.total_known = False
         elif account.total_known and total != account.total:
-            self.issues.add(
+            self.issues.discrepancy(
                 line,
-                f"The account trailer (49) gives a control total of {total} for {name} "
+                "control_total",
+                where=where,
+                expected=total,
+                found=account.total,
+                amount=Decimal(account.total - total).scaleb(-account.places).quantize(CENT),
+                statements=statement,
+                message=f"The account trailer (49) gives a control total of {total} for {name} "
                 f"(line {account.line}), but its records add up to {account.total}.",
             )
         if not count_text.isdigit():
             self.issues.add(line, f'The account record count "{count_text}" is not a number.')
         elif int(count_text) != (records := self.records_read - account.first_record + 1):
-            self.issues.add(
+            self.issues.discrepancy(
                 line,
-                f"The account trailer (49) counts {int(count_text)} records for {name} "
+                "record_count",
+                where=where,
+                expected=int(count_text),
+                found=records,
+                statements=statement,
+                message=f"The account trailer (49) counts {int(count_text)} records for {name} "
                 f"(line {account.line}), but it has {records}.",
             )
         group = account.group
@@ -496,20 +520,34 @@ class _Bai2Parser:
         accounts_text = cursor.field() or ""
         count_text = cursor.field() or ""
         total = self._control_total(line, total_text, "group")
+        where = f"group trailer (98) of the group on line {group.line}"
+        statements = range(group.first_statement, len(self.statements))
         if total is None:
             self.total_known = False
         elif group.total_known and total != group.total:
-            self.issues.add(
+            self.issues.discrepancy(
                 line,
-                f"The group trailer (98) gives a control total of {total} for the group that "
-                f"starts on line {group.line}, but its account trailers add up to {group.total}.",
+                "control_total",
+                where=where,
+                expected=total,
+                found=group.total,
+                amount=Decimal(group.total - total)
+                .scaleb(-currency_decimals(group.currency))
+                .quantize(CENT),
+                statements=statements,
+                message=f"The group trailer (98) gives a control total of {total} for the group "
+                f"that starts on line {group.line}, but its account trailers add up to "
+                f"{group.total}.",
             )
         self._control_count(
             line,
             accounts_text,
             "number of accounts",
             group.accounts,
-            lambda counted: (
+            kind="account_count",
+            where=where,
+            statements=statements,
+            mismatch=lambda counted: (
                 f"The group trailer (98) counts {counted} accounts for the group "
                 f"that starts on line {group.line}, but it has {group.accounts}."
             ),
@@ -520,7 +558,10 @@ class _Bai2Parser:
             count_text,
             "group record count",
             records,
-            lambda counted: (
+            kind="record_count",
+            where=where,
+            statements=statements,
+            mismatch=lambda counted: (
                 f"The group trailer (98) counts {counted} records for the group "
                 f"that starts on line {group.line}, but it has {records}."
             ),
@@ -533,10 +574,22 @@ class _Bai2Parser:
         groups_text = cursor.field() or ""
         count_text = cursor.field() or ""
         total = self._control_total(line, total_text, "file")
+        where = "file trailer (99)"
+        statements = range(len(self.statements))
         if total is not None and self.total_known and total != self.file_total:
-            self.issues.add(
+            currencies = {s.currency for s in self.statements}
+            places = currency_decimals(currencies.pop()) if len(currencies) == 1 else None
+            self.issues.discrepancy(
                 line,
-                f"The file trailer (99) gives a control total of {total}, but the group "
+                "control_total",
+                where=where,
+                expected=total,
+                found=self.file_total,
+                amount=None
+                if places is None
+                else Decimal(self.file_total - total).scaleb(-places).quantize(CENT),
+                statements=statements,
+                message=f"The file trailer (99) gives a control total of {total}, but the group "
                 f"trailers add up to {self.file_total}.",
             )
         self._control_count(
@@ -544,7 +597,10 @@ class _Bai2Parser:
             groups_text,
             "number of groups",
             self.groups,
-            lambda counted: (
+            kind="group_count",
+            where=where,
+            statements=statements,
+            mismatch=lambda counted: (
                 f"The file trailer (99) counts {counted} groups, but the file has {self.groups}."
             ),
         )
@@ -553,7 +609,10 @@ class _Bai2Parser:
             count_text,
             "file record count",
             self.records_read,
-            lambda counted: (
+            kind="record_count",
+            where=where,
+            statements=statements,
+            mismatch=lambda counted: (
                 f"The file trailer (99) counts {counted} records, but the file "
                 f"has {self.records_read}."
             ),
@@ -568,14 +627,32 @@ class _Bai2Parser:
         return total
 
     def _control_count(
-        self, line: int, text: str, what: str, expected: int, mismatch: Callable[[int], str]
+        self,
+        line: int,
+        text: str,
+        what: str,
+        expected: int,
+        *,
+        kind: str,
+        where: str,
+        statements: range,
+        mismatch: Callable[[int], str],
     ) -> None:
-        """Check a trailer's count against what the file holds; `mismatch(counted)` words
-        the problem when they differ."""
+        """Check a trailer's count against what the file holds: a count that is not a
+        number cannot be read; one that differs is a discrepancy, worded by
+        `mismatch(counted)`."""
         if not text.isdigit():
             self.issues.add(line, f'The {what} "{text}" is not a number.')
         elif int(text) != expected:
-            self.issues.add(line, mismatch(int(text)))
+            self.issues.discrepancy(
+                line,
+                kind,
+                where=where,
+                expected=int(text),
+                found=expected,
+                statements=statements,
+                message=mismatch(int(text)),
+            )
 
     # -- structure --------------------------------------------------------------------
 
@@ -682,34 +759,129 @@ def _payload(row: str) -> str:
     return row[3:] if row[2:3] == "," else row[2:]
 
 
+_RECORD_STARTS = frozenset(f"{code}," for code in _RECORD_NAMES)
+# A "/" ends a record's fields; on a line that holds several records, the next one starts
+# after it (spaces of padding between them allowed).
+_NEXT_RECORD = re.compile(r"/\s*(?=(?:01|02|03|16|49|88|98|99),)")
+# The text of a transaction detail (16), and of the continuations (88) of one, may hold "/"
+# and commas, so after text only what is unmistakably the start of a record begins the
+# next one.
+_CLEAR_RECORD_START = (
+    r"16,\d{3},|88,|49,[+-]?\d+,\d+/|98,[+-]?\d+,\d+,\d+/"
+    r"|99,[+-]?\d+,\d+,\d+/|03,[^,/\s]+,|02,[^,/]*,[^,/]*,\d,"
+)
+_NEXT_AFTER_TEXT = re.compile(rf"/\s*(?={_CLEAR_RECORD_START})")
+_CLEAR_START = re.compile(_CLEAR_RECORD_START)
+_SLASH_INSIDE = re.compile(r"/\s*\S")  # a "/" with more after it on the line
+
+
+def _split_records(row: str, after_text: bool) -> tuple[list[str], bool]:
+    """The records on one physical record: usually one; several where a bank writes them
+    one after the other, each ended by "/" (as moov-io/bai2 reads them). `after_text`:
+    the record before this one was a transaction detail or its continuation, so an 88
+    that starts the row continues text. Returns the records and whether the last is text."""
+    records = []
+    while True:
+        code = row[:2]
+        text = code == "16" or (code == "88" and after_text)
+        slash = row.find("/")
+        if slash < 0 or slash == len(row) - 1:
+            records.append(row)
+            return records, text
+        found = (_NEXT_AFTER_TEXT.search if text else _NEXT_RECORD.match)(row, slash)
+        if found is None:
+            records.append(row)
+            return records, text
+        records.append(row[: found.start() + 1])
+        row = row[found.end() :]
+        after_text = text
+
+
+def _physical_records(row: str, length: int) -> list[str]:
+    """A line holding fixed-length physical records back to back (a blocked file: the
+    header's physical record length, often 80, each record padded with spaces) cut into
+    them; any other line as it is. Cut only where every piece starts with a record code
+    and the piece before it ends in padding or "/", or the piece is unmistakably a record
+    (a transaction's text may fill its physical record to the last character)."""
+    if length < 10 or len(row) <= length:
+        return [row]
+    pieces = [row[start : start + length] for start in range(0, len(row), length)]
+    for before, after in itertools.pairwise(pieces):
+        if after[:3] not in _RECORD_STARTS:
+            return [row]
+        if not (before.endswith(("/", " ")) or _CLEAR_START.match(after)):
+            return [row]
+    return [piece.rstrip() for piece in pieces]
+
+
+def _record_length(header_row: str) -> int:
+    """The physical record length the file header (01) declares, or 0."""
+    fields = header_row.split("/", 1)[0].split(",")
+    length = fields[6].strip() if len(fields) > 6 else ""
+    return int(length) if length.isdigit() and len(length) <= 4 else 0
+
+
+def _logical_rows(rows: list[str], first: int) -> list[tuple[int, int, str]]:
+    """(physical line, record on the line or 0 when it holds one, text) of every record
+    from the file header on, blank lines left out."""
+    length = _record_length(rows[first])
+    if not any(_SLASH_INSIDE.search(row) for row in rows) and (
+        not length or max(map(len, rows)) <= length
+    ):
+        # One record to every line, as nearly every bank writes: nothing to cut.
+        return [(number, 0, row) for number, row in enumerate(rows[first:], first + 1) if row]
+    out: list[tuple[int, int, str]] = []
+    after_text = False
+    for index in range(first, len(rows)):
+        row = rows[index]
+        if not row:
+            continue
+        slash = row.find("/")
+        if (slash < 0 or slash == len(row) - 1) and (not length or len(row) <= length):
+            out.append((index + 1, 0, row))  # the common case: one record on the line
+            after_text = row[:2] == "16" or (row[:2] == "88" and after_text)
+            continue
+        records: list[str] = []
+        for piece in _physical_records(row, length):
+            found, after_text = _split_records(piece, after_text)
+            records.extend(record.rstrip() for record in found)
+        records = [record for record in records if record]
+        if len(records) == 1:
+            out.append((index + 1, 0, records[0]))
+        else:
+            out.extend((index + 1, number, record) for number, record in enumerate(records, 1))
+    return out
+
+
 def parse_bai2(text: str) -> ParsedFile:
     """Parse a whole BAI2 file (text starting with "01,"), or raise UploadRefused."""
-    rows = [raw.rstrip() for raw in text.split("\n")]
+    rows = [raw.rstrip() for raw in text.split("\n")]  # CR and padding at the end dropped
     parser = _Bai2Parser()
     first = next((index for index, row in enumerate(rows) if row), None)
     if first is None or not rows[first].startswith("01"):
         parser.issues.add((first or 0) + 1, "A BAI2 file must start with a file header (01).")
         raise parser.issues.refusal()
-    count = len(rows)
-    index = first
+    items = _logical_rows(rows, first)
+    count = len(items)
+    index = 0
     last_line = first + 1
     records = 0
     simple_detail = parser.simple_detail
+    issues = parser.issues
     while index < count:
-        row = rows[index]
+        line, number, row = items[index]
+        is_header = index == 0
         index += 1
-        if not row:
-            continue
-        line = last_line = index  # 1-based: index has moved past the row
+        last_line = line
         code = row[:2]
         payload = _payload(row)
         records += 1
-        if index < count and rows[index][:2] == "88" and code != "88":
+        if index < count and items[index][2][:2] == "88" and code != "88":
             segments = [payload]
-            while index < count and rows[index][:2] == "88":
-                segments.append(_payload(rows[index]))
+            while index < count and items[index][2][:2] == "88":
+                segments.append(_payload(items[index][2]))
+                last_line = items[index][0]
                 index += 1
-            last_line = index
             records += len(segments) - 1
         else:
             account = parser.account
@@ -717,10 +889,12 @@ def parse_bai2(text: str) -> ParsedFile:
                 continue
             segments = [payload]
         parser.records_read = records
-        if line == first + 1:
+        issues.current = (line, number) if number else None
+        if is_header:
             parser.file_header(line, _Cursor(segments))
             continue
         parser.record(code, line, segments)
+    issues.current = None
     parser.finish(last_line)
     if not parser.issues and not parser.statements:
         parser.issues.add(None, "The file holds no accounts.")
@@ -731,6 +905,7 @@ def parse_bai2(text: str) -> ParsedFile:
         created=parser.created,
         statements=tuple(parser.statements),
         record_count=records,
+        discrepancies=tuple(parser.issues.discrepancies),
     )
 
 

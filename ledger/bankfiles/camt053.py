@@ -2,8 +2,9 @@
 
 Elements are read by local name, so the namespace's version does not matter. Each Stmt
 is a statement; each booked Ntry a line. An account's currency is its Acct/Ccy, else the
-currency of its booked balances; an entry or balance in another currency is refused, as
-is a statement whose transaction summary (TxsSummry) or balances do not add up.
+currency of its booked balances; an entry or balance in another currency is refused. A
+statement whose transaction summary (TxsSummry) or balances (opening plus entries against
+closing) do not add up is read, with those discrepancies for a person to approve.
 """
 
 import re
@@ -119,6 +120,7 @@ def _type_code(entry: Element) -> tuple[str, str]:
 class _Camt053Parser:
     def __init__(self) -> None:
         self.issues = Issues()
+        self.index = 0  # the index the statement being read will have in the file
 
     def amount(self, element: Element, currency: str, what: str) -> Decimal | None:
         """The signed amount of an element holding Amt and CdtDbtInd."""
@@ -211,8 +213,9 @@ class _Camt053Parser:
             description=join_text(*texts),
         )
 
-    def summary(self, statement: Element, lines: list[StatementLine]) -> None:
+    def summary(self, statement: Element, lines: list[StatementLine], name: str) -> None:
         """Check TxsSummry's counts and sums against the entries, where given."""
+        where = f"transaction summary of statement {name}"
         summary = statement.find("TxsSummry")
         if summary is None:
             return
@@ -231,10 +234,16 @@ class _Camt053Parser:
                 )
             actual = sum((line.amount for line in lines), Decimal("0.00"))
             if given is not None and given != actual:
-                self.issues.add(
+                self.issues.discrepancy(
                     holder.line,
-                    f"The transaction summary gives {given} as the net of the entries, but "
-                    f"they net to {actual}.",
+                    "summary",
+                    where=where,
+                    expected=given,
+                    found=actual,
+                    amount=actual - given,
+                    statements=(self.index,),
+                    message=f"The transaction summary gives {given} as the net of the entries, "
+                    f"but they net to {actual}.",
                 )
         credits = [line.amount for line in lines if line.amount > 0]
         debits = [-line.amount for line in lines if line.amount < 0]
@@ -243,16 +252,26 @@ class _Camt053Parser:
             ("TtlCdtNtries", "credit entries", len(credits), sum(credits)),
             ("TtlDbtNtries", "debit entries", len(debits), sum(debits)),
         )
-        for tag, name, count, total in checks:
+        for tag, label, count, total in checks:
             part = summary.find(tag)
             if part is None:
                 continue
             given_count = part.value("NbOfNtries")
             if given_count and given_count != str(count):
-                self.issues.add(
+                if not given_count.isdigit():
+                    self.issues.add(
+                        part.line, f'The summary count "{given_count}" is not a number.'
+                    )
+                    continue
+                self.issues.discrepancy(
                     part.line,
-                    f"The transaction summary counts {given_count} {name}, but the statement "
-                    f"has {count}.",
+                    "summary",
+                    where=where,
+                    expected=int(given_count),
+                    found=count,
+                    statements=(self.index,),
+                    message=f"The transaction summary counts {given_count} {label}, but the "
+                    f"statement has {count}.",
                 )
             given_sum = part.value("Sum")
             if given_sum:
@@ -262,10 +281,16 @@ class _Camt053Parser:
                     self.issues.add(part.line, f'The summary sum "{given_sum}" is not a number.')
                     continue
                 if expected != total:
-                    self.issues.add(
+                    self.issues.discrepancy(
                         part.line,
-                        f"The transaction summary gives {expected} as the sum of the {name}, "
-                        f"but they add up to {total}.",
+                        "summary",
+                        where=where,
+                        expected=expected,
+                        found=total,
+                        amount=total - expected,
+                        statements=(self.index,),
+                        message=f"The transaction summary gives {expected} as the sum of the "
+                        f"{label}, but they add up to {total}.",
                     )
 
     def statement(self, element: Element) -> Statement | None:
@@ -315,16 +340,23 @@ class _Camt053Parser:
                 lines.append(line)
         if self.issues.count > issues_before:
             return None
-        self.summary(element, lines)
+        self.summary(element, lines, statement_id)
         if opening is not None and closing is not None:
             credits = sum((line.amount for line in lines if line.amount > 0), Decimal("0.00"))
             debits = -sum((line.amount for line in lines if line.amount < 0), Decimal("0.00"))
-            if opening + credits - debits != closing:
-                self.issues.add(
+            computed = opening + credits - debits
+            if computed != closing:
+                self.issues.discrepancy(
                     element.line,
-                    f"Statement {statement_id}: the opening balance {opening} plus credits "
-                    f"{credits} minus debits {debits} is {opening + credits - debits}, but the "
-                    f"closing balance is {closing}.",
+                    "balance",
+                    where=f"balances of statement {statement_id}",
+                    expected=closing,
+                    found=computed,
+                    amount=computed - closing,
+                    statements=(self.index,),
+                    message=f"Statement {statement_id}: the opening balance {opening} plus "
+                    f"credits {credits} minus debits {debits} is {computed}, but the closing "
+                    f"balance is {closing}.",
                 )
         period = self.period(element, lines)
         if period is None:
@@ -372,8 +404,9 @@ def parse_camt053(root: Element, *, record_count: int) -> ParsedFile:
     if report is None:
         parser.issues.add(root.line, "The camt.053 document has no BkToCstmrStmt.")
         raise parser.issues.refusal()
-    statements = []
+    statements: list[Statement] = []
     for element in report.findall("Stmt"):
+        parser.index = len(statements)
         statement = parser.statement(element)
         if statement is not None:
             statements.append(statement)
@@ -386,4 +419,5 @@ def parse_camt053(root: Element, *, record_count: int) -> ParsedFile:
         created=_datetime(report.value("GrpHdr/CreDtTm")),
         statements=tuple(statements),
         record_count=record_count,
+        discrepancies=tuple(parser.issues.discrepancies),
     )

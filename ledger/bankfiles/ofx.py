@@ -153,6 +153,7 @@ class _OfxParser:
     def __init__(self) -> None:
         self.issues = Issues()
         self.fitids: dict[tuple[str, str], int] = {}
+        self.index = 0  # the index the statement being read will have in the file
 
     def moment(self, element: Element, tag: str, *, required: bool) -> tuple[date, datetime] | None:
         value_element = element.find(tag)
@@ -257,6 +258,23 @@ class _OfxParser:
                 "The statement does not say which dates it covers (<DTSTART>, <DTEND>).",
             )
             return None
+        missing = [tag for tag, given in (("DTSTART", start), ("DTEND", end)) if not given]
+        if missing:
+            # ofxparse reads such a statement too; the period is then only what its
+            # transactions show, which a person confirms before it is imported.
+            tags = " and ".join(f"<{tag}>" for tag in missing)
+            where = transactions if transactions is not None else statement
+            self.issues.discrepancy(
+                where.line,
+                "dates",
+                where=f"statement of account {account}",
+                expected=f"{tags} in <BANKTRANLIST>",
+                found=f"{first:%Y-%m-%d} to {last:%Y-%m-%d} from the transactions",
+                statements=(self.index,),
+                message=f"The statement of account {account} does not give "
+                f"{'its dates' if len(missing) == 2 else tags} ({tags} missing): the "
+                f"period {first:%Y-%m-%d} to {last:%Y-%m-%d} is taken from its transactions.",
+            )
         return Statement(
             line=statement.line,
             account_number=account,
@@ -278,7 +296,7 @@ _STATEMENT_KINDS = (
 
 def parse_ofx_tree(root: Element, *, file_id: str, record_count: int) -> ParsedFile:
     parser = _OfxParser()
-    statements = []
+    statements: list[Statement] = []
     for message_set, response_tag, statement_tag, account_tag in _STATEMENT_KINDS:
         for messages in root.findall(message_set):
             for response in messages.findall(response_tag):
@@ -295,6 +313,7 @@ def parse_ofx_tree(root: Element, *, file_id: str, record_count: int) -> ParsedF
                         + (f" ({detail})." if detail else "."),
                     )
                     continue
+                parser.index = len(statements)
                 parsed = parser.statement(response, statement, account_tag)
                 if parsed is not None:
                     statements.append(parsed)
@@ -309,6 +328,7 @@ def parse_ofx_tree(root: Element, *, file_id: str, record_count: int) -> ParsedF
         created=created[1] if created else None,
         statements=tuple(statements),
         record_count=record_count,
+        discrepancies=tuple(parser.issues.discrepancies),
     )
 
 

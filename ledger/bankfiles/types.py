@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
-__all__ = ["CsvMapping", "ParsedFile", "Statement", "StatementLine"]
+__all__ = ["CsvMapping", "Discrepancy", "ParsedFile", "Statement", "StatementLine"]
 
 _ZERO = Decimal("0.00")
 
@@ -46,6 +46,41 @@ class Statement:
 
 
 @dataclass(frozen=True)
+class Discrepancy:
+    """A file that reads but does not agree with itself: a trailer's control total or
+    record count, balances that the entries do not join up, or a statement that does not
+    say what it should. Such a file is imported only when a person approves it."""
+
+    line: int | None  # where in the file the figure that disagrees is written
+    kind: str  # one of DISCREPANCY_KINDS
+    where: str  # which record or statement, in words ("account trailer (49) of account 12")
+    expected: str  # what the file says
+    found: str  # what its records come to
+    difference: str  # found less expected, as text ("" where it is not a number)
+    message: str  # the whole of it in a sentence
+    statements: tuple[int, ...] = ()  # indexes into ParsedFile.statements it concerns
+    amount: Decimal | None = None  # the difference in money, where it is money
+    record: int | None = None  # which record on the line, where a line holds several
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.message
+        record = f", record {self.record}" if self.record is not None else ""
+        return f"Line {self.line}{record}: {self.message}"
+
+
+DISCREPANCY_KINDS = {
+    "control_total": "Control total",
+    "record_count": "Record count",
+    "account_count": "Number of accounts",
+    "group_count": "Number of groups",
+    "balance": "Balances",
+    "summary": "Transaction summary",
+    "dates": "Statement dates",
+}
+
+
+@dataclass(frozen=True)
 class ParsedFile:
     format: str  # "bai2" | "camt053" | "ofx" | "csv"
     file_id: str  # the sender's file id or message id; "" if none
@@ -54,6 +89,8 @@ class ParsedFile:
     created: datetime | None
     statements: tuple[Statement, ...]
     record_count: int  # physical lines (BAI2, OFX, camt) or records (CSV) read
+    # Where the file disagrees with itself; empty for a file that adds up.
+    discrepancies: tuple[Discrepancy, ...] = ()
 
     @property
     def transaction_count(self) -> int:

@@ -16,6 +16,7 @@ from tests.e2e.helpers import (
     sign_in,
     watch_csp,
 )
+from tests.factories import PASSWORD
 
 D = Decimal
 
@@ -87,4 +88,55 @@ def test_bank_file_imported_matched_and_reconciled(live_server, page, chart, tec
     page.get_by_role("button", name=f"Undo match {manual.pk}").click()
     expect(page.get_by_text(f"Match {manual.pk} undone")).to_be_visible()
     expect(page.locator("#bank-lines").get_by_role("checkbox")).to_have_count(2)
+    assert csp == []
+
+
+def test_file_that_does_not_add_up_is_imported_with_a_supervisors_approval(
+    live_server, page, chart, technician, supervisor, tmp_path
+):
+    account = BankAccount.objects.get(is_default=True)
+    wrong = tmp_path / "march.bai2"
+    wrong.write_text(
+        "01,BANK,CITY,260317,0600,F1,,,2/\n"
+        "02,CITY,BANK,1,260316,2400,USD,2/\n"
+        f"03,{account.number},USD/\n"
+        "16,301,25000,0,BR1,DEP-1,COUNTER DEPOSIT/\n"
+        "49,25000,4/\n"  # the account holds 3 records
+        "98,25000,1,5/\n"
+        "99,25000,1,7/\n"
+    )
+    csp = watch_csp(page)
+    sign_in(page, live_server, "technician")
+    page.goto(f"{live_server.url}/ledger/bank/import/")
+    page.get_by_label("Statement file").set_input_files(str(wrong))
+    page.get_by_role("button", name="Import statement").click()
+    found = page.locator("#discrepancies")
+    expect(found).to_contain_text("The file reads, but it does not add up.")
+    expect(found).to_contain_text("counts 4 records for account")
+    violations = axe_violations(page)
+    assert violations == [], describe_violations(violations)
+
+    page.get_by_label("Statement file").set_input_files(str(wrong))
+    page.get_by_label("Supervisor's username").fill("supervisor")
+    page.get_by_label("Supervisor's password").fill("not-the-password")
+    page.get_by_label("Reason for importing it as it is").fill("Bank confirmed the count")
+    page.get_by_role("button", name="Import with discrepancy").click()
+    expect(page.get_by_text("That supervisor's username or password is wrong.")).to_be_visible()
+
+    page.get_by_label("Statement file").set_input_files(str(wrong))
+    page.get_by_label("Supervisor's password").fill(PASSWORD)
+    page.get_by_role("button", name="Import with discrepancy").click()
+    summary = page.locator("#import-summary")
+    expect(summary).to_contain_text("Imported with discrepancies, approved by supervisor")
+    expect(summary).to_contain_text("0 lines matched automatically")
+
+    summary.get_by_role("link", name=re.compile("Reconcile the")).click()
+    unbalanced = page.locator("#unbalanced")
+    expect(unbalanced).to_contain_text("The account trailer (49) counts 4 records")
+    violations = axe_violations(page)
+    assert violations == [], describe_violations(violations)
+    unbalanced.get_by_label("What explains the discrepancies").fill("Count off by one")
+    unbalanced.get_by_role("button", name="Mark explained").click()
+    expect(page.get_by_text(re.compile("explained. Its lines are still matched"))).to_be_visible()
+    expect(page.locator("#unbalanced")).to_have_count(0)
     assert csp == []

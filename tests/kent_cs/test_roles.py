@@ -35,6 +35,7 @@ CORE_AND_LEDGER = {
         "kent_cs.sign_in_with_second_factor",
         "ledger.close_accountingperiod",
         "ledger.post_journalentry",
+        "ledger.approve_bank_discrepancy",
     },
     Role.ADMINISTRATOR: LEDGER_VIEW
     | {

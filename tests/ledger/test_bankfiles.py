@@ -37,6 +37,11 @@ def refusal(data: bytes, **kwargs) -> list[str]:
     return caught.value.messages
 
 
+def discrepancies(data: bytes, **kwargs) -> list[str]:
+    """The discrepancies of a file that reads, as a person sees them."""
+    return [str(item) for item in parse_statement_file(data, **kwargs).discrepancies]
+
+
 def bai2_file(body: list[str], total: int, *, currency: str = "USD") -> bytes:
     """A BAI2 file of one group and one account: `body` is the 03 record and what follows
     it up to (not including) the 49, `total` the account's control total."""
@@ -241,14 +246,31 @@ def test_camt053_entry_in_another_currency_is_refused():
     assert refusal(data) == ["Line 145: The entry is in CHF on an account kept in EUR."]
 
 
-def test_camt053_balances_that_do_not_add_up_are_refused():
+def test_camt053_balances_that_do_not_add_up_are_read_with_the_discrepancy():
     data = fixture("genkgo__camt053.v2.multi.statement.xml").replace(
         b'<Amt Ccy="EUR">20.00</Amt>', b'<Amt Ccy="EUR">21.00</Amt>'
     )
-    assert refusal(data) == [
+    parsed = parse_statement_file(data)
+    assert len(parsed.statements) == 2  # read whole, both statements
+    (item,) = parsed.discrepancies
+    assert str(item) == (
         "Line 112: Statement 254EURNL26VAYB8060476890: the opening balance 27.00 plus "
         "credits 0.00 minus debits 7.00 is 20.00, but the closing balance is 21.00."
-    ]
+    )
+    assert (item.kind, item.expected, item.found, item.difference, item.amount) == (
+        "balance",
+        "21.00",
+        "20.00",
+        "-1.00",
+        Decimal("-1.00"),
+    )
+    assert item.statements == (1,)  # the second statement only
+    assert parsed.statements[1].closing_balance == Decimal("21.00")
+
+
+def test_camt053_that_adds_up_has_no_discrepancy():
+    parsed = parse_statement_file(fixture("genkgo__camt053.v2.multi.statement.xml"))
+    assert parsed.discrepancies == ()
 
 
 def test_camt053_transaction_summary_is_checked():
@@ -257,12 +279,26 @@ def test_camt053_transaction_summary_is_checked():
         b"</TxsSummry>\n            <Ntry>"
     )
     data = fixture("genkgo__camt053.v2.multi.statement.xml").replace(b"<Ntry>", summary, 1)
-    messages = refusal(data)
-    assert messages == [
+    assert discrepancies(data) == [
         "Line 66: The transaction summary counts 2 entries, but the statement has 1.",
         "Line 66: The transaction summary gives 9.85 as the sum of the entries, but they "
         "add up to 8.85.",
     ]
+    garbled = data.replace(b"<Sum>9.85</Sum>", b"<Sum>9,8.5</Sum>")
+    assert refusal(garbled) == [
+        'Line 66: The summary sum "9,8.5" is not a number.',
+        "Line 66: The transaction summary counts 2 entries, but the statement has 1.",
+    ]
+
+
+def test_camt053_unreadable_entry_is_refused_even_when_balances_also_disagree():
+    data = (
+        fixture("genkgo__camt053.v2.multi.statement.xml")
+        .replace(b'<Amt Ccy="EUR">20.00</Amt>', b'<Amt Ccy="EUR">21.00</Amt>')
+        .replace(b"<CdtDbtInd>DBIT</CdtDbtInd>", b"<CdtDbtInd>XXXX</CdtDbtInd>", 1)
+    )
+    messages = refusal(data)
+    assert any("no credit/debit indicator" in message for message in messages)
 
 
 def test_camt053_reversed_credit_is_a_returned_item_and_cents_are_checked():
@@ -405,6 +441,30 @@ def test_ofx2_xml_bank_and_credit_card_statements():
     assert (parsed.total_credits, parsed.total_debits) == (Decimal("1520.75"), Decimal("57.00"))
 
 
+def test_ofx_statement_without_its_date_range_is_read_with_a_discrepancy():
+    data = fixture("ofxparse__checking.ofx")
+    no_dates = data.replace(b"<DTSTART>20000101070000.000", b"").replace(
+        b"<DTEND>20130525060000.000", b""
+    )
+    parsed = parse_statement_file(no_dates)
+    (statement,) = parsed.statements
+    assert (statement.start, statement.end) == (date(2011, 3, 31), date(2011, 4, 7))
+    assert len(statement.lines) == 3
+    (item,) = parsed.discrepancies
+    assert str(item) == (
+        "Line 43: The statement of account 1452687~7 does not give its dates (<DTSTART> "
+        "and <DTEND> missing): the period 2011-03-31 to 2011-04-07 is taken from its "
+        "transactions."
+    )
+    assert (item.kind, item.statements, item.amount) == ("dates", (0,), None)
+    only_end = parse_statement_file(data.replace(b"<DTSTART>20000101070000.000", b""))
+    assert [d.message for d in only_end.discrepancies] == [
+        "The statement of account 1452687~7 does not give <DTSTART> (<DTSTART> missing): "
+        "the period 2011-03-31 to 2013-05-25 is taken from its transactions."
+    ]
+    assert parse_statement_file(data).discrepancies == ()
+
+
 def test_ofx_duplicate_transaction_ids_are_refused():
     data = fixture("ofxparse__checking.ofx").replace(b"<FITID>0000487", b"<FITID>0000486")
     assert refusal(data) == [
@@ -460,24 +520,187 @@ def test_bai2_with_no_accounts_is_refused():
     ]
 
 
-def test_bai2_wrong_control_totals_are_refused_with_both_numbers():
+def test_bai2_wrong_account_control_total_is_a_discrepancy_of_that_account():
     data = fixture("moov__sample2.bai2")
-    wrong_account = data.replace(b"49,9150000,4/", b"49,9150001,4/")
-    assert refusal(wrong_account) == [
+    parsed = parse_statement_file(data.replace(b"49,9150000,4/", b"49,9150001,4/"))
+    assert len(parsed.statements) == 5 and parsed.transaction_count == 4  # read whole
+    account, group = parsed.discrepancies
+    assert str(account) == (
         "Line 6: The account trailer (49) gives a control total of 9150001 for account "
-        "0123456789 (line 3), but its records add up to 9150000.",
+        "0123456789 (line 3), but its records add up to 9150000."
+    )
+    assert (account.kind, account.expected, account.found, account.difference) == (
+        "control_total",
+        "9150001",
+        "9150000",
+        "-1",
+    )
+    assert account.amount == Decimal("-0.01") and account.statements == (0,)
+    assert account.where == "account trailer (49) of account 0123456789"
+    # The group's trailer adds up the account trailers as written, so it disagrees too.
+    assert str(group) == (
         "Line 12: The group trailer (98) gives a control total of 13150000 for the group "
-        "that starts on line 2, but its account trailers add up to 13150001.",
+        "that starts on line 2, but its account trailers add up to 13150001."
+    )
+    assert group.statements == (0, 1)  # both accounts of the first group
+
+
+def test_bai2_wrong_group_and_file_totals_and_counts_are_discrepancies():
+    data = fixture("moov__sample2.bai2")
+    group_total = discrepancies(data.replace(b"98,180000000,1,8/", b"98,180000001,1,8/"))
+    assert group_total == [
+        "Line 20: The group trailer (98) gives a control total of 180000001 for the group "
+        "that starts on line 13, but its account trailers add up to 180000000.",
+        "Line 31: The file trailer (99) gives a control total of 345450000, but the group "
+        "trailers add up to 345450001.",
     ]
-    wrong_file = data.replace(b"99,345450000,4,31/", b"99,345450000,4,30/")
-    assert refusal(wrong_file) == [
+    file_total = parse_statement_file(data.replace(b"99,345450000,", b"99,345450009,"))
+    (item,) = file_total.discrepancies
+    assert str(item) == (
+        "Line 31: The file trailer (99) gives a control total of 345450009, but the group "
+        "trailers add up to 345450000."
+    )
+    assert item.statements == (0, 1, 2, 3, 4) and item.amount == Decimal("-0.09")
+    assert discrepancies(data.replace(b"99,345450000,4,31/", b"99,345450000,4,30/")) == [
         "Line 31: The file trailer (99) counts 30 records, but the file has 31."
     ]
-    wrong_group_count = data.replace(b"98,180000000,1,8/", b"98,180000000,2,8/")
-    assert refusal(wrong_group_count) == [
+    assert discrepancies(data.replace(b"99,345450000,4,31/", b"99,345450000,3,31/")) == [
+        "Line 31: The file trailer (99) counts 3 groups, but the file has 4."
+    ]
+    wrong_accounts = parse_statement_file(data.replace(b"98,180000000,1,8/", b"98,180000000,2,8/"))
+    (item,) = wrong_accounts.discrepancies
+    assert str(item) == (
         "Line 20: The group trailer (98) counts 2 accounts for the group that starts on line "
         "13, but it has 1."
+    )
+    assert (item.kind, item.expected, item.found, item.difference) == (
+        "account_count",
+        "2",
+        "1",
+        "-1",
+    )
+    assert item.statements == (2,)
+    assert discrepancies(data.replace(b"98,180000000,1,8/", b"98,180000000,1,9/")) == [
+        "Line 20: The group trailer (98) counts 9 records for the group that starts on line "
+        "13, but it has 8."
     ]
+    assert discrepancies(data.replace(b"49,9150000,4/", b"49,9150000,5/")) == [
+        "Line 6: The account trailer (49) counts 5 records for account 0123456789 (line 3), "
+        "but it has 4."
+    ]
+
+
+def test_bai2_that_adds_up_has_no_discrepancy():
+    for name in ("moov__sample1.bai2", "moov__sample2.bai2", "mojbai2__citi_example.bai2"):
+        assert parse_statement_file(fixture(name)).discrepancies == ()
+
+
+def test_bai2_unreadable_trailer_is_refused_with_the_discrepancies_found():
+    data = fixture("moov__sample2.bai2").replace(b"49,9150000,4/", b"49,9150000,X/")
+    data = data.replace(b"99,345450000,4,31/", b"99,345450000,4,30/")
+    assert refusal(data) == [
+        'Line 6: The account record count "X" is not a number.',
+        "Line 31: The file trailer (99) counts 30 records, but the file has 31.",
+    ]
+
+
+def _records(data: bytes) -> list[str]:
+    return [row for row in data.decode().split("\n") if row]
+
+
+def _same_statements(parsed: ParsedFile, expected: ParsedFile) -> None:
+    assert parsed.discrepancies == ()
+    assert parsed.record_count == expected.record_count
+    assert [
+        (s.account_number, s.opening_balance, s.closing_balance) for s in parsed.statements
+    ] == [(s.account_number, s.opening_balance, s.closing_balance) for s in expected.statements]
+    assert [
+        (line.amount, line.type_code, line.bank_ref, line.description)
+        for s in parsed.statements
+        for line in s.lines
+    ] == [
+        (line.amount, line.type_code, line.bank_ref, line.description)
+        for s in expected.statements
+        for line in s.lines
+    ]
+
+
+def test_bai2_with_every_record_on_one_line_is_read_like_the_file():
+    data = fixture("moov__sample2.bai2")
+    one_line = "".join(_records(data)).encode() + b"\n"
+    parsed = parse_statement_file(one_line)
+    _same_statements(parsed, parse_statement_file(data))
+    assert parsed.transaction_count == 4
+    # Every line of it is line 1; the text after a transaction's "/" is its continuation.
+    assert {line.line for s in parsed.statements for line in s.lines} == {1}
+    details = [line.description for s in parsed.statements for line in s.lines]
+    assert "PROCEEDS OF LETTER OF CREDIT FROM THE ARAMCO OIL CO" in details
+
+
+def test_bai2_in_fixed_length_blocks_is_read_like_the_file():
+    data = fixture("moov__sample2.bai2")  # its header says 65-character physical records
+    padded = [record.ljust(65) for record in _records(data)]
+    expected = parse_statement_file(data)
+    # Blocks of five physical records to a line, and the whole file on one line.
+    blocks = "\n".join("".join(padded[i : i + 5]) for i in range(0, len(padded), 5))
+    _same_statements(parse_statement_file(blocks.encode()), expected)
+    _same_statements(parse_statement_file("".join(padded).encode()), expected)
+    # One record to a line, padded with spaces to the record length.
+    _same_statements(parse_statement_file("\r\n".join(padded).encode()), expected)
+
+
+def test_bai2_block_whose_text_fills_its_physical_record():
+    records = [
+        "01,SEND,RECV,240302,0600,F7,40,,2/",
+        "02,RECEIVER,SENDER,1,240301,2400,USD,2/",
+        "03,123,,010,100,,/",
+        "16,301,100,0,A,B,TEXT THAT FILLS THE LIN",  # 40 characters, no "/"
+        "16,301,200,0,C,D,SHORT/",
+        "49,400,4/",
+        "98,400,1,6/",
+        "99,400,1,8/",
+    ]
+    assert len(records[3]) == 40
+    parsed = parse_statement_file("".join(r.ljust(40) for r in records).encode())
+    assert parsed.discrepancies == ()
+    assert [line.description for line in parsed.statements[0].lines] == [
+        "TEXT THAT FILLS THE LIN",
+        "SHORT",
+    ]
+
+
+def test_bai2_unterminated_text_records_joined_with_slashes():
+    data = fixture("mojbai2__svb_us_example.bai2")
+    ended = "".join(r if r.endswith("/") else r + "/" for r in _records(data))
+    parsed = parse_statement_file(ended.encode())
+    _same_statements(parsed, parse_statement_file(data))
+
+
+def test_bai2_text_that_looks_like_a_record_start_stays_text():
+    data = bai2_file(
+        ["03,123,,010,100,,/", "16,301,100,0,A,B,PAID 1/16,2024 SEE 3/03 INV 7/98,1/"],
+        total=200,
+    )
+    parsed = parse_statement_file(data)
+    (line,) = parsed.statements[0].lines
+    assert line.description == "PAID 1/16,2024 SEE 3/03 INV 7/98,1"
+
+
+def test_bai2_problem_on_a_line_of_several_records_names_the_record():
+    data = fixture("moov__sample2.bai2").replace(b"16,115,450000,S", b"16,115,45O000,S")
+    one_line = "".join(_records(data)).encode()
+    assert refusal(one_line) == [
+        'Line 1, record 5: The transaction amount is "45O000", not a number.'
+    ]
+    wrong_count = "".join(_records(fixture("moov__sample2.bai2"))).replace(
+        "49,9150000,4/", "49,9150000,5/"
+    )
+    (item,) = parse_statement_file(wrong_count.encode()).discrepancies
+    assert str(item) == (
+        "Line 1, record 6: The account trailer (49) counts 5 records for account "
+        "0123456789 (line 1), but it has 4."
+    )
+    assert item.record == 6
 
 
 def test_bai2_garbled_bytes_are_refused_with_their_lines():
