@@ -9,6 +9,8 @@ from django.conf import settings
 from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 
+from kent_cs.history import tracked
+
 
 class NumberSeries(models.Model):
     """A gapless counter: one row per series, locked while a number is taken."""
@@ -23,7 +25,7 @@ class NumberSeries(models.Model):
         return f"{self.key} (next {self.next_value})"
 
 
-@pghistory.track(pghistory.InsertEvent())
+@tracked(pghistory.InsertEvent())
 class AuthEvent(models.Model):
     """Sign-ins, sign-outs and refused sign-ins, kept for the audit trail and lockouts."""
 

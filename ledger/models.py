@@ -11,6 +11,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from kent_cs.db import TransactionNow
+from kent_cs.history import tracked
 from kent_cs.money import ZERO, MoneyField, split_by_weights, to_money
 
 PROTECT_DELETE = pgtrigger.Protect(name="protect_delete", operation=pgtrigger.Delete)
@@ -19,7 +20,7 @@ PROTECT_CHANGE = pgtrigger.Protect(
 )
 
 
-@pghistory.track()
+@tracked()
 class Fund(models.Model):
     code = models.CharField(
         max_length=3,
@@ -37,7 +38,7 @@ class Fund(models.Model):
         return f"{self.code} {self.name}"
 
 
-@pghistory.track()
+@tracked()
 class GLAccount(models.Model):
     class Type(models.TextChoices):
         ASSET = "asset", "Asset"
@@ -91,7 +92,7 @@ class GLAccount(models.Model):
         return self.account_type in (self.Type.ASSET, self.Type.EXPENDITURE)
 
 
-@pghistory.track()
+@tracked()
 class FeeCode(models.Model):
     """What a payment line is for; its distribution says which GL accounts it credits."""
 
@@ -148,7 +149,7 @@ class FeeCode(models.Model):
         return [(account, sign * part) for account, part in parts if part]
 
 
-@pghistory.track(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
+@tracked(pghistory.InsertEvent(), pghistory.UpdateEvent(), pghistory.DeleteEvent())
 class FeeDistribution(models.Model):
     fee_code = models.ForeignKey(FeeCode, on_delete=models.CASCADE, related_name="distributions")
     account = models.ForeignKey(GLAccount, on_delete=models.PROTECT, related_name="+")
@@ -180,7 +181,7 @@ class FeeDistribution(models.Model):
         return f"{self.fee_code.code} → {self.account.full_code} {share}"
 
 
-@pghistory.track()
+@tracked()
 class AccountingPeriod(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -216,7 +217,7 @@ class AccountingPeriod(models.Model):
         return self.status == self.Status.OPEN
 
 
-@pghistory.track(pghistory.InsertEvent())
+@tracked(pghistory.InsertEvent())
 class JournalEntry(models.Model):
     """A posted journal entry. Immutable: corrections are new, reversing entries."""
 
@@ -362,7 +363,7 @@ class JournalLine(models.Model):
 # --- bank accounts, statements and reconciliation ---------------------------------------
 
 
-@pghistory.track()
+@tracked()
 class BankAccount(models.Model):
     """A city bank account: statements are imported into it and matched to its GL account."""
 
@@ -407,7 +408,7 @@ class BankAccount(models.Model):
         return f"…{self.number[-4:]}"
 
 
-@pghistory.track(pghistory.InsertEvent())
+@tracked(pghistory.InsertEvent())
 class BankStatementImport(models.Model):
     """One bank file taken in whole. The same file (by content hash) is never taken twice."""
 
@@ -500,7 +501,7 @@ class BankStatement(models.Model):
         return f"{self.bank_account} {self.start_date} to {self.end_date}"
 
 
-@pghistory.track(pghistory.InsertEvent())
+@tracked(pghistory.InsertEvent())
 class BankDiscrepancy(models.Model):
     """Where an imported statement's file disagrees with itself, as it was approved: the
     figure the file gives (`expected`) and what its records come to (`found`)."""
@@ -536,7 +537,7 @@ class BankDiscrepancy(models.Model):
         return self.message
 
 
-@pghistory.track(pghistory.InsertEvent())
+@tracked(pghistory.InsertEvent())
 class BankStatementExplanation(models.Model):
     """A person's note on why an unbalanced statement's discrepancies are understood.
     Written once; the statement then leaves the reconciliation page's unbalanced list."""
@@ -592,7 +593,7 @@ class BankTransaction(models.Model):
         return f"{self.booked_date} {self.amount} {self.description[:40]}"
 
 
-@pghistory.track()
+@tracked()
 class BankMatch(models.Model):
     """Bank lines matched to book lines (journal lines on the bank's GL account).
 

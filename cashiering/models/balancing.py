@@ -1,6 +1,5 @@
 """Closing the day: the counter's policy, blind counts with over/short, business days."""
 
-import pghistory
 import pgtrigger
 from django.conf import settings
 from django.db import models
@@ -8,11 +7,12 @@ from django.db.models import Q
 from django.urls import reverse
 
 from cashiering.models.counter import PROTECT_DELETE, CashierSession
+from kent_cs.history import tracked
 from kent_cs.money import MoneyField
 from ledger.models import FeeCode, GLAccount, JournalEntry
 
 
-@pghistory.track()
+@tracked()
 class CounterPolicy(models.Model):
     """The counter's settings an administrator may change (one row)."""
 
@@ -81,7 +81,7 @@ class CounterPolicy(models.Model):
         return policy
 
 
-@pghistory.track()
+@tracked()
 class BusinessDay(models.Model):
     """A business date's status: once a supervisor closes it, nothing posts into it."""
 
@@ -121,7 +121,7 @@ class BusinessDay(models.Model):
         return self.status == self.Status.CLOSED
 
 
-@pghistory.track()
+@tracked()
 class SessionCount(models.Model):
     """The cashier's blind count at close and the over/short it revealed.
 

@@ -9,6 +9,7 @@ from django.db.models import Q
 from django.urls import reverse
 
 from kent_cs.db import TransactionNow
+from kent_cs.history import tracked
 from kent_cs.money import ZERO, MoneyField
 from ledger.models import FeeCode, GLAccount, JournalEntry
 
@@ -16,7 +17,7 @@ PROTECT_DELETE = pgtrigger.Protect(name="protect_delete", operation=pgtrigger.De
 APPEND_ONLY = pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
 
 
-@pghistory.track()
+@tracked()
 class TenderType(models.Model):
     """How a payer pays: cash, check, money order, card, ACH."""
 
@@ -54,7 +55,7 @@ class TenderType(models.Model):
         return self.name
 
 
-@pghistory.track()
+@tracked()
 class Drawer(models.Model):
     code = models.CharField(max_length=10, unique=True)
     name = models.CharField(max_length=60)
@@ -69,7 +70,7 @@ class Drawer(models.Model):
         return f"{self.code} {self.name}"
 
 
-@pghistory.track()
+@tracked()
 class CashierSession(models.Model):
     """One cashier on one drawer for one business date, from opening float to deposit."""
 
@@ -154,7 +155,7 @@ class CashierSession(models.Model):
         return self.status == self.Status.OPEN
 
 
-@pghistory.track()
+@tracked()
 class Receipt(models.Model):
     """A posted payment. Never edited or deleted: a void marks it VOID and reverses its
     entry; a later correction is a new, negative receipt that points back to it."""
@@ -353,7 +354,7 @@ class Tender(models.Model):
         return self.reference
 
 
-@pghistory.track()
+@tracked()
 class CorrectionRequest(models.Model):
     """A void (same session, still open) or reversal (later, a new negative receipt),
     requested with a reason and decided by a supervisor who is not the requester."""
@@ -419,7 +420,7 @@ class CorrectionRequest(models.Model):
         return f"{self.get_kind_display()} of {self.receipt} ({self.get_status_display()})"
 
 
-@pghistory.track()
+@tracked()
 class UtilityAccount(models.Model):
     """A utility billing account as loaded from the billing system's file."""
 
@@ -439,7 +440,7 @@ class UtilityAccount(models.Model):
         return f"{self.number} {self.name}"
 
 
-@pghistory.track()
+@tracked()
 class ARInvoice(models.Model):
     """An accounts-receivable invoice as loaded from the AR system's file."""
 
@@ -464,7 +465,7 @@ class ARInvoice(models.Model):
         return f"{self.number} {self.customer_name}"
 
 
-@pghistory.track()
+@tracked()
 class CounterFee(models.Model):
     """A fee sold at the counter by quantity x unit price (copies, pet license, NSF fee)."""
 
@@ -515,7 +516,7 @@ class PayerIndex(models.Model):
         return f"{self.kind} {self.number} {self.name}"
 
 
-@pghistory.track(pghistory.InsertEvent())
+@tracked(pghistory.InsertEvent())
 class PayerNote(models.Model):
     """A note on a payer, shown in account inquiry (phone and counter questions)."""
 

@@ -1,6 +1,5 @@
 """Bank deposits built from balanced sessions, and the expected card and ACH settlements."""
 
-import pghistory
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -8,11 +7,12 @@ from django.urls import reverse
 
 from cashiering.models.counter import APPEND_ONLY, CashierSession, Tender
 from kent_cs.db import TransactionNow
+from kent_cs.history import tracked
 from kent_cs.money import ZERO, MoneyField
 from ledger.models import BankAccount, JournalEntry
 
 
-@pghistory.track()
+@tracked()
 class Deposit(models.Model):
     """Money leaving the undeposited clearing account for the bank (Dr bank, Cr clearing).
 

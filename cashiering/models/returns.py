@@ -1,6 +1,5 @@
 """Returned (NSF) checks and refund requests."""
 
-import pghistory
 import pgtrigger
 from django.conf import settings
 from django.db import models
@@ -8,11 +7,12 @@ from django.db.models import Q
 from django.urls import reverse
 
 from cashiering.models.counter import APPEND_ONLY, PROTECT_DELETE, Receipt, Tender
+from kent_cs.history import tracked
 from kent_cs.money import ZERO, MoneyField
 from ledger.models import BankTransaction, JournalEntry
 
 
-@pghistory.track()
+@tracked()
 class ReturnedCheck(models.Model):
     """A check the bank sent back. Proposed from a statement's returned-item line or entered
     by hand; processing reverses the payment on its targets and charges the NSF fee."""
@@ -104,7 +104,7 @@ class ReturnedCheckLine(models.Model):
         return f"{self.returned_check} {self.target_kind} {self.target_ref}"
 
 
-@pghistory.track()
+@tracked()
 class RefundRequest(models.Model):
     """A refund of a credit or an overpayment: requested with documents, verified by a
     technician, approved by a supervisor (never the requester), exported to accounts payable."""

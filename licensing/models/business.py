@@ -1,6 +1,5 @@
 """Businesses and their contacts. Never deleted: a business that stops trading is closed."""
 
-import pghistory
 import pgtrigger
 from django.contrib.postgres.indexes import GinIndex
 from django.core.validators import MinValueValidator
@@ -8,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from kent_cs.history import tracked
 from kent_cs.money import ZERO, MoneyField
 from licensing.validators import (
     address_key,
@@ -36,7 +36,7 @@ class OwnershipType(models.TextChoices):
     OTHER = "other", "Other"
 
 
-@pghistory.track(level=pgtrigger.Statement)
+@tracked(level=pgtrigger.Statement)
 class Business(models.Model):
     class Status(models.TextChoices):
         OPEN = "open", "Open"
@@ -197,7 +197,7 @@ class Business(models.Model):
         return self.status == self.Status.OPEN
 
 
-@pghistory.track(level=pgtrigger.Statement)
+@tracked(level=pgtrigger.Statement)
 class Contact(models.Model):
     class Role(models.TextChoices):
         OWNER = "owner", "Owner"

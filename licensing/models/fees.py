@@ -7,7 +7,6 @@ technology fee, ...), each flat, tiered by FTE or per unit; proration rules for 
 licenses issued late in the year; and exemption rules.
 """
 
-import pghistory
 import pgtrigger
 from django.contrib.postgres.constraints import ExclusionConstraint
 from django.contrib.postgres.fields import DateRangeField, RangeOperators
@@ -15,6 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 from django.db.models import Q
 
+from kent_cs.history import tracked
 from kent_cs.money import ZERO, MoneyField
 from licensing.models.business import OwnershipType
 
@@ -41,7 +41,7 @@ class ReviewDepartment(models.TextChoices):
     POLICE = "police", "Police"
 
 
-@pghistory.track()
+@tracked()
 class LicenseType(models.Model):
     code = models.CharField(
         max_length=10,
@@ -80,7 +80,7 @@ class LicenseType(models.Model):
         return [str(department) for flag, department in wanted if flag]
 
 
-@pghistory.track()
+@tracked()
 class FeeSchedule(models.Model):
     license_type = models.ForeignKey(
         LicenseType, on_delete=models.PROTECT, related_name="schedules"
@@ -122,7 +122,7 @@ class FeeSchedule(models.Model):
         return f"{self.license_type.code} {self.name} (from {self.effective_from:%b %d, %Y}{until})"
 
 
-@pghistory.track()
+@tracked()
 class FeeComponent(models.Model):
     class Kind(models.TextChoices):
         LICENSE = "license", "License fee"
@@ -207,7 +207,7 @@ class FeeComponent(models.Model):
         return f"{self.label} ({self.fee_code})"
 
 
-@pghistory.track()
+@tracked()
 class FeeTier(models.Model):
     """From `min_fte` FTE up to the next tier's minimum (exclusive), the amount is `amount`."""
 
@@ -230,7 +230,7 @@ class FeeTier(models.Model):
         return f"from {self.min_fte} FTE: {self.amount}"
 
 
-@pghistory.track()
+@tracked()
 class ProrationRule(models.Model):
     """New licenses issued after month/day (strictly later) pay `factor` of the prorated
     components. With several rules, the one with the latest cut-off before the issue
@@ -275,7 +275,7 @@ class ProrationRule(models.Model):
         return self.label
 
 
-@pghistory.track()
+@tracked()
 class ExemptionRule(models.Model):
     """Waives a schedule's exemptible components for the businesses it describes."""
 

@@ -1,7 +1,6 @@
 """License invoices (new licenses and renewals), their lines, the payments applied to them,
 the late-penalty schedule, and renewal runs."""
 
-import pghistory
 import pgtrigger
 from django.conf import settings
 from django.contrib.postgres.constraints import ExclusionConstraint
@@ -12,13 +11,14 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.urls import reverse
 
+from kent_cs.history import tracked
 from kent_cs.money import ZERO, MoneyField
 from licensing.models.business import APPEND_ONLY, PROTECT_DELETE, Business
 from licensing.models.fees import FEE_CODE_VALIDATOR, FeeSchedule, _inclusive_range
 from licensing.models.licenses import License, LicenseStatus
 
 
-@pghistory.track()
+@tracked()
 class PenaltySchedule(models.Model):
     """When renewals are due and what paying late costs, effective-dated like fees.
 
@@ -97,7 +97,7 @@ class PenaltySchedule(models.Model):
         return self.name
 
 
-@pghistory.track()
+@tracked()
 class PenaltyRule(models.Model):
     """One step of the late-penalty schedule: once a renewal is `days_late` days past due
     and still unpaid, this step adds its penalty, once."""
@@ -150,7 +150,7 @@ class InvoiceKind(models.TextChoices):
     RENEWAL = "renewal", "Renewal"
 
 
-@pghistory.track(level=pgtrigger.Statement)
+@tracked(level=pgtrigger.Statement)
 class LicenseInvoice(models.Model):
     """What a license costs for one year. Paid in full at the counter, it issues the license
     (new) or extends it to the year (renewal), in the same transaction as the receipt."""
@@ -272,7 +272,7 @@ def invoice_series(year: int) -> str:
     return f"license-invoice-{year}"
 
 
-@pghistory.track(level=pgtrigger.Statement)
+@tracked(level=pgtrigger.Statement)
 class LicenseInvoiceLine(models.Model):
     """One fee component on an invoice (or one penalty step), with what is still owed."""
 

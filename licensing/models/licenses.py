@@ -2,7 +2,6 @@
 
 from dataclasses import dataclass
 
-import pghistory
 import pgtrigger
 from django.conf import settings
 from django.db import models
@@ -10,6 +9,7 @@ from django.db.models import Q
 from django.db.models.functions import Now
 from django.urls import reverse
 
+from kent_cs.history import tracked
 from licensing.models.business import APPEND_ONLY, PROTECT_DELETE, Business
 from licensing.models.fees import LicenseType, ReviewDepartment
 
@@ -60,7 +60,7 @@ TERMINAL_STATUSES = frozenset({_S.REVOKED, _S.CLOSED})
 RENEWAL_DUE_STATUSES = (_S.ACTIVE, _S.EXPIRED, _S.SUSPENDED)
 
 
-@pghistory.track()
+@tracked()
 class Application(models.Model):
     class Status(models.TextChoices):
         IN_REVIEW = "in_review", "In review"
@@ -122,7 +122,7 @@ class Application(models.Model):
         return reverse("licensing:application-detail", args=[self.pk])
 
 
-@pghistory.track()
+@tracked()
 class Review(models.Model):
     Department = ReviewDepartment
 
@@ -166,7 +166,7 @@ class Review(models.Model):
         return f"{self.get_department_display()} review of {self.application}"
 
 
-@pghistory.track(level=pgtrigger.Statement)
+@tracked(level=pgtrigger.Statement)
 class License(models.Model):
     Status = LicenseStatus
 
