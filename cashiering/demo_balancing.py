@@ -49,7 +49,8 @@ from cashiering.services.returns import returned_check_process
 from kent_cs.audit import audit_actor
 from kent_cs.money import ZERO
 from ledger.models import BankAccount, BankTransaction
-from ledger.services_bank import bank_auto_match, bank_statement_import
+from ledger.services_bank import bank_statement_import
+from ledger.services_bank_matching import bank_auto_match
 
 SOURCE = "demo data"
 NAMESPACE = uuid.UUID("6b1f3c52-6a43-4d0e-9a55-0c9d1f6e2b7a")

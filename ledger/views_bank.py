@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from kent_cs.uploads.results import UploadRefused
-from ledger import selectors_bank, services_bank
+from ledger import selectors_bank, services_bank, services_bank_matching
 from ledger.forms_bank import (
     ManualMatchForm,
     MatchUndoForm,
@@ -86,7 +86,9 @@ def bank_import(request):
             else:
                 status = 200
                 matched = {
-                    account: services_bank.bank_auto_match(bank_account=account, user=request.user)
+                    account: services_bank_matching.bank_auto_match(
+                        bank_account=account, user=request.user
+                    )
                     for account in result.bank_accounts
                 }
                 form = StatementImportForm()
@@ -184,7 +186,7 @@ def bank_reconcile(request, pk: int):
 @permission_required(RECONCILE, raise_exception=True)
 def bank_auto_match(request, pk: int):
     account = selectors_bank.bank_account_get(pk=pk)
-    count = services_bank.bank_auto_match(bank_account=account, user=request.user)
+    count = services_bank_matching.bank_auto_match(bank_account=account, user=request.user)
     if count:
         messages.success(request, f"Matched {count} bank line{'s' if count != 1 else ''}.")
     else:
@@ -199,7 +201,7 @@ def bank_match(request, pk: int):
     form = ManualMatchForm(request.POST)
     if form.is_valid():
         try:
-            match = services_bank.bank_match_create(
+            match = services_bank_matching.bank_match_create(
                 bank_account=account,
                 bank_transaction_ids=form.cleaned_data["bank"],
                 journal_line_ids=form.cleaned_data["book"],
@@ -221,7 +223,7 @@ def bank_match_undo(request, pk: int):
     form = MatchUndoForm(request.POST)
     if form.is_valid():
         try:
-            services_bank.bank_match_undo(
+            services_bank_matching.bank_match_undo(
                 match=match, user=request.user, reason=form.cleaned_data["reason"]
             )
         except services_bank.BankError as exc:

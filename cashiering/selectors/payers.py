@@ -75,45 +75,41 @@ LIMIT %(limit)s
 """
 
 
-_FUZZY_CTE = """, by_fuzzy AS MATERIALIZED (
+# Candidates measured: each name word's match (see _match_columns) must reach the
+# threshold; the best first.
+_MEASURED = """
     SELECT id, 3 AS tier, {match_sum} + similarity(%(fuzzy_text)s, name) AS score
     FROM (
-        SELECT id, name, {match_columns} FROM (
+        SELECT id, name, {match_columns} FROM ({candidates}) candidate
+        OFFSET 0
+    ) measured
+    WHERE {all_match}
+    ORDER BY score DESC LIMIT %(limit)s
+"""
+
+
+# The fuzzy words' candidates, when the sources above found too little.
+_FUZZY_FOUND = """
             SELECT id, name, search_text FROM cashiering_payerindex
             WHERE is_active AND {fuzzy_conditions}
               AND NOT EXISTS (SELECT 1 FROM exact)
               AND (SELECT count(*) FROM by_words) + (SELECT count(*) FROM by_prefix)
                   < %(limit)s
             LIMIT %(fuzzy_candidates)s
-        ) candidate
-        OFFSET 0
-    ) measured
-    WHERE {all_match}
-    ORDER BY score DESC LIMIT %(limit)s
-){swapped_cte}"""
+"""
 
 
-# Only when the fuzzy words found nobody: rows where a name word is spelt as
-# typed with two neighbouring letters swapped back. Every row with such a spelling is
-# found first (materialized, so the planner reads it from the trigram index rather than
-# scanning the table in the hope of an early stop), then measured as above.
-_SWAPPED_CTE = """, swapped_found AS MATERIALIZED (
+# Only when the fuzzy words found nobody: rows where a name word is spelt as typed with
+# two neighbouring letters swapped back. Every row with such a spelling is found first
+# (materialized, so the planner reads it from the trigram index rather than scanning the
+# table in the hope of an early stop), then measured as the fuzzy candidates are.
+_SWAPPED_FOUND = """
     SELECT id, name, search_text FROM cashiering_payerindex
     WHERE is_active AND ({swapped_conditions})
       AND NOT EXISTS (SELECT 1 FROM exact)
       AND NOT EXISTS (SELECT 1 FROM by_fuzzy)
       AND (SELECT count(*) FROM by_words) + (SELECT count(*) FROM by_prefix) < %(limit)s
-), by_swapped AS MATERIALIZED (
-    SELECT id, 3 AS tier, {match_sum} + similarity(%(fuzzy_text)s, name) AS score
-    FROM (
-        SELECT id, name, {match_columns} FROM (
-            SELECT * FROM swapped_found LIMIT %(fuzzy_candidates)s
-        ) candidate
-        OFFSET 0
-    ) measured
-    WHERE {all_match}
-    ORDER BY score DESC LIMIT %(limit)s
-)"""
+"""
 
 
 def _like_escape(text: str) -> str:
@@ -236,30 +232,36 @@ def payer_index_search(q: str, limit: int = 20) -> list[IndexHit]:
         params[f"fuzzy{i}"] = word
         params[f"fuzzy_like{i}"] = f"%{_like_escape(word)}%"
         params[f"swapped{i}"] = r"\m(" + "|".join(swapped_spellings(word)) + r")\M"
-    match_sum = " + ".join(f"match{i}" for i in range(len(fuzzy_words)))
-    all_match = " AND ".join(f"match{i} >= %(threshold)s" for i in range(len(fuzzy_words)))
-    swapped_cte = _SWAPPED_CTE.format(
-        swapped_conditions=" OR ".join(
+
+    def measured(candidates: str, *, swapped: bool) -> str:
+        return _MEASURED.format(
+            candidates=candidates,
+            match_columns=_match_columns(len(fuzzy_words), swapped=swapped),
+            match_sum=" + ".join(f"match{i}" for i in range(len(fuzzy_words))),
+            all_match=" AND ".join(f"match{i} >= %(threshold)s" for i in range(len(fuzzy_words))),
+        )
+
+    fuzzy_cte = ""
+    if fuzzy_words:
+        swapped_conditions = " OR ".join(
             " AND ".join([*fuzzy_conditions[:i], swapped, *fuzzy_conditions[i + 1 :]])
             for i, swapped in swap_options.items()
-        ),
-        match_columns=_match_columns(len(fuzzy_words), swapped=True),
-        match_sum=match_sum,
-        all_match=all_match,
-    )
+        )
+        fuzzy_cte = (
+            ", by_fuzzy AS MATERIALIZED ("
+            + measured(
+                _FUZZY_FOUND.format(fuzzy_conditions=" AND ".join(fuzzy_conditions)),
+                swapped=False,
+            )
+            + "), swapped_found AS MATERIALIZED ("
+            + _SWAPPED_FOUND.format(swapped_conditions=swapped_conditions)
+            + "), by_swapped AS MATERIALIZED ("
+            + measured("SELECT * FROM swapped_found LIMIT %(fuzzy_candidates)s", swapped=True)
+            + ")"
+        )
     sql = _SEARCH_SQL.format(
         word_conditions=" AND ".join(word_conditions),
-        fuzzy_cte=(
-            _FUZZY_CTE.format(
-                fuzzy_conditions=" AND ".join(fuzzy_conditions),
-                match_columns=_match_columns(len(fuzzy_words), swapped=False),
-                match_sum=match_sum,
-                all_match=all_match,
-                swapped_cte=swapped_cte,
-            )
-            if fuzzy_words
-            else ""
-        ),
+        fuzzy_cte=fuzzy_cte,
         fuzzy_union=(
             " UNION ALL SELECT * FROM by_fuzzy UNION ALL SELECT * FROM by_swapped"
             if fuzzy_words

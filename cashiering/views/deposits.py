@@ -30,11 +30,12 @@ def _chosen_ids(values) -> list[int]:
 
 def _prepare_context(session_ids: list[int]) -> dict:
     chosen = deposits_selectors.sessions_ready_by_ids(session_ids) if session_ids else []
+    sessions = [f.session for f in chosen]
     return {
         "chosen": chosen,
         "chosen_totals": deposits_selectors.session_deposit_total(chosen),
-        "checks": deposits_selectors.deposit_checks([f.session for f in chosen]),
-        "handed_back": deposits_selectors.checks_handed_back([f.session for f in chosen]),
+        "checks": deposits_selectors.deposit_checks(sessions) if sessions else [],
+        "handed_back": deposits_selectors.checks_handed_back(sessions) if sessions else [],
     }
 
 

@@ -28,11 +28,10 @@ from ledger.services_bank import (
     DiscrepancyApproval,
     DiscrepancyApprovalError,
     DiscrepancyApprovalNeeded,
-    bank_auto_match,
-    bank_match_create,
     bank_statement_explain,
     bank_statement_import,
 )
+from ledger.services_bank_matching import bank_auto_match, bank_match_create
 from tests.factories import PASSWORD, make_user
 from tests.ledger.test_reconciliation import deposit
 

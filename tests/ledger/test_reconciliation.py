@@ -11,13 +11,8 @@ from ledger.bankfiles import CsvMapping
 from ledger.models import BankAccount, BankMatch, BankMatchItem, BankTransaction, JournalLine
 from ledger.selectors_bank import returned_item_lines, unmatched_bank_lines, unmatched_book_lines
 from ledger.services import LineSpec, journal_entry_post
-from ledger.services_bank import (
-    BankError,
-    bank_auto_match,
-    bank_match_create,
-    bank_match_undo,
-    bank_statement_import,
-)
+from ledger.services_bank import BankError, bank_statement_import
+from ledger.services_bank_matching import bank_auto_match, bank_match_create, bank_match_undo
 
 D = Decimal
 _files = iter(range(1, 10_000))
