@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "ledger",
     "cashiering",
     "licensing",
+    "audit",
 ]
 
 MIDDLEWARE = [

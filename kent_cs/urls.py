@@ -22,6 +22,7 @@ urlpatterns = [
     path("ledger/", include("ledger.urls")),
     path("counter/", include("cashiering.urls")),
     path("licensing/", include("licensing.urls")),
+    path("audit/", include("audit.urls")),
     path("admin/", admin.site.urls),
 ]
 
