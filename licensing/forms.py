@@ -22,7 +22,7 @@ from licensing.models import (
 )
 from licensing.reports.common import MAX_YEARS
 from licensing.services.businesses import BUSINESS_FIELDS, CONTACT_FIELDS
-from licensing.validators import normalise_naics, normalise_ubi
+from licensing.validators import normalise_naics, normalise_ubi, split_ubi
 
 DATE_WIDGET = {"type": "date"}
 
@@ -72,7 +72,8 @@ class BusinessForm(forms.Form):
         fields["ubi"] = forms.CharField(
             label="UBI",
             max_length=20,
-            help_text="Washington Unified Business Identifier: nine digits, like 602 123 456.",
+            help_text="Washington Unified Business Identifier: nine digits, like 602 123 456, "
+            "or all sixteen with the branch and location, like 602 123 456 001 0001.",
         )
         fields["naics_code"] = forms.CharField(
             label="NAICS code", max_length=10, help_text="2 to 6 digits, like 722511."
@@ -100,10 +101,12 @@ class BusinessForm(forms.Form):
         self.fields["confirm_duplicate"] = confirm
 
     def clean_ubi(self) -> str:
+        # Checked here for the message at the field; the service splits the parts.
         try:
-            return normalise_ubi(self.cleaned_data["ubi"])
+            split_ubi(self.cleaned_data["ubi"])
         except ValidationError as exc:
             raise ValidationError(exc.messages) from None
+        return self.cleaned_data["ubi"]
 
     def clean_naics_code(self) -> str:
         return normalise_naics(self.cleaned_data["naics_code"])

@@ -29,7 +29,7 @@ from licensing.services.common import (
 )
 from licensing.services.invoice_index import index_invoices
 from licensing.services.licenses import cancel_unpaid_invoices, license_transition
-from licensing.validators import address_key, normalise_naics, normalise_ubi
+from licensing.validators import address_key, normalise_naics, split_ubi
 
 
 class DuplicateBusiness(LicensingError):
@@ -82,12 +82,21 @@ def _clean_business_data(data: Mapping[str, Any]) -> dict[str, Any]:
         raise TypeError(f"Not business fields: {', '.join(sorted(unknown))}")
     cleaned = {k: (v.strip() if isinstance(v, str) else v) for k, v in data.items()}
     errors: dict[str, list[str]] = {}
-    for name, normalise in (("ubi", normalise_ubi), ("naics_code", normalise_naics)):
-        if name in cleaned:
-            try:
-                cleaned[name] = normalise(cleaned[name])
-            except ValidationError as exc:
-                errors[name] = exc.messages
+    if "ubi" in cleaned:
+        # Typed as 9 digits, or as the state's 16 (UBI, branch, location) read into parts.
+        try:
+            parts = split_ubi(cleaned["ubi"])
+        except ValidationError as exc:
+            errors["ubi"] = exc.messages
+        else:
+            cleaned["ubi"] = parts.ubi
+            cleaned["ubi_branch"] = parts.branch
+            cleaned["ubi_location"] = parts.location
+    if "naics_code" in cleaned:
+        try:
+            cleaned["naics_code"] = normalise_naics(cleaned["naics_code"])
+        except ValidationError as exc:
+            errors["naics_code"] = exc.messages
     if errors:
         raise LicensingError(errors)
     for name in ("location_state", "mailing_state"):

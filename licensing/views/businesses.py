@@ -127,6 +127,7 @@ def business_create_view(request):
 def business_edit(request, pk: int):
     business = business_selectors.business_get(pk=pk)
     initial = {name: getattr(business, name) for name in BUSINESS_FIELDS}
+    initial["ubi"] = business.ubi + business.ubi_branch + business.ubi_location
     form = BusinessEditForm(request.POST or None, initial=initial)
     duplicate = None
     if request.method == "POST" and form.is_valid():

@@ -194,7 +194,34 @@ def test_bad_ubi_is_shown_beside_the_field(client_for, technician):
         reverse("licensing:business-create"), form_data(ubi="60255511")
     )
     errors = response.context["form"].errors
-    assert errors["ubi"] == ["A UBI number is nine digits; this one has 8."]
+    assert errors["ubi"] == [
+        "A UBI number is nine digits (or sixteen with the branch and location numbers); "
+        "this one has 8."
+    ]
+
+
+def test_the_states_sixteen_digit_ubi_is_read_as_its_parts(client_for, technician):
+    """Washington prints UBI, branch and location as one 16-digit number; the form takes
+    it as printed, and the edit form gives it back whole so a save keeps the branch."""
+    client = client_for(technician)
+    response = client.post(
+        reverse("licensing:business-create"), form_data(ubi="603 555 111 002 0003")
+    )
+    business = Business.objects.get(ubi="603555111")
+    assert response.status_code == 302
+    assert (business.ubi_branch, business.ubi_location) == ("002", "0003")
+
+    edit_url = reverse("licensing:business-edit", args=[business.pk])
+    assert client.get(edit_url).context["form"].initial["ubi"] == "6035551110020003"
+    data = form_data(ubi="6035551110020003", fte_employees="7", reason="Hired")
+    assert client.post(edit_url, data).status_code == 302
+    business.refresh_from_db()
+    assert (business.ubi, business.ubi_branch, business.ubi_location) == (
+        "603555111",
+        "002",
+        "0003",
+    )
+    assert business.fte_employees == D("7")
 
 
 def test_supervisors_cannot_register_businesses(client_for, supervisor):
