@@ -195,6 +195,16 @@ MAILERS = {
     )
 }
 
+# Scheduled reports (audit.schedules) go only to addresses of these domains or their
+# subdomains; an address elsewhere is refused when the schedule is saved and never sent to.
+KENT_REPORT_EMAIL_DOMAINS = [
+    domain.strip().lower().lstrip("@")
+    for domain in env.list("KENT_REPORT_EMAIL_DOMAINS", default=["kentwa.gov"])
+    if domain.strip()
+]
+if not KENT_REPORT_EMAIL_DOMAINS:
+    raise ImproperlyConfigured("KENT_REPORT_EMAIL_DOMAINS must name at least one domain.")
+
 # Sessions end after SESSION_IDLE_MINUTES without a request.
 SESSION_IDLE_MINUTES = env.int("KENT_SESSION_IDLE_MINUTES", default=30, minimum=1)
 SESSION_COOKIE_AGE = SESSION_IDLE_MINUTES * 60
