@@ -99,7 +99,9 @@ class ReportDelivery(models.Model):
         SENT = "sent", "Sent"
         FAILED = "failed", "Failed"
 
-    schedule = models.ForeignKey(ReportSchedule, on_delete=models.PROTECT, related_name="deliveries")
+    schedule = models.ForeignKey(
+        ReportSchedule, on_delete=models.PROTECT, related_name="deliveries"
+    )
     period_start = models.DateField()
     period_end = models.DateField()
     status = models.CharField(max_length=7, choices=Status.choices, default=Status.PENDING)

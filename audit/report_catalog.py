@@ -30,7 +30,7 @@ from kent_cs.reports import (
     xlsx_bytes,
 )
 from ledger.models import AccountingPeriod
-from ledger.reports import trial_balance_document, trial_balance_title, trial_balance_xlsx
+from ledger.reports import trial_balance_document, trial_balance_xlsx
 from ledger.selectors import trial_balance
 from licensing.reports.common import ReportParams
 from licensing.reports.downloads import REPORT_TABLES, ReportTable, growth_workbook
@@ -231,5 +231,7 @@ register(
     frequencies=(MONTHLY,),
 )
 for _table in REPORT_TABLES.values():
-    register(f"licensing.{_table.slug}", _table.title, formats=(XLSX,), render=_licensing_table(_table))
+    register(
+        f"licensing.{_table.slug}", _table.title, formats=(XLSX,), render=_licensing_table(_table)
+    )
 register("licensing.growth", "Business license growth workbook", formats=(XLSX,), render=_growth)

@@ -5,6 +5,7 @@ after the claim commits. The claim itself (`audit.schedules`) makes sure a perio
 claimed once, so every worker may run the check.
 """
 
+import functools
 from datetime import datetime
 
 from django.db import transaction
@@ -16,8 +17,11 @@ from audit.schedules import deliveries_claim_due, delivery_claim_now
 
 
 def _enqueue_after_commit(delivery_ids: list[int]) -> None:
+    def enqueue(delivery_id: int) -> None:
+        send_report_delivery.enqueue(delivery_id)
+
     for delivery_id in delivery_ids:
-        transaction.on_commit(lambda pk=delivery_id: send_report_delivery.enqueue(pk))
+        transaction.on_commit(functools.partial(enqueue, delivery_id))
 
 
 def report_schedules_check(*, now: datetime | None = None) -> list[int]:

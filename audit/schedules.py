@@ -74,17 +74,13 @@ def split_recipients(addresses: Sequence[str]) -> tuple[list[str], list[str]]:
 
 def refused_text(refused: Sequence[str]) -> str:
     domains = ", ".join(allowed_domains())
-    return (
-        f"{', '.join(refused)}: reports are sent only to the city's addresses ({domains})."
-    )
+    return f"{', '.join(refused)}: reports are sent only to the city's addresses ({domains})."
 
 
 # --- schedules --------------------------------------------------------------------------
 
 
-def _clean(
-    *, report_key: str, format: str, frequency: str, recipients: Sequence[str]
-) -> list[str]:
+def _clean(*, report_key: str, format: str, frequency: str, recipients: Sequence[str]) -> list[str]:
     report = catalog_report(report_key)
     if report is None:
         raise ScheduleError("Choose a report from the list.", field="report_key")
@@ -154,9 +150,7 @@ def report_schedule_update(
     return schedule
 
 
-def report_schedule_set_active(
-    *, schedule: ReportSchedule, user, active: bool
-) -> ReportSchedule:
+def report_schedule_set_active(*, schedule: ReportSchedule, user, active: bool) -> ReportSchedule:
     """Deactivate (or reactivate) a schedule; schedules are never deleted, their
     deliveries stay in the log."""
     schedule.is_active = active
@@ -267,9 +261,7 @@ def delivery_claim_now(*, schedule: ReportSchedule, user, now: datetime | None =
         delivery = _claim_new(schedule, start, end, now, user=user)
         if delivery is not None:
             return delivery.pk
-        existing = ReportDelivery.objects.get(
-            schedule=schedule, period_start=start, period_end=end
-        )
+        existing = ReportDelivery.objects.get(schedule=schedule, period_start=start, period_end=end)
     if existing.status == Status.SENT:
         sent = timezone.localtime(existing.sent_at)
         raise ScheduleError(
@@ -356,7 +348,12 @@ def delivery_send(*, delivery_id: int, now: datetime | None = None) -> ReportDel
         "sha256": hashlib.sha256(data).hexdigest(),
     }
     message = delivery_message(
-        delivery, title=report.title, to=allowed, file_name=file_name, data=data, fmt=schedule.format
+        delivery,
+        title=report.title,
+        to=allowed,
+        file_name=file_name,
+        data=data,
+        fmt=schedule.format,
     )
     try:
         message.send()

@@ -97,10 +97,9 @@ def schedule_edit(request, pk: int):
     form = ReportScheduleForm(
         request.POST or None, initial=ReportScheduleForm.initial_for(schedule)
     )
-    if request.method == "POST" and form.is_valid():
-        if _save(request, form, schedule) is not None:
-            messages.success(request, f'Schedule "{schedule}" saved.')
-            return redirect(schedule)
+    if request.method == "POST" and form.is_valid() and _save(request, form, schedule):
+        messages.success(request, f'Schedule "{schedule}" saved.')
+        return redirect(schedule)
     return render(
         request,
         FORM_TEMPLATE,

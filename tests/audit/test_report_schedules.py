@@ -391,7 +391,9 @@ def test_registering_a_report_is_one_call(smtp, db, technician):
     register("tests.period", "Period echo", formats=("pdf",), render=render)
     try:
         assert catalog_report("tests.period").title == "Period echo"
-        schedule = _schedule(technician, report_key="tests.period", format="pdf", frequency="weekly")
+        schedule = _schedule(
+            technician, report_key="tests.period", format="pdf", frequency="weekly"
+        )
         [delivery] = deliveries_send_due(now=NOW)
         # The Monday after a week: the week before, Monday to Sunday.
         assert bytes(delivery.content) == b"2026-03-09..2026-03-15"
@@ -400,3 +402,22 @@ def test_registering_a_report_is_one_call(smtp, db, technician):
             register("tests.period", "Again", formats=("pdf",), render=render)
     finally:
         CATALOG.pop("tests.period", None)
+
+
+BUILT_IN = [
+    (key, fmt)
+    for key, report in sorted(CATALOG.items())
+    if not key.startswith("tests.")
+    for fmt in report.formats
+]
+
+
+@pytest.mark.parametrize(("key", "fmt"), BUILT_IN)
+def test_every_built_in_report_renders_for_a_month(day_of_receipts, key, fmt):
+    data = catalog_report(key).render_file(date(2026, 3, 1), date(2026, 3, 31), fmt)
+    if fmt == "pdf":
+        assert data.startswith(b"%PDF")
+    else:
+        book = load_workbook(io.BytesIO(data), read_only=True)
+        assert book.sheetnames
+        assert len(list(book.worksheets[0].iter_rows(values_only=True))) >= 2
