@@ -5,6 +5,7 @@ with a message naming the variable; nothing else in the code reads the environme
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -204,6 +205,9 @@ KENT_REPORT_EMAIL_DOMAINS = [
 ]
 if not KENT_REPORT_EMAIL_DOMAINS:
     raise ImproperlyConfigured("KENT_REPORT_EMAIL_DOMAINS must name at least one domain.")
+for _domain in KENT_REPORT_EMAIL_DOMAINS:
+    if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", _domain):
+        raise ImproperlyConfigured(f"KENT_REPORT_EMAIL_DOMAINS: {_domain!r} is not a domain.")
 
 # Sessions end after SESSION_IDLE_MINUTES without a request.
 SESSION_IDLE_MINUTES = env.int("KENT_SESSION_IDLE_MINUTES", default=30, minimum=1)
