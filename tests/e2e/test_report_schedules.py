@@ -3,6 +3,7 @@ address outside the city, sends the report now to a local SMTP server and downlo
 kept copy from the delivery log; the pages pass axe-core and the CSP."""
 
 import hashlib
+from pathlib import Path
 
 from playwright.sync_api import expect
 
@@ -52,7 +53,7 @@ def test_technician_schedules_and_sends_a_report(live_server, page, technician, 
 
         with page.expect_download() as info:
             page.get_by_role("link", name=delivery.file_name).click()
-        data = open(info.value.path(), "rb").read()
+        data = Path(info.value.path()).read_bytes()
         assert data.startswith(b"%PDF")
         assert hashlib.sha256(data).hexdigest() == delivery.sha256
         assert smtp.received[0].attachments()[0][2] == data
