@@ -1,8 +1,21 @@
 from django.apps import AppConfig
 
+from kent_cs.navigation import NavItem
+
 
 class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = "Audit and supervision"
     # Each part of the app adds its links here; see kent_cs.navigation.
-    nav_items: tuple = ()
+    nav_items: tuple = (
+        NavItem(
+            "Audit", "Scheduled reports", "audit:schedule-list", "audit.manage_report_schedules"
+        ),
+    )
+
+    def worker_recover(self) -> None:
+        """Called by each worker once a minute: claim the scheduled reports that are due
+        and enqueue them (each period once, whichever worker claims it)."""
+        from audit.schedule_runs import report_schedules_check
+
+        report_schedules_check()

@@ -5,6 +5,7 @@ with a message naming the variable; nothing else in the code reads the environme
 """
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -194,6 +195,19 @@ MAILERS = {
         }
     )
 }
+
+# Scheduled reports (audit.schedules) go only to addresses of these domains or their
+# subdomains; an address elsewhere is refused when the schedule is saved and never sent to.
+KENT_REPORT_EMAIL_DOMAINS = [
+    domain.strip().lower().lstrip("@")
+    for domain in env.list("KENT_REPORT_EMAIL_DOMAINS", default=["kentwa.gov"])
+    if domain.strip()
+]
+if not KENT_REPORT_EMAIL_DOMAINS:
+    raise ImproperlyConfigured("KENT_REPORT_EMAIL_DOMAINS must name at least one domain.")
+for _domain in KENT_REPORT_EMAIL_DOMAINS:
+    if not re.fullmatch(r"[a-z0-9-]+(\.[a-z0-9-]+)+", _domain):
+        raise ImproperlyConfigured(f"KENT_REPORT_EMAIL_DOMAINS: {_domain!r} is not a domain.")
 
 # Sessions end after SESSION_IDLE_MINUTES without a request.
 SESSION_IDLE_MINUTES = env.int("KENT_SESSION_IDLE_MINUTES", default=30, minimum=1)

@@ -90,6 +90,8 @@ def test_the_development_environment_starts():
             "KENT_REPORTS_DATABASE_URL must point at PostgreSQL",
         ),
         ({"KENT_TRUSTED_PROXIES": "127.0.0.1, nginx"}, "KENT_TRUSTED_PROXIES: 'nginx' is not"),
+        ({"KENT_REPORT_EMAIL_DOMAINS": ","}, "KENT_REPORT_EMAIL_DOMAINS must name at least"),
+        ({"KENT_REPORT_EMAIL_DOMAINS": "kentwa"}, "KENT_REPORT_EMAIL_DOMAINS: 'kentwa' is not"),
     ],
 )
 def test_a_bad_value_stops_the_start_and_names_the_variable(overrides, message):
