@@ -22,6 +22,7 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import date, datetime
 from datetime import timezone as dt_timezone
 from decimal import Decimal
@@ -161,7 +162,7 @@ class Dossier:
             data, sort_keys=True, separators=(",", ":"), ensure_ascii=False
         ).encode("utf-8")
 
-    @property
+    @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.canonical_json()).hexdigest()
 
@@ -989,6 +990,7 @@ def document_context(dossier: Dossier) -> dict[str, Any]:
     return {
         "document_title": dossier.title,
         "dossier": dossier,
+        "dossier_format": DOSSIER_FORMAT,
         "header_lines": header_lines(dossier),
         "sections": [
             {
