@@ -22,10 +22,9 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
-from datetime import date, datetime
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime
 from decimal import Decimal
+from functools import cached_property
 from typing import Any
 
 from django.apps import apps
@@ -90,7 +89,7 @@ def json_value(value: Any) -> Any:
     if isinstance(value, Decimal):
         return f"{value:.2f}"
     if isinstance(value, datetime):
-        return value.astimezone(dt_timezone.utc).isoformat()
+        return value.astimezone(UTC).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bool | int):
@@ -111,10 +110,7 @@ class Section:
         """(text, is a number) per cell, for the PDF."""
         numeric = [c.kind in (MONEY, INTEGER) for c in self.columns]
         return [
-            [
-                (display_value(c, v), n)
-                for c, v, n in zip(self.columns, row, numeric, strict=True)
-            ]
+            [(display_value(c, v), n) for c, v, n in zip(self.columns, row, numeric, strict=True)]
             for row in self.rows
         ]
 
@@ -158,9 +154,9 @@ class Dossier:
             "business_id": self.business.pk,
             "sections": [s.as_data() for s in self.sections],
         }
-        return json.dumps(
-            data, sort_keys=True, separators=(",", ":"), ensure_ascii=False
-        ).encode("utf-8")
+        return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(
+            "utf-8"
+        )
 
     @cached_property
     def sha256(self) -> str:
@@ -369,9 +365,7 @@ def dossier_for(*, business_id: int, user: Any) -> Dossier:
         "license": list(_events("LicenseEvent", Q(business_id=business_id))),
         "invoice": list(_events("LicenseInvoiceEvent", Q(business_id=business_id))),
     }
-    event_users = [
-        _context_of(e)[0] for events in [*history.values(), line_events] for e in events
-    ]
+    event_users = [_context_of(e)[0] for events in [*history.values(), line_events] for e in events]
     people = People(
         [
             *(c.changed_by_id for c in changes),
@@ -391,6 +385,9 @@ def dossier_for(*, business_id: int, user: Any) -> Dossier:
         for e in line_events
         if e.pgh_label != "insert"
     }
+    # Failing that (a change outside any request), the user of the status change the
+    # same receipt caused: the cashier who posted it.
+    receipt_user = {c.receipt: c.changed_by_id for c in changes if c.receipt}
     kinds = dict(InvoiceKind.choices)
     sources = dict(LicensePayment.Source.choices)
     departments = dict(Review.Department.choices)
@@ -447,9 +444,7 @@ def dossier_for(*, business_id: int, user: Any) -> Dossier:
             "Business and contact changes over time",
             CHANGE_COLUMNS,
             _change_rows(
-                _changes(
-                    Business, history["business"], subject=lambda e: "Business", ignore=_QUIET
-                )
+                _changes(Business, history["business"], subject=lambda e: "Business", ignore=_QUIET)
                 + _changes(
                     Contact,
                     history["contact"],
@@ -702,7 +697,7 @@ def dossier_for(*, business_id: int, user: Any) -> Dossier:
                 Column("Reason", TEXT, width=30),
             ),
             penalty_rows,
-            total=("Total", None, None, sum((r[3] for r in penalty_rows), ZERO), None, None, None),
+            total=(None, "Total", None, sum((r[3] for r in penalty_rows), ZERO), None, None, None),
         )
     )
     paid = sum((p.amount for p in payments), ZERO)
@@ -731,11 +726,14 @@ def dossier_for(*, business_id: int, user: Any) -> Dossier:
                     p.receipt_number,
                     p.receipt_line_no,
                     p.business_date,
-                    people.name(line_change_user.get((p.line_id, p.recorded_at))),
+                    people.name(
+                        line_change_user.get((p.line_id, p.recorded_at))
+                        or receipt_user.get(p.receipt_number)
+                    ),
                 )
                 for p in payments
             ],
-            total=("Net paid", None, None, paid, None, None, None, None, None),
+            total=(None, "Net paid", None, paid, None, None, None, None, None),
         )
     )
     renewal_invoices = [i for i in invoices if i.kind == "renewal"]
@@ -938,7 +936,7 @@ def dossier_xlsx(dossier: Dossier) -> bytes:
     section (money, dates and counts typed; text escaped against formulas)."""
     cover = Sheet(
         "Dossier",
-        (Column("", TEXT, width=34), Column("", TEXT, width=80)),
+        (Column("Item", TEXT, width=34), Column("Value", TEXT, width=80)),
         [
             ("Business", dossier.business.legal_name),
             ("Exported at", _local(dossier.exported_at)),
@@ -991,6 +989,8 @@ def document_context(dossier: Dossier) -> dict[str, Any]:
         "document_title": dossier.title,
         "dossier": dossier,
         "dossier_format": DOSSIER_FORMAT,
+        # The PDF's subject: the digest, readable by any PDF tool without the pages.
+        "document_description": f"SHA-256 {dossier.sha256} ({DOSSIER_FORMAT})",
         "header_lines": header_lines(dossier),
         "sections": [
             {

@@ -35,7 +35,8 @@ def dossier_pdf(request, pk: int):
 @permission_required(VIEW_BUSINESS, raise_exception=True)
 def dossier_xlsx(request, pk: int):
     dossier = _dossier(request, pk)
-    return xlsx_response(dossiers.dossier_xlsx(dossier), dossiers.filename(dossier.business, "xlsx"))
+    data = dossiers.dossier_xlsx(dossier)
+    return xlsx_response(data, dossiers.filename(dossier.business, "xlsx"))
 
 
 @permission_required(VIEW_PAYMENTS, raise_exception=True)
