@@ -987,6 +987,7 @@ _SHEET_NAMES = {
 def document_context(dossier: Dossier) -> dict[str, Any]:
     return {
         "document_title": dossier.title,
+        "page_class": "landscape",  # the invoice and change tables are wide
         "dossier": dossier,
         "dossier_format": DOSSIER_FORMAT,
         # The PDF's subject: the digest, readable by any PDF tool without the pages.

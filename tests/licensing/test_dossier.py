@@ -6,6 +6,7 @@ import io
 import json
 import re
 import uuid
+from datetime import date
 from decimal import Decimal
 
 import pytest
@@ -21,9 +22,10 @@ from licensing import dossier as dossiers
 from licensing.models import LicenseInvoice, LicensePayment, LicenseStatus, LicenseStatusChange
 from licensing.renewals import renewal_invoice_create
 from licensing.services.licenses import license_change_status
+from licensing.services.penalties import penalties_assess
 from tests.cashiering.factories import counter_setup, open_session, post
 from tests.factories import TODAY, business_day
-from tests.licensing.factories import approved_license, make_business
+from tests.licensing.factories import approved_license, make_business, make_license
 from tests.licensing.views_support import _streams
 
 D = Decimal
@@ -305,3 +307,22 @@ def test_the_inquiry_summary_reads_in_a_constant_number_of_queries(
     with django_assert_max_num_queries(len(few.captured_queries)):
         page = client.get(url)
     assert page.content.decode().count("<td>License ") == 4
+
+
+def test_late_penalties_appear_with_their_rule_and_the_invoice_totals(technician):
+    business = make_business(legal_name="Late Filer LLC", fte_employees=D("30"))
+    license = make_license(business, year=2026)
+    invoice = renewal_invoice_create(license=license, year=2027, user=technician)
+    penalties_assess(as_of=date(2027, 1, 1), user=None)
+    invoice.refresh_from_db()
+
+    dossier = dossiers.dossier_for(business_id=business.pk, user=technician)
+    penalties = dossier.section("penalties").rows
+    assert [(r[1], r[3]) for r in penalties] == [(invoice.number, D("20.00"))]
+    assert penalties[0][4].startswith("Late penalty") and penalties[0][5] == "system"
+    assert dossier.section("penalties").total[3] == D("20.00")
+    fees = dossier.section("fees")
+    assert fees.total[5] == invoice.total == D("233.93")
+    assert (dossier.invoiced, dossier.paid, dossier.due) == (invoice.total, D("0"), invoice.total)
+    expired = dossier.section("status_history").rows[-1]
+    assert (expired[4], expired[8]) == ("Expired", "License year 2026 ended on Dec 31, 2026")
