@@ -319,10 +319,10 @@ def test_late_penalties_appear_with_their_rule_and_the_invoice_totals(technician
     dossier = dossiers.dossier_for(business_id=business.pk, user=technician)
     penalties = dossier.section("penalties").rows
     assert [(r[1], r[3]) for r in penalties] == [(invoice.number, D("20.00"))]
-    assert penalties[0][4].startswith("Late penalty") and penalties[0][5] == "system"
+    assert penalties[0][4].startswith("Late penalty") and penalties[0][5] == "licensing daily run"
     assert dossier.section("penalties").total[3] == D("20.00")
     fees = dossier.section("fees")
-    assert fees.total[5] == invoice.total == D("233.93")
+    assert fees.total[5] == invoice.total == D("333.93")
     assert (dossier.invoiced, dossier.paid, dossier.due) == (invoice.total, D("0"), invoice.total)
     expired = dossier.section("status_history").rows[-1]
     assert (expired[4], expired[8]) == ("Expired", "License year 2026 ended on Dec 31, 2026")
