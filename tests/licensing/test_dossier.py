@@ -236,7 +236,7 @@ def test_the_dossier_reads_in_a_constant_number_of_queries(
     history, technician, django_assert_max_num_queries
 ):
     business = history["business"]
-    with django_assert_max_num_queries(22) as few:
+    with django_assert_max_num_queries(20) as few:
         dossiers.dossier_for(business_id=business.pk, user=technician)
     # Three more licenses, each applied for, reviewed, approved and invoiced: the same
     # number of queries.
