@@ -22,6 +22,7 @@ from licensing import dossier as dossiers
 from licensing.models import LicenseInvoice, LicensePayment, LicenseStatus, LicenseStatusChange
 from licensing.renewals import renewal_invoice_create
 from licensing.services.licenses import license_change_status
+from licensing.services.notices import notice_run_create
 from licensing.services.penalties import penalties_assess
 from tests.cashiering.factories import counter_setup, open_session, post
 from tests.factories import TODAY, business_day
@@ -309,12 +310,17 @@ def test_the_inquiry_summary_reads_in_a_constant_number_of_queries(
     assert page.content.decode().count("<td>License ") == 4
 
 
-def test_late_penalties_appear_with_their_rule_and_the_invoice_totals(technician):
+def test_penalties_and_notices_appear_with_their_rule_actor_and_the_invoice_totals(
+    technician,
+):
     business = make_business(legal_name="Late Filer LLC", fte_employees=D("30"))
     license = make_license(business, year=2026)
     invoice = renewal_invoice_create(license=license, year=2027, user=technician)
     penalties_assess(as_of=date(2027, 1, 1), user=None)
     invoice.refresh_from_db()
+    run = notice_run_create(
+        year=2027, renewal_run=None, invoice_ids=[invoice.pk], title="Notices", user=technician
+    )
 
     dossier = dossiers.dossier_for(business_id=business.pk, user=technician)
     penalties = dossier.section("penalties").rows
@@ -324,5 +330,9 @@ def test_late_penalties_appear_with_their_rule_and_the_invoice_totals(technician
     fees = dossier.section("fees")
     assert fees.total[5] == invoice.total == D("333.93")
     assert (dossier.invoiced, dossier.paid, dossier.due) == (invoice.total, D("0"), invoice.total)
+    notice = dossier.section("notices").rows
+    assert [(r[1], r[2], r[3], r[4]) for r in notice] == [
+        (invoice.number, 2027, run.pk, "technician")
+    ]
     expired = dossier.section("status_history").rows[-1]
     assert (expired[4], expired[8]) == ("Expired", "License year 2026 ended on Dec 31, 2026")
