@@ -309,9 +309,10 @@ def _status_label(value: str) -> str:
     return LicenseStatus(value).label if value else ""
 
 
-def dossier_for(*, business_id: int, user: Any) -> Dossier:
-    """The dossier of one business, in a fixed number of queries (about twenty)."""
-    business = Business.objects.get(pk=business_id)
+def dossier_for(*, business: Business, user: Any) -> Dossier:
+    """The dossier of one business (fetched by the caller, with its 404), in a fixed
+    number of queries (seventeen) whatever the number of licenses and events."""
+    business_id = business.pk
     contacts = list(Contact.objects.filter(business_id=business_id).order_by("pk"))
     licenses = list(
         License.objects.filter(business_id=business_id)
@@ -406,7 +407,7 @@ def dossier_for(*, business_id: int, user: Any) -> Dossier:
             "inside city limits" if business.inside_city_limits else "outside city limits",
         ),
         ("Mailing address", business.mailing_address),
-        ("FTE employees", f"{business.fte_employees}"),
+        ("FTE employees", f"{business.fte_employees:.2f}"),
         ("Status", business.get_status_display()),
         ("Opened", business.opened_on.isoformat()),
         ("Closed", business.closed_on.isoformat() if business.closed_on else ""),

@@ -16,7 +16,7 @@ VIEW_PAYMENTS = "licensing.view_licensepayment"
 
 def _dossier(request, pk: int) -> dossiers.Dossier:
     business = business_selectors.business_get(pk=pk)
-    return dossiers.dossier_for(business_id=business.pk, user=request.user)
+    return dossiers.dossier_for(business=business, user=request.user)
 
 
 @permission_required(VIEW_PAYMENTS, raise_exception=True)
