@@ -24,7 +24,13 @@ from cashiering.models import (
     UtilityAccount,
 )
 from cashiering.selectors.returns import returned_checks_for_payer
-from cashiering.targets import PaymentTargetType, TargetError, TargetItem, get_target_type
+from cashiering.targets import (
+    InquiryHistory,
+    PaymentTargetType,
+    TargetError,
+    TargetItem,
+    get_target_type,
+)
 from cashiering.targets import target_types as registered_target_types
 from kent_cs.money import ZERO
 from kent_cs.selectors import object_timeline
@@ -179,6 +185,8 @@ class PayerInquiry:
     returned_checks: list[ReturnedCheckRow]
     notes: list[PayerNote]
     timeline: list = field(default_factory=list)
+    #: The subsystem's own history of the payer (licensing: the business's licenses).
+    history: InquiryHistory | None = None
 
     @property
     def balance(self) -> Decimal | None:
@@ -327,4 +335,5 @@ def payer_inquiry(*, kind: str, ref: str, user: Any, page_number: Any = None) ->
             ]
         ),
         timeline=object_timeline(record) if record is not None else [],
+        history=target_type.inquiry_history(ref, user=user) if item is not None else None,
     )

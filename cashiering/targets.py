@@ -16,11 +16,17 @@ Two optional hooks let receipt posting save round trips on the hottest path:
 items will be credited to without loading them, together with the receipt's other reads;
 `payment_statements` gives a
 payment that needs no checks as SQL the posting runs inside its one writing statement.
+
+`inquiry_history` lets a subsystem add its own record's history to the counter's account
+inquiry (licensing: the business's licenses, their status and last changes), in a fixed
+number of queries, with a link to the full timeline for users allowed to open it.
 """
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from django.db import connection
 
@@ -53,6 +59,35 @@ class TargetItem:
     @property
     def amount_due(self) -> Decimal:
         return max(self.balance or ZERO, ZERO)
+
+
+@dataclass(frozen=True)
+class InquiryHistoryChange:
+    at: datetime
+    what: str
+    by: str  # "Full Name (username)", or "system"
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class InquiryHistoryRecord:
+    """One record of the subsystem's (a license): what it is, its state, recent changes."""
+
+    label: str
+    status: str
+    detail: str = ""
+    changes: tuple[InquiryHistoryChange, ...] = ()
+
+
+@dataclass(frozen=True)
+class InquiryHistory:
+    """A subsystem's history of the payer, shown on the account inquiry page."""
+
+    title: str
+    subject: str  # whose history it is ("Valley Auto Body LLC, UBI 602 100 001")
+    records: tuple[InquiryHistoryRecord, ...]
+    #: Links to the full history, only for users allowed to open them: (label, url).
+    links: tuple[tuple[str, str], ...] = ()
 
 
 class PaymentTargetType:
@@ -101,6 +136,11 @@ class PaymentTargetType:
         return None
 
     def inquiry_url(self, ref: str) -> str | None:
+        return None
+
+    def inquiry_history(self, ref: str, *, user: Any) -> InquiryHistory | None:
+        """The subsystem's history of the record behind `ref`, for the account inquiry
+        (None, the default: the subsystem adds nothing). A fixed number of queries."""
         return None
 
 

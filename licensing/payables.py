@@ -14,10 +14,19 @@ from datetime import date
 from decimal import Decimal
 
 from django.db.models import Sum
+from django.urls import reverse
 from django.utils import timezone
 
-from cashiering.targets import PaymentTargetType, TargetError, TargetItem
+from cashiering.targets import (
+    InquiryHistory,
+    InquiryHistoryChange,
+    InquiryHistoryRecord,
+    PaymentTargetType,
+    TargetError,
+    TargetItem,
+)
 from kent_cs.money import ZERO
+from licensing.dossier import license_history_summary
 from licensing.models import LicenseInvoice, LicenseInvoiceLine, LicenseStatus
 from licensing.services.common import LicensingError
 from licensing.services.invoice_index import TARGET_KIND
@@ -144,3 +153,42 @@ class LicenseInvoiceTarget(PaymentTargetType):
             raise TargetError(f"License invoice {ref} was not found.") from None
         except LicensingError as exc:
             raise TargetError(" ".join(exc.messages)) from None
+
+    def inquiry_history(self, ref: str, *, user) -> InquiryHistory | None:
+        """The invoice's business: every license with its status and last changes; links
+        to the business's timeline and history dossier for those who may see them."""
+        invoice = LicenseInvoice.objects.filter(number=ref).select_related("business").first()
+        if invoice is None:
+            return None
+        business = invoice.business
+        records = tuple(
+            InquiryHistoryRecord(
+                label=f"License {summary.license.display_number} · "
+                f"{summary.license.license_type.name}",
+                status=summary.license.get_status_display(),
+                detail=f"license year {summary.license.license_year}, "
+                f"expires {summary.license.expires_on:%Y-%m-%d}",
+                changes=tuple(
+                    InquiryHistoryChange(at=at, what=what, by=by, reason=reason)
+                    for at, what, by, reason in summary.changes
+                ),
+            )
+            for summary in license_history_summary(business_id=business.pk)
+        )
+        links: tuple[tuple[str, str], ...] = ()
+        if user.has_perm("licensing.view_business"):
+            links = (("Business page and full timeline", business.get_absolute_url()),)
+            if user.has_perm("licensing.view_licensepayment"):
+                links += (
+                    (
+                        "History dossier (PDF)",
+                        reverse("licensing:business-dossier-pdf", args=[business.pk]),
+                    ),
+                )
+        return InquiryHistory(
+            title="License history",
+            subject=f"{business.legal_name}, UBI {business.ubi_display}"
+            + ("" if business.is_open else " (closed)"),
+            records=records,
+            links=links,
+        )

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from licensing.views import applications, businesses, fees, imports, licenses, renewals
+from licensing.views import applications, businesses, dossier, fees, imports, licenses, renewals
 
 urlpatterns = [
     # Businesses and their contacts
@@ -22,6 +22,10 @@ urlpatterns = [
         businesses.business_history_pdf,
         name="business-history-pdf",
     ),
+    # The license history dossier (print view, PDF, XLSX)
+    path("businesses/<int:pk>/dossier/", dossier.dossier_print, name="business-dossier-print"),
+    path("businesses/<int:pk>/dossier.pdf", dossier.dossier_pdf, name="business-dossier-pdf"),
+    path("businesses/<int:pk>/dossier.xlsx", dossier.dossier_xlsx, name="business-dossier-xlsx"),
     path(
         "businesses/<int:pk>/notices/",
         businesses.business_notices_print,
