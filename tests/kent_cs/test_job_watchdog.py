@@ -15,11 +15,13 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
+import psycopg
 import pytest
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -33,11 +35,18 @@ from kent_cs.jobs import job_error_message, job_retry, jobs_recover
 from kent_cs.management.commands.run_worker import backoff
 from kent_cs.models import Job, WorkerHeartbeat
 from licensing.documents import notice_invoices
-from licensing.models import License, LicenseInvoice, NoticeChunk, NoticeRun, RenewalRun
+from licensing.models import (
+    License,
+    LicenseInvoice,
+    LicenseType,
+    NoticeChunk,
+    NoticeRun,
+    RenewalRun,
+)
 from licensing.notice_runs import notice_run_start
 from licensing.renewal_runs import renewal_run_start
 from licensing.renewals import renewal_invoice_create
-from tests.licensing.factories import make_business, make_license
+from tests.licensing.factories import defaults, make_business, make_license
 
 DATABASE_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 FAST = {
@@ -53,6 +62,17 @@ FAST = {
 @pytest.fixture(autouse=True)
 def _database_tasks(settings):
     settings.TASKS = DATABASE_TASKS
+
+
+@pytest.fixture(autouse=True)
+def _licensing_defaults(request):
+    """Kent's license types, which a previous `transaction=True` test truncated away."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None:
+        return
+    request.getfixturevalue("transactional_db" if marker.kwargs.get("transaction") else "db")
+    if not LicenseType.objects.exists():
+        defaults()
 
 
 def make_invoices(user, count: int) -> list[LicenseInvoice]:
@@ -86,12 +106,28 @@ def run_worker(*args: str, log: Path, extra_env: dict | None = None) -> subproce
         env["PGPASSWORD"] = database["PASSWORD"]
     manage = Path(settings.BASE_DIR) / "manage.py"
     with log.open("ab") as out:
-        return subprocess.Popen(  # noqa: S603 (this interpreter, this project)
+        return subprocess.Popen(
             [sys.executable, str(manage), "run_worker", *args, "--interval", "0.1"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
+
+
+@contextmanager
+def outside_connection() -> Iterator[psycopg.Connection]:
+    """A connection to the maintenance database, from which the test database can be
+    closed to new connections (as during a restart) and opened again."""
+    database = connections["default"].settings_dict
+    with psycopg.connect(
+        host=database["HOST"],
+        port=database["PORT"],
+        user=database["USER"],
+        password=database["PASSWORD"] or None,
+        dbname="postgres",
+        autocommit=True,
+    ) as outside:
+        yield outside
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -278,9 +314,7 @@ def test_retrying_a_renewal_run_invoices_only_the_licenses_still_due(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_killed_mid_notices_fails_the_job_and_retry_finishes_it_once(
-    technician, tmp_path
-):
+def test_a_worker_killed_mid_notices_fails_the_job_and_retry_finishes_it_once(technician, tmp_path):
     """kill -9 during a notices run: the job is failed within the lease with where it
     stopped; Retry renders only the chunks not stored; every notice is printed once."""
     invoices = make_invoices(technician, 8)
@@ -343,31 +377,45 @@ def test_a_worker_killed_mid_notices_fails_the_job_and_retry_finishes_it_once(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_worker_whose_connections_are_terminated_keeps_working(technician, tmp_path):
+def test_a_worker_survives_its_connections_terminated_and_the_database_refusing_them(
+    technician, tmp_path
+):
+    """What a database restart looks like to a worker: every connection terminated
+    (pg_terminate_backend), then no new connection for a few seconds. The worker
+    reconnects with its backoff and processes the next task."""
     make_invoices(technician, 1)
+    name = connection.settings_dict["NAME"]
     log = tmp_path / "worker.log"
     connections.close_all()
-    worker = run_worker("--single", log=log)
+    worker = run_worker("--single", log=log, extra_env={"KENT_DB_POOL_TIMEOUT": "1"})
     try:
         wait_for("a heartbeat", lambda: WorkerHeartbeat.objects.exists(), seconds=60)
         with connection.cursor() as cursor:
-            cursor.execute(
+            cursor.execute("SELECT pg_backend_pid()")
+            (mine,) = cursor.fetchone()
+        with outside_connection() as outside:
+            outside.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            terminated = outside.execute(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
-                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-            )
-            (terminated,) = cursor.fetchone()
-        assert terminated >= 1
+                " WHERE datname = %s AND pid <> %s",
+                [name, mine],
+            ).fetchone()[0]
+            assert terminated >= 1
+            wait_for("the worker noticed", lambda: "lost the database" in log.read_text())
+            outside.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        assert worker.poll() is None, log.read_text()[-3000:]
         run = notice_run_start(year=2027, user=technician, chunk_size=5)
         job = wait_for(
-            "the job after the connections dropped",
+            "the job after the database came back",
             lambda: (j := job_state(run.job_id)).is_finished and j,
             seconds=120,
         )
         assert isinstance(job, Job)
         assert job.status == "succeeded", job.message
-        assert worker.poll() is None, log.read_text()[-2000:]
-        assert "lost the database" in log.read_text()
+        assert worker.poll() is None, log.read_text()[-3000:]
     finally:
+        with outside_connection() as outside:
+            outside.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         stop(worker)
 
 
