@@ -114,6 +114,8 @@ def notice_chunk_claim(*, chunk_id: int, attempt: int, worker: str) -> NoticeChu
             return None
         if chunk.attempt != attempt or chunk.claimed_at is not None:
             return None
+        if Job.objects.filter(pk=chunk.run.job_id, status=Job.Status.FAILED).exists():
+            return None  # the run stopped; a person's Retry hands its chunks out again
         chunk.claimed_at = timezone.now()
         chunk.claimed_by = worker[:100]
         chunk.save(update_fields=["claimed_at", "claimed_by"])
@@ -189,15 +191,17 @@ def notice_chunks_release(
 
 
 def notice_chunks_unfinished_for_update(*, run: NoticeRun | None = None) -> list[NoticeChunk]:
-    """The unfinished chunks of unfinished runs (or of one run), locked; rows another
-    sweep (or a worker claiming or storing) holds are skipped, so sweeps on several
-    workers do not release a chunk twice. A run whose job failed waits for a person's
+    """The unfinished chunks of unfinished runs (or of one run), locked; for the sweep,
+    rows another sweep (or a worker claiming or storing) holds are skipped, so sweeps on
+    several workers do not release a chunk twice. A run whose job failed waits for a person's
     Retry (`notice_run_retry`), so the sweep leaves its chunks alone."""
-    chunks = NoticeChunk.objects.select_for_update(skip_locked=True, of=("self",))
-    chunks = chunks.filter(finished_at__isnull=True, run__finished_at__isnull=True)
+    chunks = NoticeChunk.objects.filter(finished_at__isnull=True, run__finished_at__isnull=True)
     if run is not None:
-        chunks = chunks.filter(run=run)
+        # A retry waits for a worker claiming one of them: that claim, seeing the job
+        # failed, leaves the chunk for the retry to hand out.
+        chunks = chunks.select_for_update(of=("self",)).filter(run=run)
     else:
+        chunks = chunks.select_for_update(skip_locked=True, of=("self",))
         chunks = chunks.exclude(run__job__status=Job.Status.FAILED)
     return list(chunks.select_related("run").defer("pdf").order_by("run_id", "number"))
 
