@@ -5,35 +5,38 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('kent_cs', '0008_event_time_indexes'),
+        ("kent_cs", "0008_event_time_indexes"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='job',
-            name='attempts',
+            model_name="job",
+            name="attempts",
             field=models.PositiveSmallIntegerField(default=1),
         ),
         migrations.AddField(
-            model_name='job',
-            name='heartbeat_at',
+            model_name="job",
+            name="heartbeat_at",
             field=models.DateTimeField(null=True),
         ),
         migrations.AddField(
-            model_name='job',
-            name='task_path',
+            model_name="job",
+            name="task_path",
             field=models.CharField(blank=True, max_length=200),
         ),
         migrations.AddField(
-            model_name='job',
-            name='worker',
+            model_name="job",
+            name="worker",
             field=models.CharField(blank=True, max_length=100),
         ),
         migrations.AddIndex(
-            model_name='job',
-            index=models.Index(condition=models.Q(('status', 'running')), fields=['heartbeat_at'], name='job_running_lease'),
+            model_name="job",
+            index=models.Index(
+                condition=models.Q(("status", "running")),
+                fields=["heartbeat_at"],
+                name="job_running_lease",
+            ),
         ),
     ]

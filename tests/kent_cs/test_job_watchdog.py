@@ -326,8 +326,10 @@ def test_a_worker_killed_mid_notices_fails_the_job_and_retry_finishes_it_once(te
         chunks = NoticeChunk.objects.filter(run=run)
         wait_for(
             "a chunk stored and the next one rendering",
-            lambda: chunks.filter(finished_at__isnull=False).exists()
-            and chunks.filter(claimed_at__isnull=False, finished_at__isnull=True).exists(),
+            lambda: (
+                chunks.filter(finished_at__isnull=False).exists()
+                and chunks.filter(claimed_at__isnull=False, finished_at__isnull=True).exists()
+            ),
             seconds=120,
         )
         first.send_signal(signal.SIGKILL)
