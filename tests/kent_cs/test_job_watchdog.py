@@ -471,3 +471,21 @@ def test_healthz_goes_unhealthy_soon_after_the_worker_is_gone(client, settings, 
         assert response.status_code == 503
     finally:
         stop(worker)
+
+
+@pytest.mark.django_db
+def test_retrying_a_job_that_did_not_fail_is_refused_with_the_reason(client, technician):
+    job = Job.objects.create(
+        kind="test",
+        title="Trial balance",
+        created_by=technician,
+        status=Job.Status.SUCCEEDED,
+        task_path="licensing.tasks.renewal_run_task",
+    )
+    client.force_login(technician)
+    page = client.post(reverse("job-retry", args=[job.pk]), follow=True).content.decode()
+    assert "Only a failed job can be retried; this one is not failed." in page
+    assert ">Retry</button>" not in page
+    job.refresh_from_db()
+    assert (job.status, job.attempts) == ("succeeded", 1)
+    assert not DBTaskResult.objects.exists()
