@@ -87,6 +87,14 @@ class Job(models.Model):
     result_content_type = models.CharField(max_length=100, blank=True)
     result_data = models.BinaryField(null=True, editable=False)
     task_id = models.CharField(max_length=64, blank=True)
+    # The task that does the work (its module path), so that a failed job can be retried.
+    task_path = models.CharField(max_length=200, blank=True)
+    # The lease: the worker running the job refreshes heartbeat_at every few seconds (and
+    # at each progress step); a running job whose lease is older than JOB_LEASE_SECONDS
+    # lost its worker and is failed by the sweep (kent_cs.jobs.jobs_recover).
+    worker = models.CharField(max_length=100, blank=True)
+    heartbeat_at = models.DateTimeField(null=True)
+    attempts = models.PositiveSmallIntegerField(default=1)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True)
@@ -94,6 +102,13 @@ class Job(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [
+            models.Index(
+                fields=["heartbeat_at"],
+                name="job_running_lease",
+                condition=models.Q(status="running"),
+            )
+        ]
         permissions = [("view_all_jobs", "Can see every user's background jobs")]
 
     def __str__(self) -> str:

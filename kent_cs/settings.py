@@ -289,8 +289,14 @@ TASKS = {
         "BACKEND": env.str("KENT_TASKS_BACKEND", default="django_tasks_db.DatabaseBackend"),
     }
 }
-# /healthz reports the worker unhealthy when its heartbeat is older than this.
-WORKER_HEARTBEAT_STALE_SECONDS = env.int("KENT_WORKER_STALE_SECONDS", default=60, minimum=1)
+# Each worker records a heartbeat (and refreshes the lease of the job it runs) this often.
+WORKER_HEARTBEAT_SECONDS = env.int("KENT_WORKER_HEARTBEAT_SECONDS", default=5, minimum=1)
+# /healthz reports the worker unhealthy when its heartbeat is older than this (three beats).
+WORKER_HEARTBEAT_STALE_SECONDS = env.int("KENT_WORKER_STALE_SECONDS", default=15, minimum=1)
+# A running job whose lease was not refreshed for this long lost its worker: the sweep
+# every worker runs (each KENT_WORKER_RECOVER_SECONDS) marks it failed, with a Retry.
+JOB_LEASE_SECONDS = env.int("KENT_JOB_LEASE_SECONDS", default=30, minimum=1)
+WORKER_RECOVER_SECONDS = env.int("KENT_WORKER_RECOVER_SECONDS", default=15, minimum=1)
 # Worker processes `manage.py run_worker` starts (each takes one task at a time; renewal
 # notices are split into chunks that they render in parallel): one per core by default.
 KENT_WORKERS = env.int("KENT_WORKERS", default=os.cpu_count() or 2, minimum=1)

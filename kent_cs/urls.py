@@ -19,6 +19,7 @@ urlpatterns = [
     path("activity/", views.activity, name="activity"),
     path("jobs/<int:pk>/", views.job_detail, name="job-detail"),
     path("jobs/<int:pk>/download/", views.job_download, name="job-download"),
+    path("jobs/<int:pk>/retry/", views.job_retry_view, name="job-retry"),
     path("ledger/", include("ledger.urls")),
     path("counter/", include("cashiering.urls")),
     path("licensing/", include("licensing.urls")),

@@ -13,14 +13,14 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.utils.safestring import mark_safe
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_GET, require_POST
 from django_otp import login as otp_login
 
 from kent_cs import selectors, two_factor
 from kent_cs.audit import client_ip
 from kent_cs.faults import database_fault, unavailable_response
 from kent_cs.forms import SecondFactorForm, SignInForm
-from kent_cs.jobs import job_get_for_user
+from kent_cs.jobs import JobError, job_get_for_user, job_retry, job_retryable
 from kent_cs.models import AuthEvent, WorkerHeartbeat
 from kent_cs.navigation import nav_for
 
@@ -141,7 +141,21 @@ def activity(request):
 def job_detail(request, pk: int):
     job = job_get_for_user(user=request.user, pk=pk)
     template = "kent_cs/job.html#progress" if request.htmx else "kent_cs/job.html"
-    return render(request, template, {"job": job, "breadcrumbs": [(job.title, None)]})
+    context = {"job": job, "retryable": job_retryable(job), "breadcrumbs": [(job.title, None)]}
+    return render(request, template, context)
+
+
+@require_POST
+def job_retry_view(request, pk: int):
+    """Run a failed job again (the person who started it, or one who sees every job)."""
+    job = job_get_for_user(user=request.user, pk=pk)
+    try:
+        job_retry(job=job, user=request.user)
+    except JobError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, "Retrying: the work carries on where it stopped.")
+    return redirect("job-detail", pk=job.pk)
 
 
 def job_download(request, pk: int):

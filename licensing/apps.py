@@ -45,11 +45,21 @@ class LicensingConfig(AppConfig):
         return dashboard_cards(user)
 
     def worker_recover(self) -> None:
-        """Called by each worker once a minute: hand out again the renewal notice
-        chunks whose worker died."""
+        """Called by each worker's sweep: hand out again the renewal notice chunks whose
+        worker died, and mark failed the renewal runs whose job the watchdog failed."""
         from licensing.notice_runs import notice_runs_recover
+        from licensing.renewal_runs import renewal_runs_lost
 
         notice_runs_recover()
+        renewal_runs_lost()
+
+    # Kinds of job this app resumes itself on Retry (kent_cs.jobs.job_retry).
+    job_retry_kinds = ("licensing.renewal-notices",)
+
+    def job_retry(self, job) -> None:
+        from licensing.notice_runs import notice_run_retry
+
+        notice_run_retry(job)
 
     def seed_demo(self, stdout) -> None:
         from licensing.demo import seed

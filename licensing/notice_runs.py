@@ -11,7 +11,11 @@ A chunk is stale, and is released under a new attempt, when:
 - its task is gone: the task's result is missing, or it ended (failed, or finished
   without storing), or it runs on a worker whose heartbeat stopped.
 
-Each worker's heartbeat thread sweeps once a minute (`LicensingConfig.worker_recover`).
+Each worker's heartbeat thread sweeps every KENT_WORKER_RECOVER_SECONDS
+(`LicensingConfig.worker_recover`). A run none of whose workers is left fails its job
+once the job's lease expires (`kent_cs.jobs.jobs_recover`); the sweep then leaves it
+alone, and the job page's Retry (`notice_run_retry`) hands out only the chunks not
+stored: a stored chunk is never rendered or written again.
 """
 
 from collections.abc import Sequence
@@ -23,7 +27,7 @@ from django.tasks import TaskResultStatus
 from django.tasks.exceptions import TaskResultDoesNotExist
 from django.utils import timezone
 
-from kent_cs.models import WorkerHeartbeat
+from kent_cs.models import Job, WorkerHeartbeat
 from licensing.documents import notice_invoices
 from licensing.models import NoticeChunk, NoticeRun, RenewalRun
 from licensing.services.notices import (
@@ -71,6 +75,17 @@ def notice_runs_recover(*, now: datetime | None = None) -> int:
         stale = [c for c in notice_chunks_unfinished_for_update() if _is_stale(c, now)]
         released = notice_chunks_release(chunks=stale, now=now)
         transaction.on_commit(lambda: notice_chunks_enqueue(released))
+    return len(released)
+
+
+def notice_run_retry(job: Job) -> int:
+    """A person's Retry of a failed notices job (the job is locked and queued again by
+    `kent_cs.jobs.job_retry`): every chunk not stored gets a new attempt and is enqueued
+    after commit; the number enqueued. The chunks stored stay as they are."""
+    run = NoticeRun.objects.get(job=job)
+    chunks = notice_chunks_unfinished_for_update(run=run)
+    released = notice_chunks_release(chunks=chunks, retry=True)
+    transaction.on_commit(lambda: notice_chunks_enqueue(released))
     return len(released)
 
 

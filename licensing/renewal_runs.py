@@ -7,6 +7,7 @@ The one place licensing enqueues a renewal run's task: the run's work itself is
 from django.db import transaction
 
 from kent_cs.jobs import job_start
+from kent_cs.models import Job
 from licensing.models import RenewalRun
 from licensing.renewals import RENEWAL_JOB_KIND, renewal_year_check
 from licensing.services.common import LicensingError
@@ -45,3 +46,18 @@ def renewal_run_resume(*, run: RenewalRun, user) -> RenewalRun:
         )
         locked.save(update_fields=["status", "job"])
     return locked
+
+
+def renewal_runs_lost() -> int:
+    """Runs whose job failed because its worker stopped are failed too (with the job's
+    reason); the job's Retry runs them again, which invoices only the licenses still due."""
+    lost = RenewalRun.objects.filter(
+        status=RenewalRun.Status.RUNNING, job__status=Job.Status.FAILED
+    )
+    count = 0
+    for run in lost.select_related("job"):
+        assert run.job is not None  # the filter joined it
+        count += RenewalRun.objects.filter(pk=run.pk, status=RenewalRun.Status.RUNNING).update(
+            status=RenewalRun.Status.FAILED, message=run.job.message[:300]
+        )
+    return count

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from kent_cs.jobs import job_fail, job_mark_running, job_progress, job_succeed
+from kent_cs.jobs import job_fail, job_lease, job_mark_running, job_progress, job_succeed
 from kent_cs.models import Job
 from kent_cs.reports import PDF_CONTENT_TYPE
 from licensing.documents import NOTICES_JOB_KIND, notices_filename, notices_pdf, notices_title
@@ -114,6 +114,8 @@ def notice_chunk_claim(*, chunk_id: int, attempt: int, worker: str) -> NoticeChu
             return None
         if chunk.attempt != attempt or chunk.claimed_at is not None:
             return None
+        if Job.objects.filter(pk=chunk.run.job_id, status=Job.Status.FAILED).exists():
+            return None  # the run stopped; a person's Retry hands its chunks out again
         chunk.claimed_at = timezone.now()
         chunk.claimed_by = worker[:100]
         chunk.save(update_fields=["claimed_at", "claimed_by"])
@@ -148,20 +150,24 @@ def notice_chunk_render(*, chunk_id: int, attempt: int, worker: str) -> ChunkOut
     chunk = notice_chunk_claim(chunk_id=chunk_id, attempt=attempt, worker=worker)
     if chunk is None:
         return ChunkOutcome()
-    data, pages = notices_pdf(chunk.invoice_ids, title=notices_title(year=chunk.run.year))
-    return notice_chunk_store(chunk=chunk, pdf=data, pages=pages)
+    # The run's job lease is held while this chunk renders (the worker's heartbeat
+    # refreshes it), so a run whose every worker died is failed by the job watchdog.
+    with job_lease(chunk.run.job_id):
+        data, pages = notices_pdf(chunk.invoice_ids, title=notices_title(year=chunk.run.year))
+        return notice_chunk_store(chunk=chunk, pdf=data, pages=pages)
 
 
 def notice_chunks_release(
-    *, chunks: Sequence[NoticeChunk], now: datetime | None = None
+    *, chunks: Sequence[NoticeChunk], now: datetime | None = None, retry: bool = False
 ) -> list[NoticeChunk]:
-    """Hand chunks whose worker died out again: a new attempt, unclaimed. Chunks that
-    used up their attempts fail their run's job instead. The caller holds the chunks'
-    locks and enqueues the returned ones after commit."""
+    """Hand chunks whose worker died out again: a new attempt, unclaimed (the run's job
+    lease is renewed: its work is handed out, not lost). Chunks that used up their
+    attempts fail their run's job instead, unless this is a person's retry. The caller
+    holds the chunks' locks and enqueues the returned ones after commit."""
     now = now or timezone.now()
     released = []
     for chunk in chunks:
-        if chunk.attempt >= NOTICE_CHUNK_MAX_ATTEMPTS:
+        if chunk.attempt >= NOTICE_CHUNK_MAX_ATTEMPTS and not retry:
             job = Job.objects.filter(pk=chunk.run.job_id).exclude(status=Job.Status.FAILED)
             if job.exists():
                 logger.error("Renewal notices chunk %s failed %s times", chunk.pk, chunk.attempt)
@@ -179,21 +185,25 @@ def notice_chunks_release(
         chunk.task_id = ""
         chunk.enqueued_at = now
         chunk.save(update_fields=["attempt", "claimed_at", "claimed_by", "task_id", "enqueued_at"])
+        Job.objects.filter(pk=chunk.run.job_id, status=Job.Status.RUNNING).update(heartbeat_at=now)
         released.append(chunk)
     return released
 
 
-def notice_chunks_unfinished_for_update() -> list[NoticeChunk]:
-    """The unfinished chunks of unfinished runs, locked; rows another sweep (or a worker
-    claiming or storing) holds are skipped, so sweeps on several workers do not
-    release a chunk twice."""
-    return list(
-        NoticeChunk.objects.select_for_update(skip_locked=True, of=("self",))
-        .select_related("run")
-        .defer("pdf")
-        .filter(finished_at__isnull=True, run__finished_at__isnull=True)
-        .order_by("run_id", "number")
-    )
+def notice_chunks_unfinished_for_update(*, run: NoticeRun | None = None) -> list[NoticeChunk]:
+    """The unfinished chunks of unfinished runs (or of one run), locked; for the sweep,
+    rows another sweep (or a worker claiming or storing) holds are skipped, so sweeps on
+    several workers do not release a chunk twice. A run whose job failed waits for a person's
+    Retry (`notice_run_retry`), so the sweep leaves its chunks alone."""
+    chunks = NoticeChunk.objects.filter(finished_at__isnull=True, run__finished_at__isnull=True)
+    if run is not None:
+        # A retry waits for a worker claiming one of them: that claim, seeing the job
+        # failed, leaves the chunk for the retry to hand out.
+        chunks = chunks.select_for_update(of=("self",)).filter(run=run)
+    else:
+        chunks = chunks.select_for_update(skip_locked=True, of=("self",))
+        chunks = chunks.exclude(run__job__status=Job.Status.FAILED)
+    return list(chunks.select_related("run").defer("pdf").order_by("run_id", "number"))
 
 
 def _progress(run: NoticeRun, done: int) -> str:

@@ -2,6 +2,7 @@
 downloaded by the person who started them (or a supervisor)."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.tasks import task
 from django.urls import reverse
 
@@ -27,7 +28,7 @@ def export_numbers(job_id: int) -> None:
 def export_that_fails(job_id: int) -> None:
     with job_running(job_id) as job:
         job_progress(job, done=1, total=4)
-        raise ValueError("the bank file has no header row")
+        raise ValidationError("The bank file has no header row.")
 
 
 @pytest.fixture(autouse=True)
@@ -70,7 +71,7 @@ def test_a_failing_task_marks_the_job_failed_with_its_message(
 ):
     job = start(technician, task_=export_that_fails, capture=django_capture_on_commit_callbacks)
     assert job.status == Job.Status.FAILED
-    assert job.message == "Failed: the bank file has no header row"
+    assert job.message == "Failed at 1 of 4: The bank file has no header row."
     assert (job.progress_done, job.progress_total, job.percent) == (1, 4, 25)
     assert job.finished_at is not None
     assert job.result_data is None
@@ -99,7 +100,8 @@ def test_a_failed_job_page_says_why_and_offers_no_download(
     job = start(technician, task_=export_that_fails, capture=django_capture_on_commit_callbacks)
     client.force_login(technician)
     page = client.get(reverse("job-detail", args=[job.pk])).content.decode()
-    assert "<strong>Failed</strong> — 1 of 4. Failed: the bank file has no header row" in page
+    assert "<strong>Failed</strong> — 1 of 4" in page
+    assert "Failed at 1 of 4: The bank file has no header row." in page
     assert "bg-danger" in page
     assert "Download" not in page
     response = client.get(reverse("job-download", args=[job.pk]))
