@@ -43,7 +43,10 @@ def job_start(*, kind: str, title: str, user, task, params: dict | None = None) 
 @contextmanager
 def job_running(job_id: int) -> Iterator[Job]:
     job = Job.objects.get(pk=job_id)
-    Job.objects.filter(pk=job.pk).update(status=Job.Status.RUNNING, started_at=timezone.now())
+    now = timezone.now()
+    Job.objects.filter(pk=job.pk).update(
+        status=Job.Status.RUNNING, started_at=now, progressed_at=now
+    )
     job.status = Job.Status.RUNNING
     try:
         yield job
@@ -62,7 +65,7 @@ def job_mark_running(job: Job) -> None:
     start marks it; the others leave its start time alone)."""
     now = timezone.now()
     Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
-        status=Job.Status.RUNNING, started_at=now
+        status=Job.Status.RUNNING, started_at=now, progressed_at=now
     )
 
 
@@ -74,7 +77,7 @@ def job_fail(job: Job, *, message: str) -> None:
 
 def job_progress(job: Job, *, done: int, total: int | None = None, message: str = "") -> None:
     """Record progress; committed at once so the progress bar sees it."""
-    values: dict = {"progress_done": done}
+    values: dict = {"progress_done": done, "progressed_at": timezone.now()}
     if total is not None:
         values["progress_total"] = total
         job.progress_total = total
