@@ -4,16 +4,13 @@ scheduled reports for other city areas and staff training. It reads every other 
 
 from django.apps import AppConfig
 
-from kent_cs.navigation import NavItem
-
 
 class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = "Audit and supervision"
-    # Each part of the app adds its links here; see kent_cs.navigation.
-    nav_items: tuple = (
-        NavItem("Audit", "Exceptions", "audit:exceptions", "cashiering.view_all_sessions"),
-    )
+    # Each part of the app adds its links here; see kent_cs.navigation. The exceptions
+    # page has its own link with a badge beside the menus (templates/base.html).
+    nav_items: tuple = ()
 
     def dashboard_cards(self, user) -> list[dict]:
         from audit.dashboard import dashboard_cards
