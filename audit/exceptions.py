@@ -186,7 +186,9 @@ def clearing_accounts_not_zero(ctx: ExceptionsContext) -> Line:
     accounts = (
         GLAccount.objects.filter(is_clearing=True)
         .select_related("fund")
-        .annotate(debits=Sum("lines__debit", filter=through), credits=Sum("lines__credit", filter=through))
+        .annotate(
+            debits=Sum("lines__debit", filter=through), credits=Sum("lines__credit", filter=through)
+        )
         .order_by("fund__code", "code")
     )
     url = reverse("cashiering:day-balancing", args=[latest.isoformat()])
@@ -350,12 +352,14 @@ def jobs_failed(ctx: ExceptionsContext) -> Line:
             kind__in={job.kind for job in failed},
             finished_at__gte=failed[0].finished_at,
         ).values_list("kind", "params", "finished_at"):
-            done.setdefault(kind, []).append((params, at))
+            if at is not None:
+                done.setdefault(kind, []).append((params, at))
     items = [
-        _job_item(ctx, job, job.finished_at, job.message or "failed")
+        _job_item(ctx, job, job.finished_at or job.created_at, job.message or "failed")
         for job in failed
         if not any(
-            params == job.params and at > job.finished_at for params, at in done.get(job.kind, [])
+            params == job.params and at > (job.finished_at or job.created_at)
+            for params, at in done.get(job.kind, [])
         )
     ]
     return _line(
@@ -384,7 +388,7 @@ def jobs_stuck(ctx: ExceptionsContext) -> Line:
         _job_item(
             ctx,
             job,
-            job.progressed_at or job.started_at,
+            job.progressed_at or job.started_at or job.created_at,
             f"{job.progress_done} of {job.progress_total}, no progress for over {minutes} minutes",
         )
         for job in jobs
@@ -416,7 +420,8 @@ def licenses_past_deadline(ctx: ExceptionsContext) -> Line:
             f"Application {a.number}: {a.business.legal_name}, {a.license_type.name}",
             a.received_on,
             reverse("licensing:application-detail", args=[a.pk]),
-            f"received {a.received_on:%Y-%m-%d}, due {a.received_on + timedelta(days=days):%Y-%m-%d}",
+            f"received {a.received_on:%Y-%m-%d}, "
+            f"due {a.received_on + timedelta(days=days):%Y-%m-%d}",
         )
         for a in (applications[:ITEM_LIMIT] if count else [])
     ]

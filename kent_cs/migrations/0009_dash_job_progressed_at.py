@@ -4,15 +4,14 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('kent_cs', '0008_event_time_indexes'),
+        ("kent_cs", "0008_event_time_indexes"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='job',
-            name='progressed_at',
+            model_name="job",
+            name="progressed_at",
             field=models.DateTimeField(null=True),
         ),
     ]

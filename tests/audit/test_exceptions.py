@@ -18,6 +18,7 @@ from cashiering.services.returns import returned_check_dismiss
 from cashiering.services.sessions import session_close
 from kent_cs.jobs import job_mark_running, job_progress, job_running, job_succeed
 from kent_cs.models import Job
+from kent_cs.roles import Role
 from ledger.models import BankAccount, BankStatement, BankStatementImport, BankTransaction
 from ledger.services_bank_matching import bank_auto_match
 from licensing.import_files import refused_rows_filename
@@ -26,7 +27,6 @@ from licensing.services.applications import application_deny, application_submit
 from tests.cashiering.deposit_factories import balance
 from tests.cashiering.factories import counter_setup, make_account, open_session, post, utility
 from tests.cashiering.returns_factories import returned_item_line
-from kent_cs.roles import Role
 from tests.factories import TODAY, make_user
 from tests.licensing.factories import license_type, make_business
 from tests.licensing.test_imports import GOOD, HEADER, import_confirmed
@@ -238,7 +238,9 @@ def test_import_with_refused_lines(client_for, technician):
 
 def test_background_job_failed(client_for, technician):
     job = Job.objects.create(
-        kind="trial-balance-xlsx", title="Trial balance March", params={"period": 7},
+        kind="trial-balance-xlsx",
+        title="Trial balance March",
+        params={"period": 7},
         created_by=technician,
     )
     with pytest.raises(RuntimeError), job_running(job.pk):
@@ -250,7 +252,9 @@ def test_background_job_failed(client_for, technician):
     assert "Failed: disk full" in section
 
     again = Job.objects.create(
-        kind="trial-balance-xlsx", title="Trial balance March", params={"period": 7},
+        kind="trial-balance-xlsx",
+        title="Trial balance March",
+        params={"period": 7},
         created_by=technician,
     )
     with job_running(again.pk) as running:
@@ -266,7 +270,8 @@ def test_background_job_stuck(client_for, technician):
     # Twenty minutes later, nothing more reported.
     later = timezone.now() + timedelta(minutes=20)
     [line] = [
-        line for line in exceptions_summary(user=technician, now=later).lines
+        line
+        for line in exceptions_summary(user=technician, now=later).lines
         if line.key == "jobs_stuck"
     ]
     assert (line.count, line.items[0].detail) == (
@@ -345,8 +350,14 @@ def _everything_open(counter, technician, start: int, n: int) -> None:
         session = open_session(make_user(f"cashier{i}", Role.CASHIER), f"D{i + 1}")
         post(session, [utility(make_account(f"20{i}-01").number, "20.00")], [counter.cash("20.00")])
         returned_item_line(f"{10 + i}.00", user=technician)
-        Job.objects.create(kind="k", title=f"Job {i}", created_by=technician, status="failed",
-                           finished_at=timezone.now(), message="Failed")
+        Job.objects.create(
+            kind="k",
+            title=f"Job {i}",
+            created_by=technician,
+            status="failed",
+            finished_at=timezone.now(),
+            message="Failed",
+        )
         application_submit(
             business=make_business(legal_name=f"Shop {i} LLC", location_line1=f"{i} Main St"),
             license_type=license_type("HOME"),
@@ -356,9 +367,7 @@ def _everything_open(counter, technician, start: int, n: int) -> None:
         )
 
 
-def test_query_count_is_fixed(
-    client_for, counter, technician, django_assert_max_num_queries
-):
+def test_query_count_is_fixed(client_for, counter, technician, django_assert_max_num_queries):
     _everything_open(counter, technician, 0, 2)
     client = client_for(technician)
     client.get(PAGE)
