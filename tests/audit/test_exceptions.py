@@ -22,18 +22,25 @@ from kent_cs.roles import Role
 from ledger.models import BankAccount, BankStatement, BankStatementImport, BankTransaction
 from ledger.services_bank_matching import bank_auto_match
 from licensing.import_files import refused_rows_filename
-from licensing.models import LicenseImport
+from licensing.models import LicenseImport, LicenseType
 from licensing.services.applications import application_deny, application_submit
 from tests.cashiering.deposit_factories import balance
 from tests.cashiering.factories import counter_setup, make_account, open_session, post, utility
 from tests.cashiering.returns_factories import returned_item_line
 from tests.factories import TODAY, make_user
-from tests.licensing.factories import license_type, make_business
+from tests.licensing.factories import defaults, license_type, make_business
 from tests.licensing.test_imports import GOOD, HEADER, import_confirmed
 
 D = Decimal
 NEXT_DAY = TODAY + timedelta(days=1)
 PAGE = reverse("audit:exceptions")
+
+
+@pytest.fixture(autouse=True)
+def _license_types(db):
+    """Kent's license types, which a browser test's truncation removes."""
+    if not LicenseType.objects.exists():
+        defaults()
 
 
 @pytest.fixture

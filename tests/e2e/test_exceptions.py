@@ -33,9 +33,7 @@ def test_a_drawer_left_open_leads_to_the_page_that_closes_it(
     assert not violations, describe_violations(violations)
 
     page.locator("#items-drawers_open").get_by_role("link", name="D1 (cashier)").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text(
-        f"Drawer D1 · {TODAY:%Y-%m-%d}"
-    )
+    expect(page.get_by_role("heading", level=1)).to_have_text(f"Drawer D1 · {TODAY:%Y-%m-%d}")
     assert page.url.endswith(f"/sessions/{session.pk}/")
     expect(page.get_by_role("link", name="Close session and count drawer")).to_be_visible()
     assert csp == []
