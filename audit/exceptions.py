@@ -155,7 +155,7 @@ def money_undeposited(ctx: ExceptionsContext) -> Line:
     items = [
         Item(
             session_label(s),
-            s.closed_at or s.business_date,
+            s.closed_at or s.opened_at,
             reverse("cashiering:session-detail", args=[s.pk]),
             f"business date {s.business_date:%Y-%m-%d}, {s.get_status_display().lower()}",
         )
@@ -312,7 +312,8 @@ def imports_refused(ctx: ExceptionsContext) -> Line:
             later[name] = max(at, later.get(name, at))
     items = [
         Item(
-            f"{record.file_name}: {record.refused_count} lines refused",
+            f"{record.file_name}: {record.refused_count} "
+            f"line{'' if record.refused_count == 1 else 's'} refused",
             record.created_at,
             reverse("licensing:license-import-refused-csv", args=[record.pk]),
             "download the refused lines, correct them and import that file",
