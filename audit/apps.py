@@ -1,3 +1,7 @@
+"""Supervision: audit reports, the exceptions dashboard, the tamper-evidence check,
+scheduled reports for other city areas and staff training. It reads every other app
+(through their selectors) and is read by none."""
+
 from django.apps import AppConfig
 
 from kent_cs.navigation import NavItem
@@ -6,7 +10,8 @@ from kent_cs.navigation import NavItem
 class AuditConfig(AppConfig):
     name = "audit"
     verbose_name = "Audit and supervision"
-    # Each part of the app adds its links here; see kent_cs.navigation.
+    # Each part of the app adds its links here; see kent_cs.navigation. The exceptions
+    # page has its own link with a badge beside the menus (templates/base.html).
     nav_items: tuple = (
         NavItem(
             "Audit", "Scheduled reports", "audit:schedule-list", "audit.manage_report_schedules"
@@ -19,3 +24,8 @@ class AuditConfig(AppConfig):
         from audit.schedule_runs import report_schedules_check
 
         report_schedules_check()
+
+    def dashboard_cards(self, user) -> list[dict]:
+        from audit.dashboard import dashboard_cards
+
+        return dashboard_cards(user)

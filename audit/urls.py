@@ -1,8 +1,9 @@
 """Audit and supervision URLs, under /audit/: one list per part of the app."""
 
-from audit import urls_schedules
+from audit import urls_exceptions, urls_schedules
 
 app_name = "audit"
 
 urlpatterns: list = []
 urlpatterns += urls_schedules.urlpatterns
+urlpatterns += urls_exceptions.urlpatterns

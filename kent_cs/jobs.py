@@ -157,8 +157,9 @@ def job_start(*, kind: str, title: str, user, task, params: dict | None = None) 
 @contextmanager
 def job_running(job_id: int) -> Iterator[Job]:
     job = Job.objects.defer("result_data").get(pk=job_id)
+    now = timezone.now()
     Job.objects.filter(pk=job.pk).update(
-        status=Job.Status.RUNNING, started_at=timezone.now(), finished_at=None
+        status=Job.Status.RUNNING, started_at=now, progressed_at=now, finished_at=None
     )
     job.status = Job.Status.RUNNING
     try:
@@ -179,7 +180,7 @@ def job_mark_running(job: Job) -> None:
     start marks it; the others leave its start time alone but refresh its lease)."""
     now = timezone.now()
     Job.objects.filter(pk=job.pk, status=Job.Status.QUEUED).update(
-        status=Job.Status.RUNNING, started_at=now
+        status=Job.Status.RUNNING, started_at=now, progressed_at=now
     )
     Job.objects.filter(pk=job.pk, status=Job.Status.RUNNING).update(heartbeat_at=now)
 
@@ -192,7 +193,8 @@ def job_fail(job: Job, *, message: str) -> None:
 
 def job_progress(job: Job, *, done: int, total: int | None = None, message: str = "") -> None:
     """Record progress; committed at once so the progress bar sees it."""
-    values: dict = {"progress_done": done, "heartbeat_at": timezone.now()}
+    now = timezone.now()
+    values: dict = {"progress_done": done, "heartbeat_at": now, "progressed_at": now}
     if total is not None:
         values["progress_total"] = total
         job.progress_total = total

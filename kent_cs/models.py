@@ -99,6 +99,8 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True)
     finished_at = models.DateTimeField(null=True)
+    # The last start or progress report: a running job silent for long is stuck.
+    progressed_at = models.DateTimeField(null=True)
 
     class Meta:
         ordering = ["-created_at"]

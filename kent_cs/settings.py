@@ -96,6 +96,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "kent_cs.context_processors.navigation",
+                "audit.context_processors.exceptions",
             ],
         },
     },
@@ -310,6 +311,14 @@ PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
 PGHISTORY_OBJ_FIELD = pghistory.ObjForeignKey(db_index=True)
 PGHISTORY_CONTEXT_FIELD = pghistory.ContextForeignKey(db_index=True)
 PGHISTORY_ADMIN_MODEL = "pghistory.MiddlewareEvents"
+
+# The exceptions dashboard (audit.exceptions): unmatched bank lines older than this many
+# days, failed jobs and refused imports of the last days, jobs without progress for this
+# many minutes, and how long a license application may stay in review.
+EXCEPTIONS_BANK_UNMATCHED_DAYS = env.int("KENT_EXCEPTIONS_BANK_DAYS", default=3, minimum=0)
+EXCEPTIONS_RECENT_DAYS = env.int("KENT_EXCEPTIONS_RECENT_DAYS", default=14, minimum=1)
+EXCEPTIONS_JOB_STUCK_MINUTES = env.int("KENT_EXCEPTIONS_JOB_STUCK_MINUTES", default=15, minimum=1)
+LICENSE_PROCESSING_DAYS = env.int("KENT_LICENSE_PROCESSING_DAYS", default=30, minimum=1)
 
 CITY_NAME = env.str("KENT_CITY_NAME", default="City of Kent")
 # Printed on receipts, deposit slips, certificates and notices.

@@ -134,6 +134,17 @@ def unmatched_book_lines(
     return lines.order_by("entry__entry_date", "entry__number", "line_no")
 
 
+def unmatched_bank_lines_booked_before(*, day: date) -> QuerySet[BankTransaction]:
+    """Every bank account's lines in no active match booked before `day`, returned items
+    left out (the returned-checks page handles those), oldest first."""
+    return (
+        BankTransaction.objects.filter(booked_date__lt=day, is_returned_item=False)
+        .exclude(_bank_matched())
+        .select_related("bank_account")
+        .order_by("booked_date", "id")
+    )
+
+
 def returned_item_lines(*, bank_account: BankAccount | None = None) -> QuerySet[BankTransaction]:
     """Returned-item bank lines not yet matched to a book entry (for cashiering's
     returned-check page to propose as returned checks)."""

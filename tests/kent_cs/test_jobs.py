@@ -90,7 +90,7 @@ def test_the_job_page_shows_progress_and_the_download(
     assert "<strong>Finished</strong> — 3 of 3. Done" in page
     assert 'aria-valuenow="100"' in page
     assert f'href="/jobs/{job.pk}/download/">Download numbers.csv</a>' in page
-    assert "hx-get" not in page  # finished: the page stops polling
+    assert f'hx-get="/jobs/{job.pk}/"' not in page  # finished: the page stops polling
     assert "Started by technician" in page
 
 
