@@ -1,0 +1,17 @@
+"""Supervisors see every staff member's training progress."""
+
+from django.db import migrations
+
+from kent_cs.roles import Role, grant_role_permissions
+
+ROLE_PERMISSIONS = {Role.SUPERVISOR: ["audit.view_training_progress"]}
+
+
+def grant(apps, schema_editor):
+    grant_role_permissions(apps, ROLE_PERMISSIONS)
+
+
+class Migration(migrations.Migration):
+    dependencies = [("audit", "0001_training"), ("cashiering", "0002_roles")]
+
+    operations = [migrations.RunPython(grant, migrations.RunPython.noop)]
