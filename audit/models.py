@@ -6,6 +6,8 @@ import pgtrigger
 from django.conf import settings
 from django.db import models
 
+from kent_cs.db import TransactionNow
+
 APPEND_ONLY = pgtrigger.Protect(name="append_only", operation=pgtrigger.Update | pgtrigger.Delete)
 
 
@@ -16,7 +18,9 @@ class TrainingAttempt(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="training_attempts"
     )
     exercise = models.CharField(max_length=40)
-    started_at = models.DateTimeField(auto_now_add=True)
+    # The clock receipts use (transaction start): work done in a later request is always
+    # at or after it, work done before the exercise started never is.
+    started_at = models.DateTimeField(db_default=TransactionNow(), editable=False)
 
     class Meta:
         ordering = ["-started_at"]
