@@ -26,6 +26,7 @@ class TrainingAttempt(models.Model):
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["user", "exercise", "started_at"], name="training_attempt")]
         triggers = [APPEND_ONLY]
+        permissions = [("take_training", "Can take the training course of their role")]
 
     def __str__(self) -> str:
         return f"{self.user} started {self.exercise} at {self.started_at:%Y-%m-%d %H:%M}"

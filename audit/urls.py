@@ -1,5 +1,8 @@
 """Audit and supervision URLs, under /audit/: one list per part of the app."""
 
+from audit import urls_training
+
 app_name = "audit"
 
 urlpatterns: list = []
+urlpatterns += urls_training.urlpatterns

@@ -1,10 +1,15 @@
-"""Supervisors see every staff member's training progress."""
+"""Counter and back-office staff take their role's training course; supervisors see every
+staff member's progress."""
 
 from django.db import migrations
 
 from kent_cs.roles import Role, grant_role_permissions
 
-ROLE_PERMISSIONS = {Role.SUPERVISOR: ["audit.view_training_progress"]}
+ROLE_PERMISSIONS = {
+    Role.CASHIER: ["audit.take_training"],
+    Role.TECHNICIAN: ["audit.take_training"],
+    Role.SUPERVISOR: ["audit.take_training", "audit.view_training_progress"],
+}
 
 
 def grant(apps, schema_editor):
