@@ -8,6 +8,8 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit and supervision"
     # Each part of the app adds its links here; see kent_cs.navigation.
     nav_items: tuple = (
-        NavItem("Audit", "Training", "audit:training", "audit.take_training"),
-        NavItem("Audit", "Training progress", "audit:training-staff", "audit.view_training_progress"),
+        NavItem("Training", "My training course", "audit:training", "audit.take_training"),
+        NavItem(
+            "Training", "Training progress", "audit:training-staff", "audit.view_training_progress"
+        ),
     )

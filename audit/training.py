@@ -225,9 +225,7 @@ APPROVE_VOID = Exercise(
     title="Approve a void",
     goal="Approve a cashier's void request on a training receipt (never your own request).",
     steps=(
-        Step(
-            "Ask a cashier doing the void exercise to request the void of a training receipt."
-        ),
+        Step("Ask a cashier doing the void exercise to request the void of a training receipt."),
         Step(
             "Open Voids and reversals, read the reason and approve the void.",
             "cashiering:corrections",
@@ -245,8 +243,9 @@ BLIND_CLOSE = Exercise(
         OPEN_TRAINING,
         Step("Post one or two training receipts.", "cashiering:my-session", "My drawer"),
         Step(
-            "Choose “Close session and count drawer”: count the cash by denomination, list the checks and "
-            "enter the card terminal's settlement without seeing what was expected."
+            "Choose “Close session and count drawer”: count the cash by denomination, list "
+            "the checks and enter the card terminal's settlement without seeing what was "
+            "expected."
         ),
         Step("Read the over/short shown after the count."),
     ),
@@ -416,9 +415,7 @@ def progress_for(user, course: Course) -> list[ExerciseProgress]:
         c.exercise: c for c in TrainingCompletion.objects.filter(user=user).order_by("pk")
     }
     started: dict[str, datetime] = {}
-    for code, at in TrainingAttempt.objects.filter(user=user).values_list(
-        "exercise", "started_at"
-    ):
+    for code, at in TrainingAttempt.objects.filter(user=user).values_list("exercise", "started_at"):
         started[code] = max(at, started.get(code, at))
     return [
         ExerciseProgress(e, started.get(e.code), completions.get(e.code)) for e in course.exercises

@@ -110,7 +110,10 @@ def staff_detail(request, pk: int):
         "audit/training/staff_detail.html",
         {
             "member": member,
-            "courses": [(c, training.progress_for(member, c)) for c in training.courses_for(member)],
+            "courses": [
+                (course, training.progress_for(member, course))
+                for course in training.courses_for(member)
+            ],
             "breadcrumbs": [
                 ("Training progress", reverse("audit:training-staff")),
                 (member.get_full_name() or member.get_username(), None),

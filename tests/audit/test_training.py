@@ -56,8 +56,7 @@ def test_cash_payment_check_fails_before_and_passes_after_a_training_payment(cou
     completion = TrainingCompletion.objects.get(user=cashier)
     assert completion.attempt == attempt and completion.exercise == "cash-payment"
     assert completion.evidence == (
-        f"Training receipt {receipt}: total $37.50, tendered $40.00 with cash, "
-        "change given $2.50."
+        f"Training receipt {receipt}: total $37.50, tendered $40.00 with cash, change given $2.50."
     )
 
 
@@ -105,8 +104,7 @@ def test_void_check_needs_the_supervisors_approval(counter, cashier, supervisor)
     result = check(cashier, training.VOID_WITH_APPROVAL)
     assert result.passed
     assert result.completion.evidence == (
-        f"Training receipt {receipt} voided: requested for “Wrong account”, approved by "
-        "supervisor."
+        f"Training receipt {receipt} voided: requested for “Wrong account”, approved by supervisor."
     )
     result = check(supervisor, training.APPROVE_VOID)
     assert result.passed
@@ -151,9 +149,7 @@ def renewal(counter, technician):
     return renewal_invoice_create(license=license, year=2027, user=technician)
 
 
-def test_renewal_check_passes_after_a_training_payment_that_renews_nothing(
-    renewal, cashier
-):
+def test_renewal_check_passes_after_a_training_payment_that_renews_nothing(renewal, cashier):
     start(cashier, training.RENEW_LICENSE)
     session = open_session(cashier, training=True)
     cash_receipt(session)  # a training payment, but not of a renewal invoice
@@ -263,9 +259,7 @@ def test_cashiers_see_only_their_own_progress(client_for, counter, cashier, cash
     client = client_for(cashier)
     page = client.get(reverse("audit:training"))
     assert f"Training receipt {receipt}" not in page.content.decode()
-    assert [p.completion for _, progress in page.context["courses"] for p in progress] == [
-        None
-    ] * 4
+    assert [p.completion for _, progress in page.context["courses"] for p in progress] == [None] * 4
     assert client.get(reverse("audit:training-staff")).status_code == 403
     url = reverse("audit:training-staff-detail", args=[cashier_b.pk])
     assert client.get(url).status_code == 403

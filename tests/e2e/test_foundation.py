@@ -13,9 +13,9 @@ from tests.e2e.helpers import nav_sections, open_menu, sign_in, watch_csp
 # Sections of the main navigation each role sees, in app order. Update this table when an
 # app adds a section: it is the contract of who sees what.
 ROLE_SECTIONS = {
-    "cashier": ["Counter"],
-    "technician": ["Counter", "Balancing", "Licensing", "Ledger"],
-    "supervisor": ["Counter", "Balancing", "Licensing", "Ledger", "Audit"],
+    "cashier": ["Counter", "Training"],
+    "technician": ["Counter", "Balancing", "Licensing", "Ledger", "Training"],
+    "supervisor": ["Counter", "Balancing", "Licensing", "Ledger", "Audit", "Training"],
     "admin": ["Licensing", "Ledger", "Audit"],
 }
 BOOTSTRAP_CSS = "/static/vendor/bootstrap/css/bootstrap.min.css"

@@ -27,7 +27,7 @@ def test_cashier_completes_the_cash_payment_exercise_and_the_supervisor_sees_it(
     live_server, browser, page, cashier, supervisor, payable
 ):
     sign_in(page, live_server, "cashier")
-    open_menu(page, "Audit").get_by_role("link", name="Training", exact=True).click()
+    open_menu(page, "Training").get_by_role("link", name="My training course").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Training")
     page.get_by_role("link", name="Take a cash payment with change").click()
     expect(page.get_by_role("button", name="Check my work")).to_have_count(0)
@@ -72,7 +72,7 @@ def test_cashier_completes_the_cash_payment_exercise_and_the_supervisor_sees_it(
     other = browser.new_context()
     boss = other.new_page()
     sign_in(boss, live_server, "supervisor")
-    open_menu(boss, "Audit").get_by_role("link", name="Training progress").click()
+    open_menu(boss, "Training").get_by_role("link", name="Training progress").click()
     row = boss.get_by_role("row", name=re.compile(r"^Casey"))
     expect(row).to_contain_text("Cashier course")
     expect(row).to_contain_text("1 of 4")
