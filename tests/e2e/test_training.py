@@ -11,7 +11,7 @@ from cashiering.models import Receipt
 from cashiering.payables import utility_index_rows
 from cashiering.targets import index_bulk_upsert
 from tests.cashiering.factories import make_account
-from tests.e2e.helpers import open_menu, sign_in
+from tests.e2e.helpers import axe_violations, describe_violations, open_menu, sign_in
 
 ACCOUNT = "104455-01"  # Maria Lopez, 120.00 owed
 
@@ -66,6 +66,8 @@ def test_cashier_completes_the_cash_payment_exercise_and_the_supervisor_sees_it(
         "change given $20.00."
     )
     expect(page.get_by_role("status")).to_contain_text("Completed")
+    violations = axe_violations(page)
+    assert violations == [], describe_violations(violations)
     assert TrainingCompletion.objects.get().user == cashier
 
     # The supervisor, in a browser of their own.
@@ -80,4 +82,12 @@ def test_cashier_completes_the_cash_payment_exercise_and_the_supervisor_sees_it(
     cash_row = boss.get_by_role("row", name=re.compile("Take a cash payment with change"))
     expect(cash_row).to_contain_text("Completed")
     expect(cash_row).to_contain_text(f"Training receipt {receipt}")
+
+    # Help from a training page opens the supervisor's guide at the training section.
+    boss.get_by_role("link", name="Help", exact=True).click()
+    expect(boss).to_have_url(f"{live_server.url}/audit/help/supervisor/#training-course")
+    expect(boss.get_by_role("heading", name="Supervisor", level=2)).to_be_visible()
+    expect(boss.get_by_role("heading", name="Training course", level=2)).to_be_in_viewport()
+    violations = axe_violations(boss)
+    assert violations == [], describe_violations(violations)
     other.close()
