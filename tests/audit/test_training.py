@@ -236,7 +236,7 @@ def test_supervisor_sees_each_staff_members_progress(
     receipt = cash_receipt(open_session(cashier, training=True))
     check(cashier, training.CASH_PAYMENT)
     client = client_for(supervisor)
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(8):
         page = client.get(reverse("audit:training-staff"))
     rows = {(r.user.username, r.course.role): (r.completed, r.total) for r in page.context["rows"]}
     assert rows == {
@@ -318,3 +318,29 @@ def test_the_guide_shows_html_in_it_as_text(tmp_path, monkeypatch):
     section = guide.guide_load().sections["Cashier"]
     assert "<script>" not in section.html and "&lt;script&gt;" in section.html
     assert "<strong>bold</strong>" in section.html
+
+
+def test_training_pages_answer_in_a_constant_number_of_queries(
+    client_for, counter, cashier, supervisor, django_assert_max_num_queries
+):
+    from kent_cs.roles import Role
+    from tests.factories import make_user
+
+    for number in range(6):
+        staff = make_user(f"trainee{number}", Role.CASHIER)
+        start(staff, training.CASH_PAYMENT)
+    start(cashier, training.CASH_PAYMENT)
+    cash_receipt(open_session(cashier, training=True))
+    check(cashier, training.CASH_PAYMENT)
+    client = client_for(supervisor)
+    with django_assert_max_num_queries(8):
+        page = client.get(reverse("audit:training-staff"))
+    assert len(page.context["rows"]) == 8  # 7 cashiers and the supervisor
+    with django_assert_max_num_queries(6):
+        client.get(reverse("audit:training-staff-detail", args=[cashier.pk]))
+    client = client_for(cashier)
+    with django_assert_max_num_queries(5):
+        page = client.get(reverse("audit:training"))
+    assert "1 of" not in page.content.decode()  # the staff page's wording, not here
+    with django_assert_max_num_queries(7):
+        client.get(reverse("audit:training-exercise", args=["cash-payment"]))
