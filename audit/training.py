@@ -30,6 +30,7 @@ class Step:
     text: str
     url_name: str = ""  # the page to do it on
     url_label: str = ""
+    url_query: str = ""
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,8 @@ OPEN_TRAINING = Step(
     "Open a training session: choose a free drawer, count the float, and tick "
     "“Training session”. Every receipt in it is numbered T-… and never reaches the ledger.",
     "cashiering:session-open",
-    "Open a drawer",
+    "Open a training drawer",
+    "?training=1",
 )
 
 CASH_PAYMENT = Exercise(

@@ -345,3 +345,15 @@ def test_training_pages_answer_in_a_constant_number_of_queries(
     assert "1 of" not in page.content.decode()  # the staff page's wording, not here
     with django_assert_max_num_queries(7):
         client.get(reverse("audit:training-exercise", args=["cash-payment"]))
+
+
+def test_the_exercises_link_opens_a_drawer_with_training_ticked(client_for, counter, cashier):
+    client = client_for(cashier)
+    ticked = client.get(reverse("cashiering:session-open"), {"training": "1"})
+    assert ticked.context["form"]["is_training"].value() is True
+    plain = client.get(reverse("cashiering:session-open"))
+    assert plain.context["form"]["is_training"].value() is False
+    page = client.get(reverse("audit:training-exercise", args=["cash-payment"]))
+    assert 'href="/counter/sessions/open/?training=1">Open a training drawer</a>' in (
+        page.content.decode()
+    )

@@ -35,12 +35,12 @@ def test_cashier_completes_the_cash_payment_exercise_and_the_supervisor_sees_it(
     expect(page.get_by_role("alert")).to_contain_text("started")
 
     # Step 1: a training session, from the exercise's own link.
-    page.get_by_role("link", name="Open a drawer").click()
+    page.get_by_role("link", name="Open a training drawer").click()
     expect(page.get_by_role("heading", level=1)).to_have_text("Open a drawer")
     page.get_by_label(re.compile(r"\bDrawer\b")).select_option(label="D1 Window 1")
     for label, pieces in (("$20 bills", 5), ("$5 bills", 8), ("$1 bills", 10), ("Quarters", 40)):
         page.get_by_label(label, exact=True).fill(str(pieces))
-    page.get_by_label("Training session").check()
+    expect(page.get_by_label("Training session")).to_be_checked()  # ticked by the link
     page.get_by_role("button", name="Open drawer").click()
     expect(page.get_by_role("alert")).to_contain_text("open (training session)")
 
