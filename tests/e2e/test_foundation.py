@@ -15,7 +15,7 @@ from tests.e2e.helpers import nav_sections, open_menu, sign_in, watch_csp
 ROLE_SECTIONS = {
     "cashier": ["Counter", "Training"],
     "technician": ["Counter", "Balancing", "Licensing", "Ledger", "Training"],
-    "supervisor": ["Counter", "Balancing", "Licensing", "Ledger", "Audit", "Training"],
+    "supervisor": ["Counter", "Balancing", "Licensing", "Ledger", "Audit"],
     "admin": ["Licensing", "Ledger", "Audit"],
 }
 BOOTSTRAP_CSS = "/static/vendor/bootstrap/css/bootstrap.min.css"

@@ -74,7 +74,7 @@ def test_cashier_completes_the_cash_payment_exercise_and_the_supervisor_sees_it(
     other = browser.new_context()
     boss = other.new_page()
     sign_in(boss, live_server, "supervisor")
-    open_menu(boss, "Training").get_by_role("link", name="Training progress").click()
+    open_menu(boss, "Audit").get_by_role("link", name="Training progress").click()
     row = boss.get_by_role("row", name=re.compile(r"^Casey"))
     expect(row).to_contain_text("Cashier course")
     expect(row).to_contain_text("1 of 4")
