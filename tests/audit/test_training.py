@@ -357,3 +357,19 @@ def test_the_exercises_link_opens_a_drawer_with_training_ticked(client_for, coun
     assert 'href="/counter/sessions/open/?training=1">Open a training drawer</a>' in (
         page.content.decode()
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_work_done_before_starting_does_not_count(cashier):
+    """Committed in requests of their own, as at the counter: a training payment taken
+    before the exercise started is not this exercise's work; one taken after it is."""
+    counter_setup()
+    session = open_session(cashier, training=True)
+    account = make_account(balance="300.00")
+    before = post(session, [utility(account.number, "37.50")], [counter_setup().cash("40.00")])
+    start(cashier, training.CASH_PAYMENT)
+    assert not check(cashier, training.CASH_PAYMENT).passed
+    after = post(session, [utility(account.number, "12.00")], [counter_setup().cash("20.00")])
+    result = check(cashier, training.CASH_PAYMENT)
+    assert result.passed and before.posted_at < result.completion.attempt.started_at
+    assert result.completion.evidence.startswith(f"Training receipt {after}: total $12.00")
