@@ -373,3 +373,15 @@ def test_work_done_before_starting_does_not_count(cashier):
     result = check(cashier, training.CASH_PAYMENT)
     assert result.passed and before.posted_at < result.completion.attempt.started_at
     assert result.completion.evidence.startswith(f"Training receipt {after}: total $12.00")
+
+
+def test_walk_throughs_say_why_they_are_not_checked(client_for, technician):
+    client = client_for(technician)
+    text = client.get(reverse("audit:training-exercise", args=["build-deposit"])).content.decode()
+    assert "Not checked by the system." in text and "training sessions are never deposited" in text
+    assert "Start exercise" not in text and "Check my work" not in text
+    response = client.post(reverse("audit:training-check", args=["returned-check"]), follow=True)
+    assert "is not checked by the system" in response.content.decode()
+    assert not TrainingCompletion.objects.exists()
+    course = client.get(reverse("audit:training")).content.decode()
+    assert course.count("Walk-through, not checked") == 2
