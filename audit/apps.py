@@ -12,7 +12,14 @@ class AuditConfig(AppConfig):
     verbose_name = "Audit and supervision"
     # Each part of the app adds its links here; see kent_cs.navigation. The exceptions
     # page has its own link with a badge beside the menus (templates/base.html).
+    # Counter staff find their course in the Counter menu; supervisors find theirs and
+    # everyone's progress under Audit (a menu of its own would not fit 1024 px).
     nav_items: tuple = (
+        NavItem("Counter", "My training course", "audit:training", "cashiering.operate_drawer"),
+        NavItem(
+            "Audit", "Training progress", "audit:training-staff", "audit.view_training_progress"
+        ),
+        NavItem("Audit", "My training course", "audit:training", "audit.view_training_progress"),
         NavItem(
             "Audit", "Scheduled reports", "audit:schedule-list", "audit.manage_report_schedules"
         ),

@@ -74,7 +74,9 @@ def session_open_view(request):
         messages.info(request, f"Your session on drawer {current.drawer.code} is open.")
         return redirect("cashiering:receipt-new", pk=current.pk)
     drawers = counter_selectors.drawers_available()
-    form = SessionOpenForm(request.POST or None, drawers=drawers)
+    # ?training=1 (the training course's links) starts the form with "Training session" ticked.
+    training = request.GET.get("training") == "1"
+    form = SessionOpenForm(request.POST or None, drawers=drawers, initial={"is_training": training})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
