@@ -74,7 +74,9 @@ def cashier_activity(params: ReportParams) -> Report:
         business_date__range=(params.date_from, params.date_to)
     )
     prints = ReceiptPrint.objects.filter(
-        params.in_window("printed_at"), is_reprint=True, receipt__is_training=False
+        receipt__business_date__range=(params.date_from, params.date_to),
+        is_reprint=True,
+        receipt__is_training=False,
     )
     if params.cashier:
         receipts = receipts.filter(session__cashier=params.cashier)
@@ -150,7 +152,7 @@ def cashier_activity(params: ReportParams) -> Report:
         notes=[
             "Receipts are the live sales receipts of the business dates in the range, voided "
             "ones included; the net total is what stands after voids and reversals. Reprints "
-            "are counted for the person who reprinted, on the day of the reprint.",
+            "of those receipts are counted for the person who reprinted.",
             NO_SALE_NOT_RECORDED,
         ],
         figures=figures,
@@ -206,7 +208,7 @@ def _repeats(dates: list, needed: int, start) -> bool:
 def over_short_history(params: ReportParams) -> Report:
     """Every blind count of a live session in the range with its over/short, a summary per
     cashier with the repeat flags, and a chart of each cashier's daily net. Two queries."""
-    threshold = CounterPolicy.current().over_short_threshold
+    threshold = Decimal(CounterPolicy.current().over_short_threshold)
     lookback = params.date_from - timedelta(days=REPEAT_DAYS - 1)
     counts = SessionCount.objects.filter(
         session__business_date__range=(lookback, params.date_to), session__is_training=False
@@ -345,9 +347,13 @@ def separation_breach(c: CorrectionRequest) -> str:
 
 
 def voids_and_reversals(params: ReportParams) -> Report:
-    """Every void and reversal requested in the range, with its requester, decision and
+    """Every void and reversal of a receipt of the range's business dates, or requested in
+    the range, with its requester, decision and
     approver; rows breaking separation of duties are flagged. One query."""
-    corrections = CorrectionRequest.objects.filter(params.in_window("requested_at"))
+    corrections = CorrectionRequest.objects.filter(
+        Q(receipt__business_date__range=(params.date_from, params.date_to))
+        | params.in_window("requested_at")
+    )
     if params.cashier:
         corrections = corrections.filter(receipt__session__cashier=params.cashier)
     corrections = corrections.select_related(
@@ -474,10 +480,13 @@ def _after_hours(queryset, field_name: str):
 
 
 def after_hours(params: ReportParams) -> Report:
-    """Receipts and changes made outside business hours (local time, from the settings),
+    """Receipts of the range's business dates posted outside business hours, changes made
+    in the range outside them (local time, from the settings),
     receipts posted into a business date after it was first closed (it was reopened for
     them), and drawers opened for an earlier business date. One query per kind."""
-    receipts = Receipt.objects.filter(params.in_window("posted_at"), is_training=False)
+    receipts = Receipt.objects.filter(
+        business_date__range=(params.date_from, params.date_to), is_training=False
+    )
     if params.cashier:
         receipts = receipts.filter(posted_by=params.cashier)
     events = []

@@ -17,8 +17,8 @@ from audit.reports_audit import (
     REPORTS,
     AuditReport,
     document_context,
-    report_xlsx,
 )
+from audit.reports_audit import report_xlsx as workbook_bytes
 from kent_cs.reports import pdf_response, print_response, xlsx_response
 
 VIEW_REPORTS = "kent_cs.view_reports"
@@ -109,4 +109,4 @@ def report_xlsx(request, key: str):
     form, page = _valid_form_or_page(request, key)
     if page is not None:
         return page
-    return xlsx_response(report_xlsx(spec.run(form.params())), _filename(spec, form, "xlsx"))
+    return xlsx_response(workbook_bytes(spec.run(form.params())), _filename(spec, form, "xlsx"))
