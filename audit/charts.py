@@ -64,7 +64,9 @@ def signed_line_chart(
     for index, (label, points) in enumerate(series):
         colour = PALETTE[index % len(PALETTE)]
         coords = [
-            (x_of(i), y_of(float(v)), categories[i], v) for i, v in enumerate(points) if v is not None
+            (x_of(i), y_of(float(v)), categories[i], v)
+            for i, v in enumerate(points)
+            if v is not None
         ]
         if len(coords) > 1:
             path = " ".join(f"{cx:.1f},{cy:.1f}" for cx, cy, _, _ in coords)

@@ -121,6 +121,11 @@ class Report:
         return next(s for s in self.sections if s.title == title)
 
 
+def event_model(model: Any, label: str) -> Any:
+    """The pghistory event model of `model`'s tracker `label` (made at start, untyped)."""
+    return model.pgh_event_models[label]
+
+
 def name(user: Any) -> str:
     if user is None:
         return ""

@@ -15,7 +15,15 @@ from audit.access_history import (
     UserGroupLink,
     UserPermissionLink,
 )
-from audit.report_common import Report, ReportParams, Section, local, money_sum, name
+from audit.report_common import (
+    Report,
+    ReportParams,
+    Section,
+    event_model,
+    local,
+    money_sum,
+    name,
+)
 from cashiering.models import RefundRequest
 from kent_cs.models import AuthEvent
 from kent_cs.reports import DATE, DATETIME, INTEGER, MONEY, TEXT, Column
@@ -85,7 +93,13 @@ def sign_ins(params: ReportParams) -> Report:
             Section("By username", SIGN_IN_COLUMNS, rows, total),
             Section("Failed and refused sign-ins", FAILURE_COLUMNS, failures),
         ],
-        figures=dict(zip(["sign_ins", "failed", "locked", "otp", "alerts", "sign_outs"], total[1:], strict=True)),
+        figures=dict(
+            zip(
+                ["sign_ins", "failed", "locked", "otp", "alerts", "sign_outs"],
+                total[1:],
+                strict=True,
+            )
+        ),
     )
 
 
@@ -119,10 +133,10 @@ def role_changes(params: ReportParams) -> Report:
     """Roles given and taken away, permissions granted to and withdrawn from roles and
     users, users created and their active/staff/superuser flags changed. Four queries."""
     window = params.in_window("pgh_created_at")
-    memberships = UserGroupLink.pgh_event_models["group.add"].objects.filter(window)
-    role_perms = GroupPermissionLink.pgh_event_models["permission.add"].objects.filter(window)
-    user_perms = UserPermissionLink.pgh_event_models["permission.add"].objects.filter(window)
-    access = UserAccess.pgh_event_models["user.access"].objects.filter(window)
+    memberships = event_model(UserGroupLink, "group.add").objects.filter(window)
+    role_perms = event_model(GroupPermissionLink, "permission.add").objects.filter(window)
+    user_perms = event_model(UserPermissionLink, "permission.add").objects.filter(window)
+    access = event_model(UserAccess, "user.access").objects.filter(window)
     if params.cashier:
         pk, username = params.cashier.pk, params.cashier.get_username()
         by_them = Q(pgh_context__metadata__user=pk)
@@ -133,18 +147,49 @@ def role_changes(params: ReportParams) -> Report:
     rows = []
     for e in memberships.select_related("user", "group", "pgh_context"):
         who, where, _ = _context(e)
-        rows.append([local(e.pgh_created_at), _LABELS[e.pgh_label], name(e.user), e.group.name if e.group else "", who, where])
+        rows.append(
+            [
+                local(e.pgh_created_at),
+                _LABELS[e.pgh_label],
+                name(e.user),
+                e.group.name if e.group else "",
+                who,
+                where,
+            ]
+        )
     for e in role_perms.select_related("group", "permission__content_type", "pgh_context"):
         who, where, _ = _context(e)
-        rows.append([local(e.pgh_created_at), _LABELS[e.pgh_label] + " to role", e.group.name if e.group else "", _permission_text(e.permission), who, where])
+        rows.append(
+            [
+                local(e.pgh_created_at),
+                _LABELS[e.pgh_label] + " to role",
+                e.group.name if e.group else "",
+                _permission_text(e.permission),
+                who,
+                where,
+            ]
+        )
     for e in user_perms.select_related("user", "permission__content_type", "pgh_context"):
         who, where, _ = _context(e)
-        rows.append([local(e.pgh_created_at), _LABELS[e.pgh_label] + " to user", name(e.user), _permission_text(e.permission), who, where])
+        rows.append(
+            [
+                local(e.pgh_created_at),
+                _LABELS[e.pgh_label] + " to user",
+                name(e.user),
+                _permission_text(e.permission),
+                who,
+                where,
+            ]
+        )
     for e in access.select_related("pgh_context"):
         who, where, _ = _context(e)
         flags = ", ".join(
             f"{label}: {'yes' if value else 'no'}"
-            for label, value in (("active", e.is_active), ("staff", e.is_staff), ("superuser", e.is_superuser))
+            for label, value in (
+                ("active", e.is_active),
+                ("staff", e.is_staff),
+                ("superuser", e.is_superuser),
+            )
         )
         rows.append([local(e.pgh_created_at), _LABELS[e.pgh_label], e.username, flags, who, where])
     rows.sort(key=lambda r: (r[0], r[1], r[2]))
@@ -279,21 +324,33 @@ def refunds_and_write_offs(params: ReportParams) -> Report:
                 r.decision_note,
             ]
         )
-        group = "approved" if r.status in APPROVED else "waiting" if r.status in WAITING else "rejected"
+        group = (
+            "approved" if r.status in APPROVED else "waiting" if r.status in WAITING else "rejected"
+        )
         sums[group].append(r.amount)
-    event_model = LicenseInvoice.pgh_event_models["update"]
-    cancellations = event_model.objects.filter(
+    cancellations = event_model(LicenseInvoice, "update").objects.filter(
         params.in_window("pgh_created_at"), status=LicenseInvoice.Status.CANCELLED
     )
     if params.cashier:
         cancellations = cancellations.filter(pgh_context__metadata__user=params.cashier.pk)
     write_offs, seen = [], set()
-    for e in cancellations.select_related("business", "pgh_context").order_by("pgh_created_at", "pgh_id"):
+    for e in cancellations.select_related("business", "pgh_context").order_by(
+        "pgh_created_at", "pgh_id"
+    ):
         if e.pgh_obj_id in seen:
             continue  # a later event of an invoice already cancelled
         seen.add(e.pgh_obj_id)
         who, _, _ = _context(e)
-        write_offs.append([local(e.pgh_created_at), e.number, e.business.legal_name, e.total, e.cancelled_reason, who])
+        write_offs.append(
+            [
+                local(e.pgh_created_at),
+                e.number,
+                e.business.legal_name,
+                e.total,
+                e.cancelled_reason,
+                who,
+            ]
+        )
     figures = {
         "requested": len(rows),
         "requested_total": money_sum(r[3] for r in rows),

@@ -7,6 +7,7 @@ Each is built from a fixed number of aggregate queries, whatever the range holds
 from collections import defaultdict
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Count, F, Min, OuterRef, Q, Subquery, Sum
@@ -18,6 +19,7 @@ from audit.report_common import (
     ReportParams,
     Section,
     business_hours,
+    event_model,
     hours_text,
     local,
     money_sum,
@@ -100,7 +102,7 @@ def cashier_activity(params: ReportParams) -> Report:
         )
         .order_by()
     ):
-        rows[r.pop("cashier")].update(r)
+        rows[r["cashier"]].update({k: v for k, v in r.items() if k != "cashier"})
     for s in (
         sessions.values("cashier")
         .annotate(
@@ -113,13 +115,13 @@ def cashier_activity(params: ReportParams) -> Report:
         )
         .order_by()
     ):
-        rows[s.pop("cashier")].update(s)
+        rows[s["cashier"]].update({k: v for k, v in s.items() if k != "cashier"})
     for p in prints.values("printed_by").annotate(n=Count("id")).order_by():
         rows[p["printed_by"]]["reprints"] = p["n"]
     if params.cashier:
         rows[params.cashier.pk]  # the one asked for, even with nothing to show
     users = get_user_model().objects.in_bulk(list(rows))
-    keys = [
+    keys: list[tuple[str, Any]] = [
         ("sessions", 0),
         ("receipts", 0),
         ("receipts_total", ZERO),
@@ -135,12 +137,14 @@ def cashier_activity(params: ReportParams) -> Report:
         ("training_receipts", 0),
         ("training_total", ZERO),
     ]
-    table = []
+    table: list[list[Any]] = []
     for pk in sorted(rows, key=lambda pk: name(users.get(pk)).lower()):
         values = rows[pk]
         table.append([name(users.get(pk))] + [values.get(k) or empty for k, empty in keys])
-    total = ["Total"] + [
-        money_sum(row[i] for row in table) if isinstance(empty, Decimal) else sum(row[i] for row in table)
+    total: list[Any] = ["Total"] + [
+        money_sum(row[i] for row in table)
+        if isinstance(empty, Decimal)
+        else sum(row[i] for row in table)
         for i, (_, empty) in enumerate(keys, start=1)
     ]
     figures = {k: total[i] for i, (k, _) in enumerate(keys, start=1)}
@@ -360,7 +364,7 @@ def voids_and_reversals(params: ReportParams) -> Report:
         "receipt__session__cashier", "requested_by", "decided_by", "reversal_receipt"
     ).order_by("requested_at", "pk")
     rows, flags = [], []
-    approved = {CorrectionRequest.Kind.VOID: [], CorrectionRequest.Kind.REVERSAL: []}
+    approved: dict[str, list[Decimal]] = {"void": [], "reversal": []}
     counts: dict = defaultdict(int)
     for c in corrections:
         flag = separation_breach(c)
@@ -390,10 +394,10 @@ def voids_and_reversals(params: ReportParams) -> Report:
         "approved": counts[CorrectionRequest.Status.APPROVED],
         "rejected": counts[CorrectionRequest.Status.REJECTED],
         "pending": counts[CorrectionRequest.Status.PENDING],
-        "voids": len(approved[CorrectionRequest.Kind.VOID]),
-        "voids_total": money_sum(approved[CorrectionRequest.Kind.VOID]),
-        "reversals": len(approved[CorrectionRequest.Kind.REVERSAL]),
-        "reversals_total": money_sum(approved[CorrectionRequest.Kind.REVERSAL]),
+        "voids": len(approved["void"]),
+        "voids_total": money_sum(approved["void"]),
+        "reversals": len(approved["reversal"]),
+        "reversals_total": money_sum(approved["reversal"]),
         "flagged": sum(1 for f in flags if f),
     }
     summary = Section(
@@ -495,7 +499,9 @@ def after_hours(params: ReportParams) -> Report:
     receipt_count = len(events)
     receipt_total = money_sum(e[4] for e in events)
     for model, when, actor, activity, reference, amount in _CHANGES:
-        changes = model.objects.filter(params.in_window(when), **{f"{actor}__isnull": False})
+        changes = model._default_manager.filter(
+            params.in_window(when), **{f"{actor}__isnull": False}
+        )
         if params.cashier:
             changes = changes.filter(**{actor: params.cashier})
         related = [actor] + ([reference] if reference else [])
@@ -512,7 +518,7 @@ def after_hours(params: ReportParams) -> Report:
     events.sort(key=lambda e: (e[0], e[1], e[2]))
 
     first_closed = (
-        BusinessDay.pgh_event_models["update"]
+        event_model(BusinessDay, "update")
         .objects.filter(business_date=OuterRef("business_date"), status="closed")
         .order_by()
         .values("business_date")
@@ -525,7 +531,14 @@ def after_hours(params: ReportParams) -> Report:
     if params.cashier:
         late = late.filter(session__cashier=params.cashier)
     late_rows = [
-        [r.business_date, local(r.first_closed), local(r.posted_at), str(r), name(r.posted_by), r.total]
+        [
+            r.business_date,
+            local(r.first_closed),
+            local(r.posted_at),
+            str(r),
+            name(r.posted_by),
+            r.total,
+        ]
         for r in late.filter(posted_at__gt=F("first_closed"))
         .select_related("posted_by")
         .order_by("business_date", "posted_at")
@@ -558,9 +571,18 @@ def after_hours(params: ReportParams) -> Report:
                 "Receipts posted after their business day was closed",
                 CLOSED_DAY_COLUMNS,
                 late_rows,
-                total=[None, None, None, f"{len(late_rows)} receipts", "Total", money_sum(r[5] for r in late_rows)],
+                total=[
+                    None,
+                    None,
+                    None,
+                    f"{len(late_rows)} receipts",
+                    "Total",
+                    money_sum(r[5] for r in late_rows),
+                ],
             ),
-            Section("Drawers opened for an earlier business date", EARLIER_DATE_COLUMNS, earlier_rows),
+            Section(
+                "Drawers opened for an earlier business date", EARLIER_DATE_COLUMNS, earlier_rows
+            ),
         ],
         notes=[f"Business hours: {hours_text()} (KENT_BUSINESS_HOURS, KENT_BUSINESS_WEEKDAYS)."],
         figures={

@@ -103,8 +103,11 @@ def activity_page(params) -> tuple[ActivityFilterForm, Page | None]:
         if data.get("object_id"):
             if not hasattr(event_model, "pgh_obj_id"):
                 rows = rows.none()  # a link table's events (roles, permissions) name no record
-                keys.append(rows.annotate(event_model=Value(event_model._meta.label)).values_list(
-                    "pgh_created_at", "pgh_id", "event_model"))
+                keys.append(
+                    rows.annotate(event_model=Value(event_model._meta.label)).values_list(
+                        "pgh_created_at", "pgh_id", "event_model"
+                    )
+                )
                 continue
             rows = rows.filter(pgh_obj_id=data["object_id"])
         keys.append(

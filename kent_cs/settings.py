@@ -5,6 +5,7 @@ with a message naming the variable; nothing else in the code reads the environme
 """
 
 import os
+from datetime import time
 from pathlib import Path
 
 import dj_database_url
@@ -174,14 +175,13 @@ LOGIN_LOCKOUT_MINUTES = env.int("KENT_LOGIN_LOCKOUT_MINUTES", default=15, minimu
 BUSINESS_HOURS = env.str("KENT_BUSINESS_HOURS", default="08:00-17:00")
 BUSINESS_WEEKDAYS = env.list("KENT_BUSINESS_WEEKDAYS", default=["mon", "tue", "wed", "thu", "fri"])
 try:
-    _opens, _closes = (part.strip() for part in BUSINESS_HOURS.split("-"))
-    import datetime as _datetime
-
-    if _datetime.time.fromisoformat(_opens) >= _datetime.time.fromisoformat(_closes):
+    _opens, _closes = (time.fromisoformat(part.strip()) for part in BUSINESS_HOURS.split("-"))
+    if _opens >= _closes:
         raise ValueError
 except ValueError:
     raise ImproperlyConfigured(
-        f"KENT_BUSINESS_HOURS must be opening-closing times like 08:00-17:00, not {BUSINESS_HOURS!r}."
+        "KENT_BUSINESS_HOURS must be opening-closing times like 08:00-17:00, "
+        f"not {BUSINESS_HOURS!r}."
     ) from None
 _WEEKDAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 if not BUSINESS_WEEKDAYS or any(d.lower() not in _WEEKDAY_NAMES for d in BUSINESS_WEEKDAYS):

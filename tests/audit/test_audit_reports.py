@@ -66,7 +66,9 @@ def _shortages(counter, cashier_b, supervisor):
 def _self_approved_void(counter, dual, technician):
     session = open_session(dual, "D4")
     receipt = post(session, [fee("PET")], [counter.cash("30.00")])
-    request = correction_request(receipt=receipt, kind="void", reason="Keyed twice", user=technician)
+    request = correction_request(
+        receipt=receipt, kind="void", reason="Keyed twice", user=technician
+    )
     correction_approve(correction=request, user=dual)
     return receipt
 
@@ -90,7 +92,9 @@ def test_cashier_activity_totals_equal_the_receipts(day, counter, cashier, cashi
     posted = Receipt.objects.filter(business_date=TODAY, is_training=False, status="posted")
     assert report.figures["net"] == posted.aggregate(t=Sum("total"))["t"] == D("300.00")
     assert report.figures["net"] == daily_cash_report(TODAY).total
-    assert report.figures["receipts"] == _live(Receipt.objects.filter(reverses__isnull=True)).count()
+    assert (
+        report.figures["receipts"] == _live(Receipt.objects.filter(reverses__isnull=True)).count()
+    )
     assert report.figures["voided"] == Receipt.objects.filter(status="voided").count() == 1
     assert report.sections[0].total[8] == D("300.00")
     assert any("No-sale" in note for note in report.notes)
@@ -153,7 +157,9 @@ def test_after_hours_receipts_follow_the_business_hours_setting(counter, cashier
     post(session, [fee("PET")], [counter.cash("30.00")])
     post(session, [fee("PET", quantity=2)], [counter.cash("60.00")])
     weekday = timezone.localtime().strftime("%a").lower()
-    settings.BUSINESS_WEEKDAYS = [d for d in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] if d != weekday]
+    settings.BUSINESS_WEEKDAYS = [
+        d for d in ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] if d != weekday
+    ]
     closed_today = REPORTS["after-hours"].run(ON_TODAY)
     assert closed_today.figures["after_hours_receipts"] == 2
     assert closed_today.figures["after_hours_receipts_total"] == D("90.00")
@@ -186,7 +192,9 @@ def test_receipts_posted_into_a_closed_day_are_listed(counter, cashier, supervis
 def test_sign_ins_and_failures_are_counted(client, cashier):
     client.post(reverse("login"), {"username": "cashier", "password": "wrong"})
     client.post(reverse("login"), {"username": "cashier", "password": "wrong again"})
-    client.post(reverse("login"), {"username": "cashier", "password": "correct-horse-battery-staple"})
+    client.post(
+        reverse("login"), {"username": "cashier", "password": "correct-horse-battery-staple"}
+    )
     today = timezone.localdate()
     report = REPORTS["sign-ins"].run(ReportParams(today, today, cashier))
     assert report.section("By username").rows == [["cashier", 1, 2, 0, 0, 0, 0]]
@@ -215,8 +223,18 @@ def test_role_and_permission_changes_are_tracked_with_their_actor(cashier, admin
         [
             ["Role given", "Casey", "Supervisor", "admin"],
             ["Role taken away", "Casey", "Supervisor", "admin"],
-            ["Permission withdrawn to role", "Supervisor", "kent_cs.view_reports (Can run financial reports)", "admin"],
-            ["Permission granted to role", "Supervisor", "kent_cs.view_reports (Can run financial reports)", "admin"],
+            [
+                "Permission withdrawn to role",
+                "Supervisor",
+                "kent_cs.view_reports (Can run financial reports)",
+                "admin",
+            ],
+            [
+                "Permission granted to role",
+                "Supervisor",
+                "kent_cs.view_reports (Can run financial reports)",
+                "admin",
+            ],
             ["Access flags changed", "cashier", "active: yes, staff: no, superuser: yes", "admin"],
         ]
     )
@@ -229,7 +247,9 @@ def test_license_history_and_write_offs(technician):
     with audit_actor(technician, source="test"):
         license = approved_license(make_business(), technician, issue_date=date(2026, 3, 16))
         invoice = license.invoices.get()
-        license_change_status(license=license, to_status="closed", user=technician, reason="Moved away")
+        license_change_status(
+            license=license, to_status="closed", user=technician, reason="Moved away"
+        )
     today = timezone.localdate()
     history = REPORTS["license-history"].run(ReportParams(today, today, technician))
     closed = [r for r in history.section("Changes").rows if r[5] == "Closed"]
@@ -261,7 +281,12 @@ def test_refunds_with_who_requested_verified_and_decided(counter, technician, su
     assert (report.figures["approved"], report.figures["approved_total"]) == (1, D("30.00"))
     assert (report.figures["waiting"], report.figures["waiting_total"]) == (1, D("20.00"))
     row = report.section("Refunds").rows[0]
-    assert (row[3], row[6], row[7], row[8]) == (D("30.00"), "technician", "technician_b", "supervisor")
+    assert (row[3], row[6], row[7], row[8]) == (
+        D("30.00"),
+        "technician",
+        "technician_b",
+        "supervisor",
+    )
 
 
 # --- files and pages -------------------------------------------------------------------
