@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from cashiering.services.refunds import refund_approve, refund_request_create, refund_verify
@@ -43,7 +44,14 @@ TYPE_NAME = '=IMPORTXML(CONCAT("http://x/",A1),"//a")'
 GL_NAME = "-IMPORTRANGE(A1) Undeposited receipts"
 
 # Export URL name -> (method, args, query, whether seeded formula text must appear in it).
+_NOW = timezone.localdate().isoformat()  # refunds are requested on the real date
 EXPORTS = {
+    "audit:report-xlsx": (
+        "get",
+        lambda s: ["refunds-write-offs"],
+        {"date_from": _NOW, "date_to": _NOW},
+        True,
+    ),
     "cashiering:audit-report-csv": ("get", lambda s: [TODAY.isoformat()], {}, True),
     "cashiering:refund-export": ("post", lambda s: ["csv"], {}, True),
     "cashiering:refund-batch": ("get", lambda s: [s["batch"], "xlsx"], {}, True),
