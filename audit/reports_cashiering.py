@@ -70,7 +70,7 @@ def cashier_activity(params: ReportParams) -> Report:
     range (every sales receipt posted, voids among them, reversals posted, and the net of
     what stands), reprints made by the person, supervisor overrides on their sessions
     (opening for an earlier business date, over/short approved above the threshold) and
-    training use. Five queries."""
+    training use. Four queries."""
     receipts = Receipt.objects.filter(business_date__range=(params.date_from, params.date_to))
     sessions = CashierSession.objects.filter(
         business_date__range=(params.date_from, params.date_to)
