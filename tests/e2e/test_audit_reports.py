@@ -9,7 +9,13 @@ from playwright.sync_api import expect
 
 from tests.cashiering.deposit_factories import build_day
 from tests.cashiering.factories import counter_setup
-from tests.e2e.helpers import open_menu, sign_in, watch_csp
+from tests.e2e.helpers import (
+    axe_violations,
+    describe_violations,
+    open_menu,
+    sign_in,
+    watch_csp,
+)
 from tests.factories import TODAY
 
 
@@ -33,6 +39,8 @@ def test_supervisor_filters_cashier_activity_and_downloads_the_pdf(
     expect(row).to_contain_text("300.00")  # seven sales receipts
     expect(row).to_contain_text("240.00")  # net of the void and the reversal
     expect(table).not_to_contain_text("Jordan")
+    violations = axe_violations(page)
+    assert violations == [], describe_violations(violations)
     with page.expect_download() as info:
         page.get_by_role("link", name="Download PDF").click()
     download = info.value
