@@ -369,3 +369,13 @@ def test_report_queries_do_not_grow_with_the_rows(day, counter, cashier_b, super
     before = counts()
     _shortages(counter, cashier_b, supervisor)
     assert counts() == before
+
+
+def test_activity_page_reads_role_changes(client, cashier, admin, supervisor):
+    with audit_actor(admin, source="test"):
+        cashier.groups.add(Group.objects.get(name=str(Role.TECHNICIAN)))
+    client.force_login(supervisor)
+    page = client.get(reverse("activity"), {"user": admin.pk})
+    assert page.status_code == 200 and b"User&#x27;s role" in page.content.split(b"</form>")[-1]
+    one = client.get(reverse("activity"), {"model": "audit.UserGroupLink", "object_id": "1"})
+    assert one.status_code == 200 and b"User&#x27;s role" not in one.content.split(b"</form>")[-1]
