@@ -131,6 +131,7 @@ def test_over_short_history_totals_and_repeat_flag(day, counter, cashier_b, supe
         (EARLIER[2], D("-10.00"), "supervisor"),
     ]
     assert report.chart is not None and "<polyline" in report.chart
+    assert REPORTS["over-short"].pdf(MONTH.to_dict()).startswith(b"%PDF")  # chart and all
     # Only two shortages within a range that starts after the first: still flagged, the
     # thirty days before the range count.
     later = REPORTS["over-short"].run(ReportParams(EARLIER[1], TODAY))
