@@ -25,7 +25,7 @@ from licensing.renewals import renewal_invoice_create
 from tests.cashiering.factories import counter_setup, make_account, open_session, post, utility
 from tests.cashiering.returns_factories import technician_b
 from tests.factories import TODAY
-from tests.licensing.factories import make_business, make_license
+from tests.licensing.factories import defaults, make_business, make_license
 from tests.test_url_personas import _url_names
 
 D = Decimal
@@ -101,6 +101,7 @@ def test_every_export_is_walked():
 @pytest.fixture
 def scene(settings, cashier, technician, supervisor):
     settings.TASKS = IMMEDIATE
+    defaults()  # the license types, which a transaction=True test run before may truncate
     counter = counter_setup()
     account = make_account("104455-01", balance="120.00", name=ACCOUNT_NAME)
     session = open_session(cashier)
