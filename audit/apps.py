@@ -15,6 +15,7 @@ class AuditConfig(AppConfig):
     # Counter staff find their course in the Counter menu; supervisors find theirs and
     # everyone's progress under Audit (a menu of its own would not fit 1024 px).
     nav_items: tuple = (
+        NavItem("Audit", "Audit reports", "audit:reports", "kent_cs.view_reports"),
         NavItem("Counter", "My training course", "audit:training", "cashiering.operate_drawer"),
         NavItem(
             "Audit", "Training progress", "audit:training-staff", "audit.view_training_progress"

@@ -20,6 +20,12 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 
+from audit.access_history import (  # noqa: F401 - role history proxies, in their own module
+    GroupPermissionLink,
+    UserAccess,
+    UserGroupLink,
+    UserPermissionLink,
+)
 from kent_cs.db import TransactionNow
 from kent_cs.history import tracked
 

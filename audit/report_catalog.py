@@ -10,9 +10,10 @@ where `fn(start, end, fmt) -> bytes`. A report that only makes sense for some pe
 per report; `register_all(reports)` takes a list of `CatalogReport` at once.
 
 The reports registered at the end of this module are the apps' own: the daily cash and
-audit reports (cashiering), the trial balance (ledger) and the licensing tables and
-growth workbook. Rendering reads the database as the apps' pages do; it runs in the
-worker, without a request.
+audit reports (cashiering), the trial balance (ledger), the licensing tables and
+growth workbook, and the supervisor's audit reports (`audit.reports_audit`, for all
+cashiers). Rendering reads the database as the apps' pages do; it runs in the worker,
+without a request.
 """
 
 from collections.abc import Callable, Iterable, Sequence
@@ -21,6 +22,9 @@ from datetime import date, timedelta
 
 from django.utils import timezone
 
+from audit.report_common import ReportParams as AuditReportParams
+from audit.reports_audit import REPORTS as AUDIT_REPORTS
+from audit.reports_audit import AuditReport
 from cashiering import reports_daily
 from kent_cs.reports import (
     PDF_CONTENT_TYPE,
@@ -217,6 +221,16 @@ def _growth(start: date, end: date, fmt: str) -> bytes:
     return growth_workbook(first_year=end.year - GROWTH_YEARS + 1, last_year=end.year, as_of=end)
 
 
+def _audit(report: AuditReport) -> Render:
+    """A supervisor's audit report for the period, for every cashier."""
+
+    def render(start: date, end: date, fmt: str) -> bytes:
+        params = AuditReportParams(start, end, None)
+        return report.pdf(params) if fmt == PDF else report.xlsx(params)
+
+    return render
+
+
 def _period_text(start: date, end: date) -> str:
     return start.isoformat() if start == end else f"{start.isoformat()} to {end.isoformat()}"
 
@@ -235,3 +249,10 @@ for _table in REPORT_TABLES.values():
         f"licensing.{_table.slug}", _table.title, formats=(XLSX,), render=_licensing_table(_table)
     )
 register("licensing.growth", "Business license growth workbook", formats=(XLSX,), render=_growth)
+for _audit_report_entry in AUDIT_REPORTS.values():
+    register(
+        f"audit.{_audit_report_entry.key}",
+        _audit_report_entry.title,
+        formats=(PDF, XLSX),
+        render=_audit(_audit_report_entry),
+    )

@@ -1,10 +1,10 @@
 """Audit and supervision URLs, under /audit/: one list per part of the app."""
 
-from audit import urls_exceptions, urls_schedules, urls_training
+from audit import urls_exceptions, urls_reports, urls_schedules, urls_training
 
 app_name = "audit"
 
-urlpatterns: list = []
+urlpatterns: list = [*urls_reports.urlpatterns]
 urlpatterns += urls_schedules.urlpatterns
 urlpatterns += urls_exceptions.urlpatterns
 urlpatterns += urls_training.urlpatterns

@@ -100,7 +100,9 @@ def activity_page(params) -> tuple[ActivityFilterForm, Page | None]:
         if data.get("date_to"):
             end = datetime.combine(data["date_to"] + timedelta(days=1), time.min, tzinfo=zone)
             rows = rows.filter(pgh_created_at__lt=end)
-        if data.get("object_id"):
+        if data.get("object_id") and not hasattr(event_model, "pgh_obj_id"):
+            rows = rows.none()  # a link table's events (roles, permissions) name no record
+        elif data.get("object_id"):
             rows = rows.filter(pgh_obj_id=data["object_id"])
         keys.append(
             rows.annotate(event_model=Value(event_model._meta.label)).values_list(

@@ -6,6 +6,7 @@ with a message naming the variable; nothing else in the code reads the environme
 
 import os
 import re
+from datetime import time
 from pathlib import Path
 
 import dj_database_url
@@ -170,6 +171,26 @@ LOGOUT_REDIRECT_URL = "login"
 # limit; a burst for one username alerts ADMINS by email (kent_cs.auth).
 LOGIN_FAILURE_LIMIT = env.int("KENT_LOGIN_FAILURE_LIMIT", default=5, minimum=1)
 LOGIN_LOCKOUT_MINUTES = env.int("KENT_LOGIN_LOCKOUT_MINUTES", default=15, minimum=1)
+
+# The counter's business hours (local time) and weekdays: the audit reports list receipts
+# and changes made outside them as after-hours activity (audit.reports_audit).
+BUSINESS_HOURS = env.str("KENT_BUSINESS_HOURS", default="08:00-17:00")
+BUSINESS_WEEKDAYS = env.list("KENT_BUSINESS_WEEKDAYS", default=["mon", "tue", "wed", "thu", "fri"])
+try:
+    _opens, _closes = (time.fromisoformat(part.strip()) for part in BUSINESS_HOURS.split("-"))
+    if _opens >= _closes:
+        raise ValueError
+except ValueError:
+    raise ImproperlyConfigured(
+        "KENT_BUSINESS_HOURS must be opening-closing times like 08:00-17:00, "
+        f"not {BUSINESS_HOURS!r}."
+    ) from None
+_WEEKDAY_NAMES = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+if not BUSINESS_WEEKDAYS or any(d.lower() not in _WEEKDAY_NAMES for d in BUSINESS_WEEKDAYS):
+    raise ImproperlyConfigured(
+        f"KENT_BUSINESS_WEEKDAYS must list days among {','.join(_WEEKDAY_NAMES)}, "
+        f"not {','.join(BUSINESS_WEEKDAYS)!r}."
+    )
 
 # Who is told of sign-in alerts and server errors, and the mail server that tells them:
 # KENT_EMAIL_HOST, else the machine's own mail server (localhost:25); in development

@@ -12,6 +12,7 @@ from decimal import Decimal
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from openpyxl import load_workbook
 
 from cashiering.services.refunds import refund_approve, refund_request_create, refund_verify
@@ -24,7 +25,7 @@ from licensing.renewals import renewal_invoice_create
 from tests.cashiering.factories import counter_setup, make_account, open_session, post, utility
 from tests.cashiering.returns_factories import technician_b
 from tests.factories import TODAY
-from tests.licensing.factories import make_business, make_license
+from tests.licensing.factories import defaults, make_business, make_license
 from tests.test_url_personas import _url_names
 
 D = Decimal
@@ -43,7 +44,14 @@ TYPE_NAME = '=IMPORTXML(CONCAT("http://x/",A1),"//a")'
 GL_NAME = "-IMPORTRANGE(A1) Undeposited receipts"
 
 # Export URL name -> (method, args, query, whether seeded formula text must appear in it).
+_NOW = timezone.localdate().isoformat()  # refunds are requested on the real date
 EXPORTS = {
+    "audit:report-xlsx": (
+        "get",
+        lambda s: ["refunds-write-offs"],
+        {"date_from": _NOW, "date_to": _NOW},
+        True,
+    ),
     "cashiering:audit-report-csv": ("get", lambda s: [TODAY.isoformat()], {}, True),
     "cashiering:refund-export": ("post", lambda s: ["csv"], {}, True),
     "cashiering:refund-batch": ("get", lambda s: [s["batch"], "xlsx"], {}, True),
@@ -93,6 +101,7 @@ def test_every_export_is_walked():
 @pytest.fixture
 def scene(settings, cashier, technician, supervisor):
     settings.TASKS = IMMEDIATE
+    defaults()  # the license types, which a transaction=True test run before may truncate
     counter = counter_setup()
     account = make_account("104455-01", balance="120.00", name=ACCOUNT_NAME)
     session = open_session(cashier)
