@@ -1,5 +1,9 @@
 """Audit and supervision URLs, under /audit/: one list per part of the app."""
 
+from django.urls import include, path
+
 app_name = "audit"
 
-urlpatterns: list = []
+urlpatterns: list = [
+    path("", include("audit.urls_chain")),
+]
