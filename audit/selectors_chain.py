@@ -12,6 +12,7 @@ import io
 import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import connection, transaction
@@ -105,12 +106,17 @@ def _checked_links_sql(table: str, pk: str) -> str:
         SELECT l.seq, l.row_id, l.digest, l.prev_seq, t."{pk}" AS found_id,
                CASE WHEN t."{pk}" IS NOT NULL THEN
                    sha256(l.prev || convert_to({content}, 'UTF8')) END AS recomputed,
-               CASE WHEN t."{pk}" IS NOT NULL THEN to_jsonb(t) END AS content
+               CASE WHEN t."{pk}" IS NOT NULL THEN to_jsonb(t)::text END AS content
         FROM l FULL JOIN "{table}" t ON t."{pk}" = l.row_id
     """
 
 
 BAD = "(found_id IS NULL OR prev_seq <> seq - 1 OR recomputed <> digest)"
+
+
+def _content(text: str) -> dict[str, Any]:
+    """A row's current content, with its numbers as written (10.00 stays 10.00)."""
+    return json.loads(text, parse_float=Decimal)
 
 
 def _verify_table(cursor, table: str, pk: str) -> ChainReport:
@@ -154,16 +160,16 @@ def _verify_table(cursor, table: str, pk: str) -> ChainReport:
                 row_id,
                 stored_digest=bytes(digest).hex(),
                 recomputed_digest=bytes(recomputed).hex(),
-                content=content if isinstance(content, dict) else json.loads(content),
+                content=_content(content),
             )
     elif unlinked:
-        cursor.execute(f'SELECT to_jsonb(t) FROM "{table}" t WHERE t."{pk}" = %s', [first_unlinked])
+        cursor.execute(f'SELECT to_jsonb(t)::text FROM "{table}" t WHERE t."{pk}" = %s', [first_unlinked])
         (content,) = cursor.fetchone()
         first = Break(
             UNLINKED,
             None,
             first_unlinked,
-            content=content if isinstance(content, dict) else json.loads(content),
+            content=_content(content),
         )
     elif (last_seq or 0) != (head_seq or 0):
         first = Break(HEAD, head_seq, None)
