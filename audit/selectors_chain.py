@@ -163,7 +163,9 @@ def _verify_table(cursor, table: str, pk: str) -> ChainReport:
                 content=_content(content),
             )
     elif unlinked:
-        cursor.execute(f'SELECT to_jsonb(t)::text FROM "{table}" t WHERE t."{pk}" = %s', [first_unlinked])
+        cursor.execute(
+            f'SELECT to_jsonb(t)::text FROM "{table}" t WHERE t."{pk}" = %s', [first_unlinked]
+        )
         (content,) = cursor.fetchone()
         first = Break(
             UNLINKED,
