@@ -23,6 +23,7 @@ CHAIN_LOCK_KEY = 7_310_418_218
 
 # Tables chained besides every pghistory event table (those hold a `pgh_id` column):
 # the sign-in log and the ledger's journal. (table, primary key column)
+# Each with the key column `id` (the trigger reads NEW.id, or NEW.pgh_id on event tables).
 EXTRA_TABLES = (
     ("kent_cs_authevent", "id"),
     ("ledger_journalentry", "id"),
@@ -31,17 +32,35 @@ EXTRA_TABLES = (
 
 TRIGGER_NAME = "audit_chain_link"
 
-CONTENT_SQL = "jsonb_strip_nulls(to_jsonb({row}))::text"
+# The row's text output with trailing empty (NULL) fields dropped: a column added later as
+# nullable leaves old rows' content as it was. Output of dates and numbers depends on
+# these settings, so every function that hashes pins them, and verification sets them.
+CONTENT_SQL = "rtrim(({row})::text, ',)')"
+OUTPUT_SETTINGS = (
+    ("timezone", "UTC"),
+    ("datestyle", "ISO, MDY"),
+    ("intervalstyle", "postgres"),
+    ("extra_float_digits", "1"),
+    ("bytea_output", "hex"),
+)
+FUNCTION_SETTINGS = " ".join(f"SET {name} TO '{value}'" for name, value in OUTPUT_SETTINGS)
 
 LINK_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION audit_chain_link() RETURNS trigger
-LANGUAGE plpgsql SET timezone TO 'UTC' AS $$
+LANGUAGE plpgsql {FUNCTION_SETTINGS} AS $$
 DECLARE
     _content text := {CONTENT_SQL.format(row="NEW")};
-    _row_id bigint := (to_jsonb(NEW) ->> TG_ARGV[0])::bigint;
+    _row_id bigint;
     _seq bigint;
     _digest bytea;
 BEGIN
+    -- Each branch is compiled when first taken, so NEW.pgh_id is never read on a table
+    -- without it.
+    IF TG_ARGV[0] = 'pgh_id' THEN
+        _row_id := NEW.pgh_id;
+    ELSE
+        _row_id := NEW.id;
+    END IF;
     PERFORM pg_advisory_xact_lock({CHAIN_LOCK_KEY});
     UPDATE audit_chainhead
         SET seq = seq + 1, digest = sha256(digest || convert_to(_content, 'UTF8'))
@@ -64,7 +83,7 @@ $$
 # becomes chained later, by install().
 BACKFILL_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION audit_chain_backfill(_table text, _pk text) RETURNS bigint
-LANGUAGE plpgsql SET timezone TO 'UTC' AS $$
+LANGUAGE plpgsql {FUNCTION_SETTINGS} AS $$
 DECLARE
     _row record;
     _seq bigint := 0;
@@ -75,7 +94,7 @@ BEGIN
         RETURN 0;
     END IF;
     FOR _row IN EXECUTE format(
-        'SELECT (t.%I)::bigint AS row_id, {CONTENT_SQL.format(row="t")} AS content
+        'SELECT (t.%I)::bigint AS row_id, {CONTENT_SQL.format(row="t").replace("'", "''")} AS content
          FROM %I t ORDER BY t.%I', _pk, _table, _pk)
     LOOP
         _seq := _seq + 1;

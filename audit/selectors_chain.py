@@ -18,7 +18,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.utils import timezone
 
-from audit.chain_sql import CONTENT_SQL, chained_tables
+from audit.chain_sql import CONTENT_SQL, OUTPUT_SETTINGS, chained_tables
 from audit.models import ChainDigest
 
 MISSING_ROW = "row deleted"
@@ -93,21 +93,38 @@ class Verification:
 
 
 def _checked_links_sql(table: str, pk: str) -> str:
-    """Each link with its row and whether it holds: one pass over the chain and the table."""
+    """Each link with its row and whether it holds: one pass over the chain and the table.
+    OFFSET 0 keeps the subquery whole, so each digest is recomputed once."""
     content = CONTENT_SQL.format(row="t")
     return f"""
-        WITH l AS (
+        SELECT l.seq, l.row_id, l.digest, l.prev_seq, t."{pk}" AS found_id,
+               sha256(l.prev || convert_to({content}, 'UTF8')) AS recomputed
+        FROM (
             SELECT seq, row_id, digest,
                    coalesce(lag(digest) OVER w, ''::bytea) AS prev,
                    coalesce(lag(seq) OVER w, 0) AS prev_seq
             FROM audit_chainlink WHERE chain = %(chain)s
             WINDOW w AS (ORDER BY seq)
-        )
-        SELECT l.seq, l.row_id, l.digest, l.prev_seq, t."{pk}" AS found_id,
-               CASE WHEN t."{pk}" IS NOT NULL THEN
-                   sha256(l.prev || convert_to({content}, 'UTF8')) END AS recomputed,
-               CASE WHEN t."{pk}" IS NOT NULL THEN to_jsonb(t)::text END AS content
-        FROM l FULL JOIN "{table}" t ON t."{pk}" = l.row_id
+        ) l
+        FULL JOIN "{table}" t ON t."{pk}" = l.row_id
+        OFFSET 0
+    """
+
+
+def _link_detail_sql(table: str, pk: str) -> str:
+    """One link, the one before it, its row and the digest the row gives now."""
+    content = CONTENT_SQL.format(row="t")
+    return f"""
+        SELECT l.seq, l.row_id, l.digest, coalesce(p.seq, 0), t."{pk}",
+               sha256(coalesce(p.digest, ''::bytea) || convert_to({content}, 'UTF8')),
+               to_jsonb(t)::text
+        FROM audit_chainlink l
+        LEFT JOIN LATERAL (
+            SELECT seq, digest FROM audit_chainlink p
+            WHERE p.chain = l.chain AND p.seq < l.seq ORDER BY p.seq DESC LIMIT 1
+        ) p ON true
+        LEFT JOIN "{table}" t ON t."{pk}" = l.row_id
+        WHERE l.chain = %(chain)s AND l.seq = %(seq)s
     """
 
 
@@ -138,9 +155,7 @@ def _verify_table(cursor, table: str, pk: str) -> ChainReport:
     head_hex = bytes(head_digest).hex() if head_digest is not None else ""
     first: Break | None = None
     if first_bad is not None:
-        cursor.execute(
-            f"SELECT * FROM ({checked}) c WHERE seq = %(seq)s", {"chain": table, "seq": first_bad}
-        )
+        cursor.execute(_link_detail_sql(table, pk), {"chain": table, "seq": first_bad})
         seq, row_id, digest, prev_seq, found_id, recomputed, content = cursor.fetchone()
         if found_id is None:
             first = Break(MISSING_ROW, seq, row_id, stored_digest=bytes(digest).hex())
@@ -216,8 +231,11 @@ def chain_verify(*, tables: list[str] | None = None) -> Verification:
             # One snapshot for every chain (each query is consistent on its own anyway:
             # a row and its link are committed together).
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-        # Timestamps read as they were hashed, in UTC.
-        cursor.execute("SET LOCAL timezone = 'UTC'")
+        # Dates and numbers written as they were when hashed.
+        cursor.execute(
+            "SELECT " + ", ".join("set_config(%s, %s, true)" for _ in OUTPUT_SETTINGS),
+            [part for setting in OUTPUT_SETTINGS for part in setting],
+        )
         reports = [
             _verify_table(cursor, table, pk)
             for table, pk in chained_tables(cursor)
