@@ -45,6 +45,9 @@ OUTPUT_SETTINGS = (
 )
 FUNCTION_SETTINGS = " ".join(f"SET {name} TO '{value}'" for name, value in OUTPUT_SETTINGS)
 
+# The content expression inside a quoted literal (the backfill's dynamic query).
+QUOTED_CONTENT = CONTENT_SQL.format(row="t").replace("'", "''")
+
 LINK_FUNCTION = f"""
 CREATE OR REPLACE FUNCTION audit_chain_link() RETURNS trigger
 LANGUAGE plpgsql {FUNCTION_SETTINGS} AS $$
@@ -94,7 +97,7 @@ BEGIN
         RETURN 0;
     END IF;
     FOR _row IN EXECUTE format(
-        'SELECT (t.%I)::bigint AS row_id, {CONTENT_SQL.format(row="t").replace("'", "''")} AS content
+        'SELECT (t.%I)::bigint AS row_id, {QUOTED_CONTENT} AS content
          FROM %I t ORDER BY t.%I', _pk, _table, _pk)
     LOOP
         _seq := _seq + 1;
