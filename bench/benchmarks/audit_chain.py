@@ -118,12 +118,16 @@ def grow_event_table(total: int) -> int:
         cursor.execute(
             f"""
             INSERT INTO {EVENT_TABLE}
-            SELECT (jsonb_populate_record(NULL::{EVENT_TABLE}, to_jsonb(e) || jsonb_build_object(
-                'pgh_id', %(top)s + g,
-                'payer_name', 'Bench Payer ' || g,
-                'memo', 'bench verify ' || g))).*
+            SELECT r.*
             FROM (SELECT * FROM {EVENT_TABLE} ORDER BY pgh_id LIMIT 1) e,
-                 generate_series(1, %(add)s) g
+                 generate_series(1, %(add)s) g,
+                 -- In FROM, so the record is built once per row, not once per column.
+                 LATERAL jsonb_populate_record(
+                     NULL::{EVENT_TABLE},
+                     to_jsonb(e) || jsonb_build_object(
+                         'pgh_id', %(top)s + g,
+                         'payer_name', 'Bench Payer ' || g,
+                         'memo', 'bench verify ' || g)) r
             """,
             {"top": top, "add": max(0, total - have)},
         )
