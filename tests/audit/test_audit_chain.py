@@ -292,3 +292,25 @@ def test_the_daily_digest_records_each_head_and_catches_a_rewritten_chain(
     assert f"ledger_journalline link 10 was {records['ledger_journalline'].last_digest}" in (
         out.getvalue()
     )
+
+
+def test_the_worker_writes_yesterdays_digest_once_and_the_command_any_day(journal, tmp_path):
+    from django.apps import apps
+
+    # Everything here was linked today: yesterday's digest has no head yet.
+    apps.get_app_config("audit").worker_recover()
+    assert not ChainDigest.objects.exists()
+    out = io.StringIO()
+    kept = tmp_path / "today.csv"
+    call_command("write_audit_digest", "--day", "today", "--csv", str(kept), stdout=out)
+    rows = {r["chain"]: r for r in read_digest_csv(kept.read_text(encoding="utf-8-sig"))}
+    assert rows["ledger_journalline"]["last_seq"] == "10"
+    assert rows["ledger_journalentry"]["row_count"] == "5"
+    assert "ledger_journalline" in out.getvalue()
+
+
+def test_supervisors_find_the_page_in_the_audit_menu(journal, client_for, supervisor, cashier):
+    home = client_for(supervisor).get("/")
+    assert reverse("audit:chain") in home.content.decode()
+    home = client_for(cashier).get("/")
+    assert reverse("audit:chain") not in home.content.decode()
