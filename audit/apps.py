@@ -15,6 +15,7 @@ class AuditConfig(AppConfig):
     # Counter staff find their course in the Counter menu; supervisors find theirs and
     # everyone's progress under Audit (a menu of its own would not fit 1024 px).
     nav_items: tuple = (
+        NavItem("Audit", "Audit chain", "audit:chain", "audit.verify_audit_chain"),
         NavItem("Audit", "Audit reports", "audit:reports", "kent_cs.view_reports"),
         NavItem("Counter", "My training course", "audit:training", "cashiering.operate_drawer"),
         NavItem(
@@ -26,12 +27,23 @@ class AuditConfig(AppConfig):
         ),
     )
 
+    def ready(self) -> None:
+        from django.db.models.signals import post_migrate
+
+        from audit import chain_sql
+
+        # Chains any event table a later migration adds (and re-creates the functions).
+        post_migrate.connect(chain_sql.install, sender=self)
+
     def worker_recover(self) -> None:
         """Called by each worker once a minute: claim the scheduled reports that are due
-        and enqueue them (each period once, whichever worker claims it)."""
+        and enqueue them (each period once, whichever worker claims it), and write
+        yesterday's chain digest once."""
         from audit.schedule_runs import report_schedules_check
+        from audit.services_chain import chain_digest_daily
 
         report_schedules_check()
+        chain_digest_daily()
 
     def dashboard_cards(self, user) -> list[dict]:
         from audit.dashboard import dashboard_cards
