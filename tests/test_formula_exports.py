@@ -52,6 +52,7 @@ EXPORTS = {
         {"date_from": _NOW, "date_to": _NOW},
         True,
     ),
+    "audit:chain-digest-csv": ("get", lambda s: [], {}, False),
     "cashiering:audit-report-csv": ("get", lambda s: [TODAY.isoformat()], {}, True),
     "cashiering:refund-export": ("post", lambda s: ["csv"], {}, True),
     "cashiering:refund-batch": ("get", lambda s: [s["batch"], "xlsx"], {}, True),
@@ -62,6 +63,7 @@ EXPORTS = {
     "licensing:delinquency-export": ("get", lambda s: ["xlsx"], {}, True),
     "licensing:license-import-template-download": ("get", lambda s: ["xlsx"], {}, False),
     "licensing:license-import-refused-csv": ("get", lambda s: [s["import"]], {}, True),
+    "licensing:business-dossier-xlsx": ("get", lambda s: [s["business"].pk], {}, True),
 }
 # Downloads only a technician may fetch (the others are fetched as a supervisor).
 TECHNICIAN_EXPORTS = {
@@ -87,8 +89,9 @@ TYPED_IN_TABLES = {
     ("renewals", "xlsx"),
     ("delinquency", "xlsx"),
 }
-# Downloads that are not exports of records: a job's stored file, a refund's own document.
-NOT_EXPORTS = {"job-download", "cashiering:refund-document"}
+# Downloads that are not exports of records: a job's stored file, a refund's own document,
+# the kept copy of a scheduled report (rendered by the report exports walked here).
+NOT_EXPORTS = {"job-download", "cashiering:refund-document", "audit:delivery-download"}
 EXPORT_NAME = re.compile(r"(csv|xlsx|export|batch|download|document)$")
 
 

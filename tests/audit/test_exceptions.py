@@ -256,7 +256,7 @@ def test_background_job_failed(client_for, technician):
     assert line_count(content, "jobs_failed") == 1
     section = items_section(content, "jobs_failed")
     assert reverse("job-detail", args=[job.pk]) in section
-    assert "Failed: disk full" in section
+    assert "Failed: an unexpected error (RuntimeError) stopped it" in section
 
     again = Job.objects.create(
         kind="trial-balance-xlsx",

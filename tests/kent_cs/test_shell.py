@@ -255,7 +255,7 @@ def test_the_city_name_comes_from_the_settings(client, cashier, settings):
     client.force_login(cashier)
     html = client.get("/").content.decode()
     assert "<title>Home · City of Auburn Customer Services</title>" in html
-    assert ">City of Auburn Customer Services</a>" in html
+    assert '>City of Auburn<span class="d-none d-xl-inline"> Customer Services</span></a>' in html
 
 
 @pytest.mark.urls(__name__)
