@@ -149,3 +149,16 @@ def test_an_administrator_removes_a_lost_device_in_the_admin(client_for, admin, 
     assert "Phone" in listing.content.decode()
     client.post(reverse("admin:otp_totp_totpdevice_delete", args=[device.pk]), {"post": "yes"})
     assert not TOTPDevice.objects.filter(pk=device.pk).exists()
+
+
+def test_the_second_factor_page_loads_no_exceptions_badge(client, supervisor):
+    """Before the code is given, the navigation loads nothing: the badge's request would
+    be sent to the second-factor page, which would then land inside the navigation."""
+    device = TOTPDevice.objects.create(user=supervisor, name="Phone", confirmed=True)
+    sign_in(client, "supervisor")
+    page = client.get(reverse("two-factor")).content.decode()
+    assert "Code from your authenticator app" in page
+    assert reverse("audit:exceptions-badge") not in page
+
+    assert enter(client, current_code(device))["Location"] == "/activity/"
+    assert reverse("audit:exceptions-badge") in client.get("/").content.decode()
